@@ -1,0 +1,298 @@
+// Package config loads geocloak's YAML configuration: defaults first, then a strict
+// decode (unknown keys, duplicate keys and wrong types are errors that name their key
+// path), then Validate, which checks every cross-field rule and reports all problems at
+// once.
+//
+// It imports neither Kafka nor H3: the rules that involve resolutions are stated on plain
+// integers.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration of a geocloak job.
+type Config struct {
+	Kafka     Kafka     `yaml:"kafka"`
+	Input     Input     `yaml:"input"`
+	Pseudonym Pseudonym `yaml:"pseudonym"`
+	Window    Window    `yaml:"window"`
+	// PartitionResolution is the H3 resolution of the internal topic's key. Every group a
+	// partner can release nests inside one cell at this resolution, so one worker holds
+	// every event a group can contain.
+	PartitionResolution int       `yaml:"partition_resolution"`
+	Partners            []Partner `yaml:"partners"`
+}
+
+// Kafka names the topics and group of the streaming job.
+type Kafka struct {
+	Brokers         []string `yaml:"brokers"`
+	InputTopic      string   `yaml:"input_topic"`
+	InternalTopic   string   `yaml:"internal_topic"`
+	DeadLetterTopic string   `yaml:"dead_letter_topic"`
+	GroupID         string   `yaml:"group_id"`
+}
+
+// Input describes the raw check-in records.
+type Input struct {
+	Fields Fields `yaml:"fields"`
+	// TimeFormat is auto (RFC 3339 strings, or Unix seconds or milliseconds by magnitude),
+	// rfc3339, unix_s or unix_ms.
+	TimeFormat string `yaml:"time_format"`
+	// NotBefore: check-ins timed before it are invalid (a zero or garbage timestamp must
+	// not open a window in 1970).
+	NotBefore time.Time `yaml:"not_before"`
+	// MaxFuture: check-ins timed later than now plus MaxFuture are invalid, so one bad
+	// clock cannot push the watermark ahead and make every honest event late.
+	MaxFuture Duration `yaml:"max_future"`
+	// MaxRecordBytes bounds one raw record; larger ones are invalid.
+	MaxRecordBytes int `yaml:"max_record_bytes"`
+}
+
+// Fields maps the roles geocloak reads to the JSON keys of the raw records. EventID and
+// Category may be empty: the input has no such field.
+type Fields struct {
+	EventID  string `yaml:"event_id"`
+	UserID   string `yaml:"user_id"`
+	Lat      string `yaml:"lat"`
+	Lng      string `yaml:"lng"`
+	Time     string `yaml:"time"`
+	Category string `yaml:"category"`
+}
+
+// Pseudonym configures the keyed pseudonym of users.
+type Pseudonym struct {
+	// KeyEnv names the environment variable that holds the secret HMAC key.
+	KeyEnv string `yaml:"key_env"`
+}
+
+// Window configures event-time tumbling windows.
+type Window struct {
+	Size            Duration `yaml:"size"`
+	AllowedLateness Duration `yaml:"allowed_lateness"`
+	IdleAdvance     Duration `yaml:"idle_advance"`
+}
+
+// Mode is what a partner receives.
+type Mode string
+
+// Modes.
+const (
+	// ModeEvents releases one record per released check-in.
+	ModeEvents Mode = "events"
+	// ModeCounts releases one record per released class, with its user and check-in counts.
+	ModeCounts Mode = "counts"
+)
+
+// Fields a mode can release. Order is the order of keys in a record.
+var modeFields = map[Mode][]string{
+	ModeEvents: {"cell", "res", "window_start", "window_end", "category"},
+	ModeCounts: {"cell", "res", "window_start", "window_end", "users", "checkins"},
+}
+
+// AllowedFields returns the fields mode m may release, in record order.
+func AllowedFields(m Mode) []string { return append([]string(nil), modeFields[m]...) }
+
+// Partner is one ad partner's release policy.
+type Partner struct {
+	Name  string `yaml:"name"`
+	Topic string `yaml:"topic"`
+	Mode  Mode   `yaml:"mode"`
+	// K is the minimum number of distinct users in every released class.
+	K             int `yaml:"k"`
+	MaxResolution int `yaml:"max_resolution"`
+	MinResolution int `yaml:"min_resolution"`
+	// Fields lists the record fields released; nothing else ever leaves.
+	Fields []string `yaml:"fields"`
+	// LDiversity: a class with fewer distinct categories is released without category.
+	LDiversity         int      `yaml:"l_diversity"`
+	SuppressCategories []string `yaml:"suppress_categories"`
+	// MaxCheckinsPerUserPerWindow caps one user's check-ins in a window (0: no cap).
+	MaxCheckinsPerUserPerWindow int `yaml:"max_checkins_per_user_per_window"`
+}
+
+// Has reports whether the policy releases field f.
+func (p *Partner) Has(f string) bool {
+	for _, x := range p.Fields {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
+// Default returns the configuration used where a file is silent.
+func Default() Config {
+	return Config{
+		Kafka: Kafka{
+			InputTopic:      "checkins.raw",
+			InternalTopic:   "geocloak.cells",
+			DeadLetterTopic: "checkins.dlq",
+			GroupID:         "geocloak",
+		},
+		Input: Input{
+			Fields: Fields{
+				EventID:  "event_id",
+				UserID:   "user_id",
+				Lat:      "lat",
+				Lng:      "lng",
+				Time:     "ts",
+				Category: "venue_category",
+			},
+			TimeFormat:     "auto",
+			NotBefore:      time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
+			MaxFuture:      Duration(time.Hour),
+			MaxRecordBytes: 64 << 10,
+		},
+		Pseudonym: Pseudonym{KeyEnv: "GEOCLOAK_PSEUDONYM_KEY"},
+		Window: Window{
+			Size:            Duration(time.Hour),
+			AllowedLateness: Duration(5 * time.Minute),
+			IdleAdvance:     Duration(30 * time.Second),
+		},
+		PartitionResolution: 4,
+	}
+}
+
+// DefaultPartner returns the policy values a partner entry starts from.
+func DefaultPartner() Partner {
+	return Partner{
+		Mode:                        ModeEvents,
+		K:                           10,
+		MaxResolution:               9,
+		MinResolution:               5,
+		MaxCheckinsPerUserPerWindow: 1,
+	}
+}
+
+// UnmarshalYAML starts a partner from DefaultPartner, so absent keys keep their defaults.
+func (p *Partner) UnmarshalYAML(n *yaml.Node) error {
+	type plain Partner
+	v := plain(DefaultPartner())
+	if err := n.Decode(&v); err != nil {
+		return err
+	}
+	*p = Partner(v)
+	return nil
+}
+
+// Parse decodes a configuration from YAML, strictly, over the defaults, and fills the
+// defaults that depend on other keys. It does not Validate.
+func Parse(data []byte) (*Config, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("parse yaml: %w", err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, errors.New("parse yaml: more than one document; a config is one document")
+	}
+	cfg := Default()
+	if len(doc.Content) == 0 {
+		return nil, errors.New("parse yaml: empty document")
+	}
+	root := doc.Content[0]
+	if errs := checkNode(root, typeOf(&cfg), ""); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := root.Decode(&cfg); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	for i := range cfg.Partners {
+		p := &cfg.Partners[i]
+		if p.Fields == nil {
+			p.Fields = AllowedFields(p.Mode)
+		}
+	}
+	return &cfg, nil
+}
+
+// Load reads, parses and validates the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := Parse(data)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		return nil, &Error{Path: path, Err: err}
+	}
+	return cfg, nil
+}
+
+// Error is a configuration file's problems, one per line.
+type Error struct {
+	Path string
+	Err  error // possibly several, joined
+}
+
+func (e *Error) Error() string {
+	var lines []string
+	if j, ok := e.Err.(interface{ Unwrap() []error }); ok {
+		for _, x := range j.Unwrap() {
+			lines = append(lines, x.Error())
+		}
+	} else {
+		lines = []string{e.Err.Error()}
+	}
+	if len(lines) == 1 {
+		return fmt.Sprintf("config %s: %s", e.Path, lines[0])
+	}
+	return fmt.Sprintf("config %s: %d problems:\n  %s", e.Path, len(lines), strings.Join(lines, "\n  "))
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// FinestResolution is the finest resolution any partner releases: the resolution of the
+// cell the ingest stage computes for each check-in.
+func (c *Config) FinestResolution() int {
+	r := c.PartitionResolution
+	for _, p := range c.Partners {
+		r = max(r, p.MaxResolution)
+	}
+	return r
+}
+
+// Duration is a time.Duration written in YAML as a string with a unit ("90s", "1h").
+// A bare number is an error: "5" could mean seconds or nanoseconds.
+type Duration time.Duration
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := parseDuration(n)
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+func parseDuration(n *yaml.Node) (Duration, error) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+		return 0, fmt.Errorf("%q is not a duration with a unit, such as 90s, 5m or 1h", n.Value)
+	}
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration with a unit, such as 90s, 5m or 1h", n.Value)
+	}
+	return Duration(v), nil
+}

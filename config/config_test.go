@@ -1,0 +1,158 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Each testdata/*.bad.yaml starts with "# want: ..." lines; every one must appear in the
+// error, so a file with several problems proves they are all reported at once.
+func TestBadConfigs(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.bad.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no bad configs: %v", err)
+	}
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".bad.yaml"), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wants []string
+			for _, line := range strings.Split(string(data), "\n") {
+				if w, ok := strings.CutPrefix(line, "# want: "); ok {
+					wants = append(wants, w)
+				}
+			}
+			if len(wants) == 0 {
+				t.Fatal("no # want: lines")
+			}
+			cfg, err := Parse(data)
+			if err == nil {
+				err = cfg.Validate()
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range wants {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q; got:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadExample(t *testing.T) {
+	cfg, err := Load("example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := Default()
+	def.Partners = []Partner{DefaultPartner()}
+	def.Partners[0].Name = "acme-ads"
+	def.Partners[0].Topic = "sanitized.acme-ads"
+	def.Partners[0].Fields = AllowedFields(ModeEvents)
+	def.Partners[0].SuppressCategories = []string{}
+	def.Kafka.Brokers = []string{}
+	// The example documents the defaults: loading it must give exactly them.
+	if !reflect.DeepEqual(cfg, &def) {
+		t.Errorf("example.yaml does not state the defaults:\n got %+v\nwant %+v", cfg, &def)
+	}
+}
+
+// Every key of the schema is documented in example.yaml.
+func TestExampleDocumentsEveryKey(t *testing.T) {
+	data, err := os.ReadFile("example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	have := make(map[string]bool)
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				p := join(path, n.Content[i].Value)
+				have[p] = true
+				walk(n.Content[i+1], p)
+			}
+		case yaml.SequenceNode:
+			for _, c := range n.Content {
+				walk(c, path+"[]")
+			}
+		}
+	}
+	walk(doc.Content[0], "")
+	var want func(t reflect.Type, path string) []string
+	want = func(t reflect.Type, path string) []string {
+		var out []string
+		_, fields := yamlKeys(t)
+		for _, k := range knownKeys(t) {
+			ft := fields[k]
+			p := join(path, k)
+			out = append(out, p)
+			switch {
+			case ft.Kind() == reflect.Struct && ft != timeType:
+				out = append(out, want(ft, p)...)
+			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+				out = append(out, want(ft.Elem(), p+"[]")...)
+			}
+		}
+		return out
+	}
+	for _, k := range want(reflect.TypeOf(Config{}), "") {
+		if !have[k] {
+			t.Errorf("example.yaml does not document %s", k)
+		}
+	}
+}
+
+func TestDefaultsApply(t *testing.T) {
+	cfg, err := Parse([]byte("window: {size: 30m}\npartners:\n  - {name: a, topic: t.a, mode: counts}\n  - {name: b, topic: t.b, k: 25, max_checkins_per_user_per_window: 0}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Window.Size.D(); got != 30*time.Minute {
+		t.Errorf("window.size = %v", got)
+	}
+	if got := cfg.Window.AllowedLateness.D(); got != 5*time.Minute {
+		t.Errorf("window.allowed_lateness = %v, want the default 5m", got)
+	}
+	a, b := cfg.Partners[0], cfg.Partners[1]
+	if a.K != 10 || a.MaxResolution != 9 || a.MinResolution != 5 || a.MaxCheckinsPerUserPerWindow != 1 {
+		t.Errorf("partner a did not get defaults: %+v", a)
+	}
+	if !reflect.DeepEqual(a.Fields, AllowedFields(ModeCounts)) {
+		t.Errorf("counts partner fields = %v", a.Fields)
+	}
+	if b.K != 25 || b.MaxCheckinsPerUserPerWindow != 0 || !reflect.DeepEqual(b.Fields, AllowedFields(ModeEvents)) {
+		t.Errorf("partner b = %+v", b)
+	}
+	if cfg.Input.Fields.Time != "ts" || cfg.Kafka.InputTopic != "checkins.raw" {
+		t.Errorf("input/kafka defaults lost: %+v %+v", cfg.Input.Fields, cfg.Kafka)
+	}
+	if got := cfg.FinestResolution(); got != 9 {
+		t.Errorf("FinestResolution() = %d", got)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load("testdata/does-not-exist.yaml")
+	if err == nil || !strings.Contains(err.Error(), "read config") {
+		t.Fatalf("error = %v", err)
+	}
+}

@@ -1,0 +1,238 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Limits of the configuration, each with the reason it exists.
+const (
+	// MinK: k = 1 would release single users' check-ins; k-anonymity needs a crowd.
+	MinK = 2
+	// MaxK bounds the class counters; no useful policy comes near it.
+	MaxK = 1_000_000
+	// MaxResolution is H3's finest resolution.
+	MaxResolution = 15
+	// MinWindow: shorter windows make a released record's time nearly exact (G5).
+	MinWindow = time.Minute
+	// MaxWindow: the engine holds a whole window of events in memory.
+	MaxWindow = 7 * 24 * time.Hour
+	// MaxLateness: every open window is held in memory until the lateness has passed.
+	MaxLateness = 24 * time.Hour
+	// MinRecordBytes and MaxRecordBytes bound input.max_record_bytes.
+	MinRecordBytes = 256
+	MaxRecordBytes = 16 << 20
+)
+
+// Kafka topic names: legal characters and length of Kafka itself.
+var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+
+// Partner names become file names (evaluate --out) and record keys.
+var partnerName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+var timeFormats = []string{"auto", "rfc3339", "unix_s", "unix_ms"}
+
+// Validate checks every rule of the configuration and reports all problems at once, each
+// naming its key path, the value and what is allowed.
+func (c *Config) Validate() error {
+	var v validator
+	c.validateKafka(&v)
+	c.validateInput(&v)
+	if c.Pseudonym.KeyEnv == "" {
+		v.add("pseudonym.key_env", `""`, "must name an environment variable")
+	}
+	c.validateWindow(&v)
+	if c.PartitionResolution < 0 || c.PartitionResolution > MaxResolution {
+		v.add("partition_resolution", c.PartitionResolution, "must be in [0, 15]")
+	}
+	c.validatePartners(&v)
+	return errors.Join(v.errs...)
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) add(path string, value any, rule string, args ...any) {
+	v.errs = append(v.errs, fmt.Errorf("%s: %v %s", path, value, fmt.Sprintf(rule, args...)))
+}
+
+func (c *Config) validateKafka(v *validator) {
+	for _, t := range []struct{ path, name string }{
+		{"kafka.input_topic", c.Kafka.InputTopic},
+		{"kafka.internal_topic", c.Kafka.InternalTopic},
+		{"kafka.dead_letter_topic", c.Kafka.DeadLetterTopic},
+	} {
+		checkTopic(v, t.path, t.name)
+	}
+	if c.Kafka.InputTopic == c.Kafka.InternalTopic || c.Kafka.InputTopic == c.Kafka.DeadLetterTopic ||
+		c.Kafka.InternalTopic == c.Kafka.DeadLetterTopic {
+		v.add("kafka", fmt.Sprintf("%q, %q, %q", c.Kafka.InputTopic, c.Kafka.InternalTopic, c.Kafka.DeadLetterTopic),
+			"must be three different topics (input_topic, internal_topic, dead_letter_topic)")
+	}
+	if c.Kafka.GroupID == "" {
+		v.add("kafka.group_id", `""`, "must not be empty")
+	}
+	for i, b := range c.Kafka.Brokers {
+		if _, port, ok := strings.Cut(b, ":"); !ok || port == "" {
+			v.add(fmt.Sprintf("kafka.brokers[%d]", i), fmt.Sprintf("%q", b), "must be HOST:PORT")
+		}
+	}
+}
+
+func checkTopic(v *validator, path, name string) {
+	if !topicName.MatchString(name) || name == "." || name == ".." {
+		v.add(path, fmt.Sprintf("%q", name), "is not a Kafka topic name (1 to 249 of a-z A-Z 0-9 . _ -)")
+	}
+}
+
+func (c *Config) validateInput(v *validator) {
+	f := c.Input.Fields
+	roles := []struct {
+		path, name string
+		required   bool
+	}{
+		{"input.fields.event_id", f.EventID, false},
+		{"input.fields.user_id", f.UserID, true},
+		{"input.fields.lat", f.Lat, true},
+		{"input.fields.lng", f.Lng, true},
+		{"input.fields.time", f.Time, true},
+		{"input.fields.category", f.Category, false},
+	}
+	seen := make(map[string]string)
+	for _, r := range roles {
+		if r.name == "" {
+			if r.required {
+				v.add(r.path, `""`, "must name the input field (it is required)")
+			}
+			continue
+		}
+		if other, ok := seen[r.name]; ok {
+			v.add(r.path, fmt.Sprintf("%q", r.name), "is already the field of %s; each role needs its own field", other)
+			continue
+		}
+		seen[r.name] = r.path
+	}
+	if !slices.Contains(timeFormats, c.Input.TimeFormat) {
+		v.add("input.time_format", fmt.Sprintf("%q", c.Input.TimeFormat), "must be one of %s", strings.Join(timeFormats, ", "))
+	}
+	if c.Input.MaxFuture < 0 {
+		v.add("input.max_future", c.Input.MaxFuture, "must be >= 0s")
+	}
+	if c.Input.MaxRecordBytes < MinRecordBytes || c.Input.MaxRecordBytes > MaxRecordBytes {
+		v.add("input.max_record_bytes", c.Input.MaxRecordBytes, "must be in [%d, %d]", MinRecordBytes, MaxRecordBytes)
+	}
+}
+
+func (c *Config) validateWindow(v *validator) {
+	w := c.Window
+	switch {
+	case w.Size.D() < MinWindow || w.Size.D() > MaxWindow:
+		v.add("window.size", w.Size, "must be in [%s, %s]", MinWindow, fmtHours(MaxWindow))
+	case w.Size.D()%time.Second != 0:
+		v.add("window.size", w.Size, "must be a whole number of seconds")
+	}
+	switch {
+	case w.AllowedLateness < 0 || w.AllowedLateness.D() > MaxLateness:
+		v.add("window.allowed_lateness", w.AllowedLateness, "must be in [0s, %s]", fmtHours(MaxLateness))
+	case w.AllowedLateness.D()%time.Millisecond != 0:
+		v.add("window.allowed_lateness", w.AllowedLateness, "must be a whole number of milliseconds")
+	}
+	if w.IdleAdvance.D() < time.Second {
+		v.add("window.idle_advance", w.IdleAdvance, "must be >= 1s")
+	}
+}
+
+func fmtHours(d time.Duration) string { return fmt.Sprintf("%dh", int(d.Hours())) }
+
+func (c *Config) validatePartners(v *validator) {
+	if len(c.Partners) == 0 {
+		v.add("partners", "[]", "must list at least one partner")
+	}
+	names := make(map[string]int)
+	topics := map[string]string{
+		c.Kafka.InputTopic:      "kafka.input_topic",
+		c.Kafka.InternalTopic:   "kafka.internal_topic",
+		c.Kafka.DeadLetterTopic: "kafka.dead_letter_topic",
+	}
+	for i := range c.Partners {
+		p := &c.Partners[i]
+		path := fmt.Sprintf("partners[%d]", i)
+		if !partnerName.MatchString(p.Name) {
+			v.add(path+".name", fmt.Sprintf("%q", p.Name), "must be 1 to 64 of a-z 0-9 . _ -, starting with a letter or digit")
+		} else if j, ok := names[p.Name]; ok {
+			v.add(path+".name", fmt.Sprintf("%q", p.Name), "is already the name of partners[%d]", j)
+		} else {
+			names[p.Name] = i
+		}
+		checkTopic(v, path+".topic", p.Topic)
+		if other, ok := topics[p.Topic]; ok && p.Topic != "" {
+			v.add(path+".topic", fmt.Sprintf("%q", p.Topic), "is already used by %s; each partner needs its own topic", other)
+		} else {
+			topics[p.Topic] = path + ".topic"
+		}
+		c.validatePolicy(v, p, path)
+	}
+}
+
+func (c *Config) validatePolicy(v *validator, p *Partner, path string) {
+	allowed, modeOK := modeFields[p.Mode]
+	if !modeOK {
+		v.add(path+".mode", fmt.Sprintf("%q", p.Mode), "must be events or counts")
+	}
+	if p.K < MinK || p.K > MaxK {
+		v.add(path+".k", p.K, "must be in [%d, %d]", MinK, MaxK)
+	}
+	if p.MaxResolution < 0 || p.MaxResolution > MaxResolution {
+		v.add(path+".max_resolution", p.MaxResolution, "must be in [0, 15]")
+	}
+	if p.MinResolution < 0 || p.MinResolution > p.MaxResolution {
+		v.add(path+".min_resolution", p.MinResolution, "must be in [0, max_resolution = %d]", p.MaxResolution)
+	}
+	if p.MinResolution < c.PartitionResolution {
+		v.add(path+".min_resolution", p.MinResolution,
+			"must be >= partition_resolution = %d (a group must fit in one partition cell)", c.PartitionResolution)
+	}
+	if len(p.Fields) == 0 {
+		v.add(path+".fields", "[]", "must list at least one field")
+	}
+	seen := make(map[string]bool)
+	for j, f := range p.Fields {
+		fp := fmt.Sprintf("%s.fields[%d]", path, j)
+		switch {
+		case seen[f]:
+			v.add(fp, fmt.Sprintf("%q", f), "is listed twice")
+		case modeOK && !slices.Contains(allowed, f):
+			v.add(fp, fmt.Sprintf("%q", f), "is not a field of %s mode (allowed: %s)", p.Mode, strings.Join(allowed, ", "))
+		}
+		seen[f] = true
+	}
+	switch {
+	case p.LDiversity != 0 && p.LDiversity < 2:
+		v.add(path+".l_diversity", p.LDiversity, "must be 0 (off) or >= 2")
+	case p.LDiversity != 0 && p.Mode != ModeEvents:
+		v.add(path+".l_diversity", p.LDiversity, "applies to events mode only (counts records carry no category)")
+	case p.LDiversity != 0 && !p.Has("category"):
+		v.add(path+".l_diversity", p.LDiversity, "has no effect: category is not in fields")
+	}
+	cats := make(map[string]bool)
+	for j, s := range p.SuppressCategories {
+		sp := fmt.Sprintf("%s.suppress_categories[%d]", path, j)
+		switch {
+		case s == "":
+			v.add(sp, `""`, "must not be empty")
+		case cats[s]:
+			v.add(sp, fmt.Sprintf("%q", s), "is listed twice")
+		}
+		cats[s] = true
+	}
+	if c.Input.Fields.Category == "" && (len(p.SuppressCategories) > 0 || p.Has("category")) {
+		// Suppressing categories that are never read would silently release them.
+		v.add(path, "category", "is used (fields or suppress_categories) but input.fields.category is empty")
+	}
+	if p.MaxCheckinsPerUserPerWindow < 0 {
+		v.add(path+".max_checkins_per_user_per_window", p.MaxCheckinsPerUserPerWindow, "must be >= 0 (0: no cap)")
+	}
+}
