@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/geocloak/geocloak/config"
+	"github.com/geocloak/geocloak/geo"
+)
+
+// configCheck validates a config file and prints the effective policy per partner: what
+// a privacy reviewer signs off.
+func (e *env) configCheck(args []string) error {
+	if len(args) != 1 {
+		return usageError{"usage: geocloak config check FILE"}
+	}
+	cfg, err := config.Load(args[0])
+	if err != nil {
+		return err
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "config %s: valid\n\n", args[0])
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "window\t%s tumbling, event time; allowed lateness %s; idle partitions advance after %s\n",
+		cfg.Window.Size, cfg.Window.AllowedLateness, cfg.Window.IdleAdvance)
+	f := cfg.Input.Fields
+	fmt.Fprintf(tw, "input fields\tuser_id=%s lat=%s lng=%s time=%s category=%s event_id=%s (all other fields dropped)\n",
+		f.UserID, f.Lat, f.Lng, f.Time, orNone(f.Category), orNone(f.EventID))
+	fmt.Fprintf(tw, "input limits\ttime format %s; not before %s; at most %s in the future; records up to %d bytes\n",
+		cfg.Input.TimeFormat, cfg.Input.NotBefore.Format("2006-01-02T15:04:05Z07:00"), cfg.Input.MaxFuture, cfg.Input.MaxRecordBytes)
+	keyState := "set"
+	if v, ok := os.LookupEnv(cfg.Pseudonym.KeyEnv); !ok || v == "" {
+		keyState = "NOT SET: the public development key would be used"
+	}
+	fmt.Fprintf(tw, "pseudonym key\tfrom $%s (%s)\n", cfg.Pseudonym.KeyEnv, keyState)
+	brokers := "embedded broker on 127.0.0.1:9092"
+	if len(cfg.Kafka.Brokers) > 0 {
+		brokers = strings.Join(cfg.Kafka.Brokers, ", ")
+	}
+	fmt.Fprintf(tw, "kafka\t%s; in %s, internal %s, dead letters %s, group %s\n",
+		brokers, cfg.Kafka.InputTopic, cfg.Kafka.InternalTopic, cfg.Kafka.DeadLetterTopic, cfg.Kafka.GroupID)
+	fmt.Fprintf(tw, "cells\tcomputed at res %d; internal topic keyed at res %d (%s km² avg)\n",
+		cfg.FinestResolution(), cfg.PartitionResolution, area(geo.AvgAreaKm2(cfg.PartitionResolution)))
+	tw.Flush()
+	for _, p := range cfg.Partners {
+		fmt.Fprintf(w, "\npartner %s -> topic %s\n", p.Name, p.Topic)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "  mode\t%s\n", p.Mode)
+		fmt.Fprintf(tw, "  k\t%d distinct users in every released class (cell, resolution, window)\n", p.K)
+		fmt.Fprintf(tw, "  resolutions\t%d (%s km² avg) down to %d (%s km² avg); coarser than that: suppressed\n",
+			p.MaxResolution, area(geo.AvgAreaKm2(p.MaxResolution)), p.MinResolution, area(geo.AvgAreaKm2(p.MinResolution)))
+		fmt.Fprintf(tw, "  fields\t%s\n", strings.Join(p.Fields, ", "))
+		ld := "off"
+		if p.LDiversity > 0 {
+			ld = fmt.Sprintf("%d distinct categories per class, else released without category", p.LDiversity)
+		}
+		fmt.Fprintf(tw, "  l-diversity\t%s\n", ld)
+		fmt.Fprintf(tw, "  suppressed categories\t%s\n", orNone(strings.Join(p.SuppressCategories, ", ")))
+		capText := "none"
+		if p.MaxCheckinsPerUserPerWindow > 0 {
+			capText = fmt.Sprintf("%d check-in(s) per user per window (earliest kept)", p.MaxCheckinsPerUserPerWindow)
+		}
+		fmt.Fprintf(tw, "  contribution cap\t%s\n", capText)
+		tw.Flush()
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func version() string {
+	v := "geocloak (devel)"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				v += " " + s.Value
+			}
+		}
+		v += " " + bi.GoVersion
+	}
+	return v
+}

@@ -1,0 +1,153 @@
+package pipeline
+
+import (
+	"math"
+	"slices"
+
+	"github.com/geocloak/geocloak/geo"
+)
+
+// NoWatermark is the watermark of a source that has seen nothing yet.
+const NoWatermark = math.MinInt64
+
+// Watermark tracks one source's event-time progress: the greatest event time seen minus
+// the allowed lateness. An event is late when the window it belongs to ends at or before
+// the watermark, which is exactly when that window may already have been released.
+// Times are Unix milliseconds. The zero value is not usable; use NewWatermark.
+type Watermark struct {
+	lateness int64
+	wm       int64
+}
+
+// NewWatermark returns the watermark of a source with nothing seen yet.
+func NewWatermark(lateness int64) Watermark {
+	return Watermark{lateness: lateness, wm: NoWatermark}
+}
+
+// Value is the current watermark, NoWatermark before the first event.
+func (w *Watermark) Value() int64 { return w.wm }
+
+// Late reports whether an event in the window ending at end comes too late.
+func (w *Watermark) Late(end int64) bool { return end <= w.wm }
+
+// Observe moves the watermark forward for an event at t (never backward).
+func (w *Watermark) Observe(t int64) { w.Raise(t - w.lateness) }
+
+// Raise moves the watermark to at least wm (an idle source advancing by wall clock).
+func (w *Watermark) Raise(wm int64) {
+	if wm > w.wm {
+		w.wm = wm
+	}
+}
+
+// WindowStart is the start of the tumbling window of size (ms) holding t (ms): windows
+// are aligned to the Unix epoch.
+func WindowStart(t, size int64) int64 {
+	s := t - t%size
+	if t < 0 && t%size != 0 {
+		s -= size
+	}
+	return s
+}
+
+// item is one buffered event: 32 bytes. The category is an index into the window's own
+// dictionary, so that memory for categories is freed with the window.
+type item struct {
+	cell geo.Cell
+	user Pseudonym
+	time int64
+	cat  uint32
+	ref  uint32 // arrival position in the window: audit ids and the last tie-break
+}
+
+// Window is one open tumbling window: the events buffered for it.
+type Window struct {
+	Start, End int64 // Unix ms, [Start, End)
+	items      []item
+	cats       []string
+	catIdx     map[string]uint32
+	ids        []string // event ids, kept only for audits
+}
+
+// Len is the number of events buffered in w.
+func (w *Window) Len() int { return len(w.items) }
+
+// EventID is the id of the event that arrived ref-th in w, when ids are kept.
+func (w *Window) EventID(ref uint32) string {
+	if int(ref) < len(w.ids) {
+		return w.ids[ref]
+	}
+	return ""
+}
+
+func (w *Window) add(ev *Event, id string, keepIDs bool) {
+	c, ok := w.catIdx[ev.Category]
+	if !ok {
+		c = uint32(len(w.cats))
+		w.cats = append(w.cats, ev.Category)
+		w.catIdx[ev.Category] = c
+	}
+	w.items = append(w.items, item{cell: ev.Cell, user: ev.User, time: ev.Time, cat: c, ref: uint32(len(w.items))})
+	if keepIDs {
+		w.ids = append(w.ids, id)
+	}
+}
+
+// Windows buffers events in tumbling event-time windows until a watermark closes them.
+// It is not safe for concurrent use.
+type Windows struct {
+	size    int64
+	keepIDs bool
+	open    map[int64]*Window
+	starts  []int64 // sorted starts of open windows
+	events  int
+}
+
+// NewWindows returns an empty set of windows of size ms. With keepIDs, event ids are
+// kept for audit lines.
+func NewWindows(size int64, keepIDs bool) *Windows {
+	return &Windows{size: size, keepIDs: keepIDs, open: make(map[int64]*Window)}
+}
+
+// End is the end of the window holding t.
+func (ws *Windows) End(t int64) int64 { return WindowStart(t, ws.size) + ws.size }
+
+// Add buffers ev (with its event id, kept only for audits). The caller has checked that
+// ev is not late.
+func (ws *Windows) Add(ev *Event, id string) {
+	start := WindowStart(ev.Time, ws.size)
+	w, ok := ws.open[start]
+	if !ok {
+		w = &Window{Start: start, End: start + ws.size, catIdx: make(map[string]uint32)}
+		ws.open[start] = w
+		i, _ := slices.BinarySearch(ws.starts, start)
+		ws.starts = slices.Insert(ws.starts, i, start)
+	}
+	w.add(ev, id, ws.keepIDs)
+	ws.events++
+}
+
+// Close removes and returns, oldest first, every window that ends at or before wm.
+func (ws *Windows) Close(wm int64) []*Window {
+	var out []*Window
+	for len(ws.starts) > 0 && ws.starts[0]+ws.size <= wm {
+		w := ws.open[ws.starts[0]]
+		delete(ws.open, ws.starts[0])
+		ws.starts = ws.starts[1:]
+		ws.events -= len(w.items)
+		out = append(out, w)
+	}
+	return out
+}
+
+// Open is the number of open windows; Buffered the number of events they hold.
+func (ws *Windows) Open() int     { return len(ws.starts) }
+func (ws *Windows) Buffered() int { return ws.events }
+
+// OldestEnd is the end of the oldest open window, or math.MaxInt64 when none is open.
+func (ws *Windows) OldestEnd() int64 {
+	if len(ws.starts) == 0 {
+		return math.MaxInt64
+	}
+	return ws.starts[0] + ws.size
+}
