@@ -173,4 +173,3 @@ func BenchmarkBufferedEventBytes(b *testing.B) {
 		}
 	}
 }
-

@@ -20,7 +20,7 @@ type Checkin struct {
 	EventID  []byte // may be empty
 	User     []byte
 	Point    geo.Point
-	Time     int64 // Unix milliseconds
+	Time     int64  // Unix milliseconds
 	Category []byte // may be empty
 }
 

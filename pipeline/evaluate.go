@@ -52,13 +52,13 @@ type Progress struct {
 
 // Summary is the outcome of an evaluation.
 type Summary struct {
-	Lines    int64 // records read (blank lines are skipped)
-	Invalid  int64
+	Lines   int64 // records read (blank lines are skipped)
+	Invalid int64
 	// InvalidReasons counts invalid records by reason (field and rule, never values).
 	InvalidReasons map[string]int64
 	Late           int64
-	Elapsed  time.Duration
-	Partners []PartnerSummary
+	Elapsed        time.Duration
+	Partners       []PartnerSummary
 	// MaxBuffered is the largest number of events held in open windows at once.
 	MaxBuffered int
 }
