@@ -130,13 +130,13 @@ func (c *Config) validateWindow(v *validator) {
 	w := c.Window
 	switch {
 	case w.Size.D() < MinWindow || w.Size.D() > MaxWindow:
-		v.add("window.size", w.Size, "must be in [%s, %s]", MinWindow, fmtHours(MaxWindow))
+		v.add("window.size", w.Size, "must be in [%s, %s]", Duration(MinWindow), Duration(MaxWindow))
 	case w.Size.D()%time.Second != 0:
 		v.add("window.size", w.Size, "must be a whole number of seconds")
 	}
 	switch {
 	case w.AllowedLateness < 0 || w.AllowedLateness.D() > MaxLateness:
-		v.add("window.allowed_lateness", w.AllowedLateness, "must be in [0s, %s]", fmtHours(MaxLateness))
+		v.add("window.allowed_lateness", w.AllowedLateness, "must be in [0s, %s]", Duration(MaxLateness))
 	case w.AllowedLateness.D()%time.Millisecond != 0:
 		v.add("window.allowed_lateness", w.AllowedLateness, "must be a whole number of milliseconds")
 	}
@@ -144,8 +144,6 @@ func (c *Config) validateWindow(v *validator) {
 		v.add("window.idle_advance", w.IdleAdvance, "must be >= 1s")
 	}
 }
-
-func fmtHours(d time.Duration) string { return fmt.Sprintf("%dh", int(d.Hours())) }
 
 func (c *Config) validatePartners(v *validator) {
 	if len(c.Partners) == 0 {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
+	"github.com/geocloak/geocloak/synth"
 )
 
 // testEvent is one generated input line and what the test knows about it.
@@ -444,4 +445,35 @@ func reference(cfg *config.Config, evs []testEvent) []map[string]refOutcome {
 		}
 	}
 	return out
+}
+
+// Memory stays bounded on long inputs: windows are released as the watermark passes, so
+// at most the windows within size + lateness of the newest event are held.
+func TestEvaluateMemoryBounded(t *testing.T) {
+	cfg := config.Default()
+	cfg.Partners = []config.Partner{config.DefaultPartner()}
+	cfg.Partners[0].Name, cfg.Partners[0].Topic = "p", "t.p"
+	cfg.Partners[0].Fields = config.AllowedFields(config.ModeEvents)
+	sc := synth.DefaultConfig()
+	sc.Days = 28
+	var in bytes.Buffer
+	n, err := synth.Generate(sc, &in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Evaluate(context.Background(), &in, EvalOptions{Config: &cfg, Key: []byte(DevKey), Now: time.UnixMilli(testNow)},
+		NewWriterOutput(NewPolicies(&cfg), nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Lines != int64(n) {
+		t.Fatalf("read %d of %d lines", sum.Lines, n)
+	}
+	// The busiest two hours of the city hold well under 2% of four weeks of check-ins.
+	if limit := n / 50; sum.MaxBuffered > limit {
+		t.Errorf("held up to %d events of %d; want at most %d (one window and its lateness)", sum.MaxBuffered, n, limit)
+	}
+	if sum.MaxBuffered == 0 {
+		t.Error("nothing was ever buffered")
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
@@ -38,30 +37,30 @@ func printSummary(w io.Writer, cfg *config.Config, s *pipeline.Summary) {
 		pol := p.Policy
 		fmt.Fprintf(w, "\npartner %s -> %s  (%s mode, k=%d, resolutions %d..%d)\n",
 			pol.Name, pol.Topic, pol.Mode, pol.K, pol.MaxResolution, pol.MinResolution)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		row := func(label string, n int, extra string) {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t\n", label, group(int64(n)), extra)
+		row := func(label string, n int, share string) {
+			fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  %-32s %10s %7s", label, group(int64(n)), share), " "))
 		}
 		row("events in", p.In, "")
 		row("released", p.Released, pct(p.Released, p.In))
-		for r := pipeline.Reason(1); r < pipeline.NumReasons; r++ {
-			row("suppressed "+r.String(), p.Suppressed[r], pct(p.Suppressed[r], p.In))
+		row("suppressed", p.In-p.Released, pct(p.In-p.Released, p.In))
+		for r := pipeline.NumReasons - 1; r > pipeline.Released; r-- {
+			row("  "+r.String(), p.Suppressed[r], pct(p.Suppressed[r], p.In))
 		}
+		fmt.Fprintln(w, "  released by resolution (share of released)")
 		for res := geo.MaxRes; res >= 0; res-- {
 			if n := p.ByRes[res]; n > 0 {
-				row(fmt.Sprintf("released at res %d (%s km² avg)", res, area(geo.AvgAreaKm2(res))), n, pct(n, p.Released))
+				row(fmt.Sprintf("  res %2d (avg %s km²)", res, area(geo.AvgAreaKm2(res))), n, pct(n, p.Released))
 			}
 		}
-		tw.Flush()
 		mean := "-"
 		if p.Released > 0 {
 			mean = area(p.AreaKm2/float64(p.Released)) + " km²"
 		}
-		fmt.Fprintf(w, "  mean released cell area (check-in weighted): %s\n", mean)
-		fmt.Fprintf(w, "  classes released: %s; smallest class: %d distinct users (k=%d)\n",
+		fmt.Fprintf(w, "  %-32s %s (check-in weighted)\n", "mean released cell area", mean)
+		fmt.Fprintf(w, "  %-32s %s; smallest has %d distinct users (k=%d)\n", "classes released",
 			group(int64(p.Classes)), p.MinClassUsers, pol.K)
 		if pol.LDiversity > 0 {
-			fmt.Fprintf(w, "  released without category (l-diversity %d): %s\n", pol.LDiversity, group(int64(p.NoCategory)))
+			row(fmt.Sprintf("released without category (l=%d)", pol.LDiversity), p.NoCategory, pct(p.NoCategory, p.Released))
 		}
 	}
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/geocloak/geocloak/synth"
 )
@@ -20,7 +22,7 @@ func (e *env) synth(ctx context.Context, args []string) error {
 	days := fs.Int("days", d.Days, "number of days")
 	late := fs.Float64("late-fraction", 0, "fraction of check-ins delivered 20 to 90 minutes late")
 	bad := fs.Float64("invalid-fraction", 0, "fraction of lines replaced by invalid records")
-	out := fs.String("out", "-", "output `FILE` (- for stdout)")
+	out := fs.String("out", "-", "output `FILE` (- for stdout; a name ending in .gz is gzipped)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: geocloak synth [flags]")
 		fmt.Fprintln(e.stderr, "Writes the synthetic test city's check-ins as JSONL (deterministic).")
@@ -35,17 +37,33 @@ func (e *env) synth(ctx context.Context, args []string) error {
 	cfg := d
 	cfg.Seed, cfg.Users, cfg.Days, cfg.LateFraction, cfg.InvalidFraction = *seed, *users, *days, *late, *bad
 	var w io.Writer = e.stdout
+	var f *os.File
 	if *out != "-" {
-		f, err := os.Create(*out)
-		if err != nil {
+		var err error
+		if f, err = os.Create(*out); err != nil {
 			return err
 		}
 		defer f.Close()
 		w = f
 	}
+	var zw *gzip.Writer
+	if strings.HasSuffix(*out, ".gz") {
+		zw = gzip.NewWriter(w)
+		w = zw
+	}
 	n, err := synth.Generate(cfg, w)
 	if err != nil {
 		return fmt.Errorf("synth: %w", err)
+	}
+	if zw != nil {
+		if err := zw.Close(); err != nil {
+			return fmt.Errorf("synth: %w", err)
+		}
+	}
+	if f != nil {
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("synth: %w", err)
+		}
 	}
 	e.log.Info().Int("checkins", n).Msg("synthetic city written")
 	return ctx.Err()

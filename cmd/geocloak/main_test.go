@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/geocloak/geocloak/geo"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const (
+	cityConfig = "../../testdata/city.yaml"
+	cityInput  = "../../testdata/city.jsonl.gz"
+	testKey    = "test-pseudonym-key-0123456789"
+)
+
+// geocloak runs the command line in-process and returns stdout and stderr.
+func geocloak(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(context.Background(), args, &stdout, &stderr)
+	return stdout.String(), stderr.String(), err
+}
+
+// The first line of the summary holds wall-clock figures.
+var timing = regexp.MustCompile(`in [0-9.]+m?s \([0-9,]+ events/s\)`)
+
+func fileDigest(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x  %d lines", sha256.Sum256(b), bytes.Count(b, []byte("\n")))
+}
+
+// TestEvaluateGolden pins evaluate's summary, partner records and audit on the
+// synthetic city. Refresh with: go test ./cmd/geocloak -run Golden -update
+func TestEvaluateGolden(t *testing.T) {
+	t.Setenv("GEOCLOAK_PSEUDONYM_KEY", testKey)
+	dir := t.TempDir()
+	audit := filepath.Join(dir, "audit.jsonl")
+	stdout, _, err := geocloak(t, "evaluate", "--config", cityConfig, "--input", cityInput,
+		"--out", dir, "--audit", audit, "--quiet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	got.WriteString(timing.ReplaceAllString(stdout, "in TIME (RATE events/s)"))
+	got.WriteString("\nfiles:\n")
+	for _, name := range []string{"acme-ads.jsonl", "metro-insights.jsonl", "beacon-media.jsonl"} {
+		fmt.Fprintf(&got, "%s %s\n", name, fileDigest(t, filepath.Join(dir, name)))
+	}
+	fmt.Fprintf(&got, "audit %s\n", fileDigest(t, audit))
+	golden := filepath.Join("testdata", "evaluate.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != string(want) {
+		t.Errorf("evaluate output changed (go test -update to accept):\n--- got\n%s\n--- want\n%s", got.String(), want)
+	}
+}
+
+// The bundled city is what the generator in this repository makes.
+func TestCityIsGenerated(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "city.jsonl.gz")
+	if _, _, err := geocloak(t, "synth", "--late-fraction", "0.001", "--invalid-fraction", "0.001", "--out", out); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := gunzip(t, out), gunzip(t, cityInput); !bytes.Equal(a, b) {
+		t.Fatalf("testdata/city.jsonl.gz differs from the generator's output (%d vs %d bytes); regenerate it as the README says", len(b), len(a))
+	}
+}
+
+func gunzip(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestLogCanary (G6): nothing a person could be found by (ids, names, device ids,
+// captions, coordinates, venue ids, cells of suppressed groups) appears in what geocloak
+// prints, even for invalid records.
+func TestLogCanary(t *testing.T) {
+	dir := t.TempDir()
+	audit := filepath.Join(dir, "audit.jsonl")
+	stdout, stderr, err := geocloak(t, "evaluate", "--config", cityConfig, "--input", cityInput,
+		"--out", dir, "--audit", audit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed := stdout + stderr
+	if !strings.Contains(stderr, "PSEUDONYM KEY NOT SET") {
+		t.Errorf("no loud warning about the development key in:\n%s", stderr)
+	}
+	sentinels := make(map[string]bool)
+	released := make(map[string]bool)
+	for _, l := range strings.Split(string(must(os.ReadFile(audit))), "\n") {
+		var a struct {
+			ID       string `json:"event_id"`
+			Released bool   `json:"released"`
+		}
+		if json.Unmarshal([]byte(l), &a) == nil && a.Released {
+			released[a.ID] = true
+		}
+	}
+	sc := bufio.NewScanner(bytes.NewReader(gunzip(t, cityInput)))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var rec map[string]any
+		if json.Unmarshal(sc.Bytes(), &rec) != nil {
+			continue
+		}
+		for _, k := range []string{"event_id", "user_id", "username", "device_id", "venue_id", "caption"} {
+			if s, ok := rec[k].(string); ok && len(s) >= 6 {
+				sentinels[s] = true
+			}
+		}
+		lat, ok1 := rec["lat"].(float64)
+		lng, ok2 := rec["lng"].(float64)
+		if ok1 && ok2 {
+			sentinels[strconv.FormatFloat(lat, 'f', 4, 64)] = true
+			sentinels[strconv.FormatFloat(lng, 'f', 4, 64)] = true
+			id, _ := rec["event_id"].(string)
+			if p, err := geo.NewPoint(lat, lng); err == nil && !released[id] {
+				for res := 4; res <= 10; res++ {
+					if c, err := geo.CellOf(p, res); err == nil {
+						sentinels[c.String()] = true
+					}
+				}
+			}
+		}
+	}
+	if len(sentinels) < 1000 {
+		t.Fatalf("only %d sentinels", len(sentinels))
+	}
+	for s := range sentinels {
+		if strings.Contains(printed, s) {
+			t.Errorf("G6: %q from the input appears in geocloak's output:\n%s", s, printed)
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func TestCommandLineErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		usage bool   // a usageError (exit 2)
+		want  string // in the error
+	}{
+		{"no command", nil, true, "no command"},
+		{"unknown command", []string{"frobnicate"}, true, `unknown command "frobnicate"`},
+		{"evaluate without flags", []string{"evaluate"}, true, "evaluate needs --config and --input"},
+		{"evaluate bad flag", []string{"evaluate", "--bogus"}, true, "flag provided but not defined"},
+		{"evaluate missing input", []string{"evaluate", "--config", cityConfig, "--input", "nope.jsonl"}, false, "open input"},
+		{"evaluate bad config", []string{"evaluate", "--config", "../../config/testdata/names.bad.yaml", "--input", cityInput}, false, "6 problems"},
+		{"config check bad", []string{"config", "check", "../../config/testdata/window.bad.yaml"}, false, "window.size: 30s must be in [1m, 168h]"},
+		{"config without check", []string{"config"}, true, "usage: geocloak config check FILE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := geocloak(t, tt.args...)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var ue usageError
+			if isUsage := errors.As(err, &ue); isUsage != tt.usage {
+				t.Errorf("usage error = %v, want %v (%v)", isUsage, tt.usage, err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestConfigCheck(t *testing.T) {
+	t.Setenv("GEOCLOAK_PSEUDONYM_KEY", testKey)
+	stdout, _, err := geocloak(t, "config", "check", cityConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"config ../../testdata/city.yaml: valid",
+		"partner acme-ads -> topic sanitized.acme-ads",
+		"k                      20 distinct users",
+		"l-diversity            3 distinct categories per class",
+		"pseudonym key  from $GEOCLOAK_PSEUDONYM_KEY (set)",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("config check output lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
