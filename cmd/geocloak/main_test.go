@@ -233,4 +233,3 @@ func TestConfigCheck(t *testing.T) {
 		}
 	}
 }
-
