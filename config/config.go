@@ -29,6 +29,14 @@ type Config struct {
 	// every event a group can contain.
 	PartitionResolution int       `yaml:"partition_resolution"`
 	Partners            []Partner `yaml:"partners"`
+	Ops                 Ops       `yaml:"ops"`
+}
+
+// Ops configures the operations listener.
+type Ops struct {
+	// Listen is the HOST:PORT of /metrics, /healthz and /readyz; "" turns it off. The
+	// default binds loopback only: metrics are for the operator.
+	Listen string `yaml:"listen"`
 }
 
 // Kafka names the topics and group of the streaming job.
@@ -38,6 +46,76 @@ type Kafka struct {
 	InternalTopic   string   `yaml:"internal_topic"`
 	DeadLetterTopic string   `yaml:"dead_letter_topic"`
 	GroupID         string   `yaml:"group_id"`
+	// Partitions are used when geocloak creates a missing topic.
+	Partitions Partitions `yaml:"partitions"`
+	// ReplicationFactor of created topics; -1 leaves it to the broker.
+	ReplicationFactor int `yaml:"replication_factor"`
+	// MaxBufferedEvents caps the events one cloak instance holds in open windows; at the
+	// cap it stops reading new events until windows close (never releases early).
+	MaxBufferedEvents int `yaml:"max_buffered_events"`
+	// DeadLetterPayloads: false drops the raw payload of dead letters (headers only).
+	DeadLetterPayloads bool `yaml:"dead_letter_payloads"`
+	TLS                TLS  `yaml:"tls"`
+	SASL               SASL `yaml:"sasl"`
+}
+
+// Partitions of the topics geocloak creates.
+type Partitions struct {
+	Input    int `yaml:"input"`
+	Internal int `yaml:"internal"`
+	Partner  int `yaml:"partner"`
+}
+
+// TLS to the brokers.
+type TLS struct {
+	Enabled bool `yaml:"enabled"`
+	// CAFile verifies the brokers (PEM); empty uses the system roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the client certificate (PEM), for mutual TLS.
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// SASL authentication to the brokers. The password is never in this file: it is read
+// from an environment variable or a file.
+type SASL struct {
+	// Mechanism is "" (none), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.
+	Mechanism    string `yaml:"mechanism"`
+	Username     string `yaml:"username"`
+	PasswordEnv  string `yaml:"password_env"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// Secret is a value that prints as <secret> in logs, errors and config dumps.
+type Secret string
+
+func (Secret) String() string { return "<secret>" }
+
+// MarshalText keeps the value out of JSON and YAML encodings.
+func (Secret) MarshalText() ([]byte, error) { return []byte("<secret>"), nil }
+
+// GoString keeps the value out of %#v.
+func (Secret) GoString() string { return "<secret>" }
+
+// Password reads the SASL password from its file or environment variable.
+func (s SASL) Password() (Secret, error) {
+	switch {
+	case s.PasswordFile != "":
+		b, err := os.ReadFile(s.PasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("kafka.sasl.password_file: %w", err)
+		}
+		return Secret(strings.TrimRight(string(b), "\r\n")), nil
+	case s.PasswordEnv != "":
+		v, ok := os.LookupEnv(s.PasswordEnv)
+		if !ok {
+			return "", fmt.Errorf("kafka.sasl.password_env: $%s is not set", s.PasswordEnv)
+		}
+		return Secret(v), nil
+	}
+	return "", errors.New("kafka.sasl: no password_env or password_file")
 }
 
 // Input describes the raw check-in records.
@@ -132,11 +210,16 @@ func (p *Partner) Has(f string) bool {
 func Default() Config {
 	return Config{
 		Kafka: Kafka{
-			InputTopic:      "checkins.raw",
-			InternalTopic:   "geocloak.cells",
-			DeadLetterTopic: "checkins.dlq",
-			GroupID:         "geocloak",
+			InputTopic:         "checkins.raw",
+			InternalTopic:      "geocloak.cells",
+			DeadLetterTopic:    "checkins.dlq",
+			GroupID:            "geocloak",
+			Partitions:         Partitions{Input: 8, Internal: 8, Partner: 4},
+			ReplicationFactor:  -1,
+			MaxBufferedEvents:  5_000_000,
+			DeadLetterPayloads: true,
 		},
+		Ops: Ops{Listen: "127.0.0.1:9464"},
 		Input: Input{
 			Fields: Fields{
 				EventID:  "event_id",

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"slices"
 	"strings"
@@ -26,6 +27,10 @@ const (
 	// MinRecordBytes and MaxRecordBytes bound input.max_record_bytes.
 	MinRecordBytes = 256
 	MaxRecordBytes = 16 << 20
+	// MaxPartitions bounds created topics; each partition is a worker goroutine.
+	MaxPartitions = 10_000
+	// MinBufferedEvents: a cap below one busy window's events would stall the job.
+	MinBufferedEvents = 10_000
 )
 
 // Kafka topic names: legal characters and length of Kafka itself.
@@ -76,9 +81,58 @@ func (c *Config) validateKafka(v *validator) {
 		v.add("kafka.group_id", `""`, "must not be empty")
 	}
 	for i, b := range c.Kafka.Brokers {
-		if _, port, ok := strings.Cut(b, ":"); !ok || port == "" {
-			v.add(fmt.Sprintf("kafka.brokers[%d]", i), fmt.Sprintf("%q", b), "must be HOST:PORT")
+		checkHostPort(v, fmt.Sprintf("kafka.brokers[%d]", i), b)
+	}
+	for _, p := range []struct {
+		path string
+		n    int
+	}{
+		{"kafka.partitions.input", c.Kafka.Partitions.Input},
+		{"kafka.partitions.internal", c.Kafka.Partitions.Internal},
+		{"kafka.partitions.partner", c.Kafka.Partitions.Partner},
+	} {
+		if p.n < 1 || p.n > MaxPartitions {
+			v.add(p.path, p.n, "must be in [1, %d]", MaxPartitions)
 		}
+	}
+	if rf := c.Kafka.ReplicationFactor; rf != -1 && (rf < 1 || rf > 32) {
+		v.add("kafka.replication_factor", rf, "must be -1 (broker default) or in [1, 32]")
+	}
+	if n := c.Kafka.MaxBufferedEvents; n < MinBufferedEvents {
+		v.add("kafka.max_buffered_events", n, "must be >= %d", MinBufferedEvents)
+	}
+	t := c.Kafka.TLS
+	if !t.Enabled && (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify) {
+		v.add("kafka.tls.enabled", false, "must be true when other kafka.tls keys are set")
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		v.add("kafka.tls", fmt.Sprintf("cert_file %q, key_file %q", t.CertFile, t.KeyFile), "must give both cert_file and key_file, or neither")
+	}
+	s := c.Kafka.SASL
+	switch s.Mechanism {
+	case "":
+		if s.Username != "" || s.PasswordEnv != "" || s.PasswordFile != "" {
+			v.add("kafka.sasl.mechanism", `""`, "must be set when other kafka.sasl keys are")
+		}
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if s.Username == "" {
+			v.add("kafka.sasl.username", `""`, "must be set for %s", s.Mechanism)
+		}
+		if (s.PasswordEnv == "") == (s.PasswordFile == "") {
+			v.add("kafka.sasl", fmt.Sprintf("password_env %q, password_file %q", s.PasswordEnv, s.PasswordFile),
+				"must give exactly one of password_env and password_file (the password is never in the config)")
+		}
+	default:
+		v.add("kafka.sasl.mechanism", fmt.Sprintf("%q", s.Mechanism), "must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+	}
+	if c.Ops.Listen != "" {
+		checkHostPort(v, "ops.listen", c.Ops.Listen)
+	}
+}
+
+func checkHostPort(v *validator, path, addr string) {
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		v.add(path, fmt.Sprintf("%q", addr), "must be HOST:PORT")
 	}
 }
 
