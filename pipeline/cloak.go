@@ -1,0 +1,323 @@
+package pipeline
+
+import (
+	"context"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+)
+
+// Cloak is the stateful second stage: one state per internal partition (its open
+// windows), closed by the minimum watermark over all raw partitions, released through
+// the same Releaser as evaluate to each partner's topic.
+//
+// Delivery: offsets are committed only after a window's records are acknowledged
+// (RequireAll), and never past the oldest event still held in an open window; the commit
+// metadata records the last window released. After a crash or rebalance, the new owner
+// rebuilds the open windows from the committed offset, skips windows already released,
+// and re-releases a window whose commit was lost with exactly the same records and keys:
+// at-least-once with stable keys, never a class with other content (G3).
+type Cloak struct {
+	opt      StageOptions
+	partners []messageWriter
+	policies []*Policy
+	stopper
+
+	buffered atomic.Int64 // events held by all partitions of this instance
+	windows  atomic.Int64
+
+	mu       sync.Mutex
+	sources  int // raw partitions
+	sourcesT time.Time
+}
+
+// NewCloak prepares the cloak stage; the topics must exist.
+func NewCloak(ctx context.Context, opt StageOptions) (*Cloak, error) {
+	opt.defaults()
+	n, err := opt.Conn.Partitions(ctx, opt.Config.Kafka.InputTopic)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cloak{opt: opt, policies: NewPolicies(opt.Config), stopper: newStopper(), sources: n, sourcesT: opt.Now()}
+	for _, p := range opt.Config.Partners {
+		c.partners = append(c.partners, opt.Conn.Writer(p.Topic, nil))
+	}
+	return c, nil
+}
+
+// Run consumes until ctx is cancelled (a hard stop: nothing more is written or
+// committed, as in a crash) or Stop is called (graceful).
+func (s *Cloak) Run(ctx context.Context) error {
+	defer closeWriters(s.partners...)
+	return s.opt.Conn.runGroup(ctx, s.ch, s.opt.Config.Kafka.GroupID+".cloak", s.opt.Config.Kafka.InternalTopic,
+		s.opt.Timing, s.opt.Log.With().Str("stage", "cloak").Str("instance", s.opt.ID).Logger(), s.partition)
+}
+
+// numSources is the number of raw partitions, refreshed every 30 s (partitions may be
+// added; a new one holds windows back until its ingest reports a watermark).
+func (s *Cloak) numSources(ctx context.Context) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opt.Now().Sub(s.sourcesT) >= 30*time.Second {
+		if n, err := s.opt.Conn.Partitions(ctx, s.opt.Config.Kafka.InputTopic); err == nil {
+			s.sources = n
+		}
+		s.sourcesT = s.opt.Now()
+	}
+	return s.sources
+}
+
+// cloakPartition is the state of one internal partition.
+type cloakPartition struct {
+	s        *Cloak
+	p        int
+	log      zerolog.Logger
+	windows  *Windows
+	releaser *Releaser
+	srcWM    map[int32]int64 // watermark per raw partition
+	srcMax   map[int32]int64 // highest raw offset seen per raw partition (dedupe)
+	released int64           // end of the last window released
+	minOff   map[int64]int64 // per open window start: its oldest internal offset
+	// Scan mode, while the buffering cap is reached: events are not taken, only
+	// watermarks; reading resumes at resumeAt once windows have closed.
+	scanning  bool
+	resumeAt  int64
+	scanStart int64 // earliest window start among the events passed over
+}
+
+func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) {
+	cfg := s.opt.Config
+	cp := &cloakPartition{
+		s:        s,
+		p:        cl.Partition,
+		log:      s.opt.Log.With().Str("stage", "cloak").Str("instance", s.opt.ID).Int("partition", cl.Partition).Logger(),
+		windows:  NewWindows(cfg.Window.Size.D().Milliseconds(), false),
+		releaser: NewReleaser(s.policies),
+		srcWM:    make(map[int32]int64),
+		srcMax:   make(map[int32]int64),
+		released: NoWatermark,
+		minOff:   make(map[int64]int64),
+	}
+	if meta := parseCommitMeta(cl.Metadata); meta.Released != nil {
+		cp.released = *meta.Released
+	}
+	defer cp.drop()
+	offset := cl.Offset
+	if offset < 0 {
+		offset = kafka.FirstOffset
+	}
+	cp.log.Info().Int64("offset", offset).Int64("released_through", cp.released).Msg("partition started")
+	res := cfg.FinestResolution()
+	size := cfg.Window.Size.D().Milliseconds()
+	maxBuffered := int64(cfg.Kafka.MaxBufferedEvents)
+	var b Batch
+	committed, committedMeta := int64(-1), ""
+	lastCommit := time.Time{}
+	commit := func(next int64, force bool) {
+		off := next
+		if cp.scanning {
+			off = min(off, cp.resumeAt)
+		}
+		for _, o := range cp.minOff {
+			off = min(off, o)
+		}
+		if off < 0 {
+			return
+		}
+		rel := cp.released
+		meta := commitMeta{Released: &rel}.String()
+		if off == committed && meta == committedMeta {
+			return
+		}
+		if !force && s.opt.Now().Sub(lastCommit) < time.Second {
+			return
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalCommitTimeout)
+		defer cancel()
+		if err := cl.Commit(cctx, off, meta); err != nil {
+			if ctx.Err() == nil {
+				cp.log.Warn().Err(err).Int64("offset", off).Msg("commit failed")
+			}
+			return
+		}
+		committed, committedMeta, lastCommit = off, meta, s.opt.Now()
+	}
+	defer func() {
+		// A graceful stop commits even when the generation ended under it.
+		if stopping(stop) {
+			commit(offset, true)
+			cp.log.Info().Int64("offset", committed).Msg("partition stopped")
+		}
+	}()
+	for {
+		if stopping(stop) || ctx.Err() != nil {
+			return
+		}
+		if s.opt.FetchDelay != nil && !sleep(ctx, stop, s.opt.FetchDelay(cp.p)) {
+			continue
+		}
+		next, high, err := s.opt.Conn.fetchRecords(ctx, cfg.Kafka.InternalTopic, cp.p, offset, s.opt.MaxWait, s.opt.FetchBytes,
+			func(off int64, _, value []byte, _ time.Time) error {
+				if err := DecodeBatch(value, res, &b); err != nil {
+					// Written by geocloak's ingest: a bug or a foreign writer. Logged
+					// loudly; the events in it cannot be read.
+					cp.log.Error().Int64("offset", off).Msg("malformed internal message skipped")
+					return nil
+				}
+				cp.take(off, &b, size, maxBuffered)
+				return nil
+			})
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			cp.log.Warn().Err(err).Int64("offset", offset).Msg("fetch failed; retrying")
+			// State may hold part of the failed fetch; events carry their raw offsets,
+			// so reading it again only meets duplicates.
+			sleep(ctx, stop, time.Second)
+			continue
+		}
+		if next >= 0 {
+			offset = next
+		}
+		if high >= 0 && offset >= 0 {
+			s.opt.Metrics.CommitLag.WithLabelValues("cloak", partitionLabel(cp.p)).Set(float64(high - max(committed, 0)))
+		}
+		wm := cp.watermark(ctx)
+		if wm != NoWatermark {
+			s.opt.Metrics.WatermarkLag.WithLabelValues(partitionLabel(cp.p)).Set(float64(s.opt.Now().UnixMilli()-wm) / 1000)
+		}
+		closeAt := wm
+		if cp.scanning {
+			// Windows holding passed-over events must wait for them.
+			closeAt = min(closeAt, cp.scanStart)
+		}
+		releasedAny := false
+		for _, w := range cp.windows.Close(closeAt) {
+			if err := cp.release(ctx, w); err != nil {
+				return // ctx ended mid-release: nothing is committed
+			}
+			releasedAny = true
+		}
+		if cp.scanning && s.buffered.Load() < maxBuffered*9/10 {
+			cp.log.Info().Int64("resume_at", cp.resumeAt).Msg("buffer below the cap; reading resumes")
+			offset, cp.scanning = cp.resumeAt, false
+			s.opt.Metrics.Paused.Set(0)
+		}
+		commit(offset, releasedAny)
+	}
+}
+
+// take adds the events of one internal message, at internal offset off.
+func (cp *cloakPartition) take(off int64, b *Batch, size, maxBuffered int64) {
+	s := cp.s
+	if w, ok := cp.srcWM[b.Source]; !ok || b.Watermark > w {
+		cp.srcWM[b.Source] = b.Watermark
+	}
+	if !cp.scanning && len(b.Events) > 0 && s.buffered.Load() >= maxBuffered {
+		// At the cap: stop taking events (never release early, never drop); keep
+		// reading watermarks so that windows can still close, then come back here.
+		cp.scanning, cp.resumeAt, cp.scanStart = true, off, math.MaxInt64
+		s.opt.Metrics.Paused.Set(1)
+		cp.log.Warn().Int64("buffered", s.buffered.Load()).Int64("resume_at", off).Msg("buffered-events cap reached; pausing")
+	}
+	last, seen := cp.srcMax[b.Source]
+	for i := range b.Events {
+		ev := &b.Events[i]
+		o := b.Offsets[i]
+		if seen && o <= last {
+			continue // a copy written again by an ingest retry or restart
+		}
+		start := WindowStart(ev.Time, size)
+		if start+size <= cp.released {
+			// Released before a restart; its records are already out.
+			if !cp.scanning {
+				last, seen = o, true
+			}
+			continue
+		}
+		if cp.scanning {
+			cp.scanStart = min(cp.scanStart, start)
+			continue
+		}
+		last, seen = o, true
+		if _, ok := cp.minOff[start]; !ok {
+			cp.minOff[start] = off
+			s.windows.Add(1)
+		}
+		cp.windows.Add(ev, "")
+		s.buffered.Add(1)
+	}
+	if seen {
+		cp.srcMax[b.Source] = last
+	}
+	s.opt.Metrics.EventsIn.WithLabelValues("cloak").Add(float64(len(b.Events)))
+	s.opt.Metrics.Buffered.Set(float64(s.buffered.Load()))
+	s.opt.Metrics.Windows.Set(float64(s.windows.Load()))
+}
+
+// watermark is the minimum over all raw partitions; NoWatermark until every one has
+// reported.
+func (cp *cloakPartition) watermark(ctx context.Context) int64 {
+	n := cp.s.numSources(ctx)
+	wm := int64(math.MaxInt64)
+	for src := range n {
+		w, ok := cp.srcWM[int32(src)]
+		if !ok {
+			return NoWatermark
+		}
+		wm = min(wm, w)
+	}
+	if n == 0 {
+		return NoWatermark
+	}
+	return wm
+}
+
+// release writes one closed window's records to every partner, then forgets the window.
+func (cp *cloakPartition) release(ctx context.Context, w *Window) error {
+	s := cp.s
+	n := int64(w.Len())
+	rel := cp.releaser.Release(w)
+	for i := range rel.Partners {
+		pr := &rel.Partners[i]
+		name := pr.Policy.Name
+		if len(pr.Records) > 0 {
+			msgs := make([]kafka.Message, len(pr.Records))
+			for j, r := range pr.Records {
+				msgs[j] = kafka.Message{Key: r.Key, Value: r.Value, Time: time.UnixMilli(r.Time)}
+			}
+			if err := writeAll(ctx, s.partners[i], msgs, s.opt.Metrics, "cloak", cp.log); err != nil {
+				return err
+			}
+			s.opt.Metrics.Records.WithLabelValues(name).Add(float64(len(msgs)))
+		}
+		s.opt.Metrics.Released.WithLabelValues(name).Add(float64(pr.Stats.Released))
+		for r := SensitiveCategory; r < NumReasons; r++ {
+			if k := pr.Stats.Suppressed[r]; k > 0 {
+				s.opt.Metrics.Suppressed.WithLabelValues(name, r.String()).Add(float64(k))
+			}
+		}
+	}
+	cp.released = max(cp.released, w.End)
+	delete(cp.minOff, w.Start)
+	s.buffered.Add(-n)
+	s.windows.Add(-1)
+	s.opt.Metrics.Buffered.Set(float64(s.buffered.Load()))
+	s.opt.Metrics.Windows.Set(float64(s.windows.Load()))
+	cp.log.Debug().Int64("window_end", w.End).Int64("events", n).Msg("window released")
+	return nil
+}
+
+// drop forgets the partition's open windows when it is revoked or the stage stops; the
+// next owner rebuilds them from the committed offset.
+func (cp *cloakPartition) drop() {
+	cp.s.buffered.Add(-int64(cp.windows.Buffered()))
+	cp.s.windows.Add(-int64(cp.windows.Open()))
+	cp.s.opt.Metrics.Buffered.Set(float64(cp.s.buffered.Load()))
+	cp.s.opt.Metrics.Windows.Set(float64(cp.s.windows.Load()))
+}

@@ -1,0 +1,131 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+)
+
+// GroupTiming are the consumer-group timeouts. Tests shorten them; kfake accepts
+// sessions of 6 s or more.
+type GroupTiming struct {
+	Session, Heartbeat, Rebalance, JoinBackoff time.Duration
+}
+
+// DefaultGroupTiming suits a production cluster: a crashed instance's partitions move
+// after 10 s.
+var DefaultGroupTiming = GroupTiming{Session: 10 * time.Second, Heartbeat: time.Second, Rebalance: 15 * time.Second, JoinBackoff: time.Second}
+
+// claim is one partition assigned to this instance for one group generation.
+type claim struct {
+	Partition int
+	Offset    int64  // committed offset, or -1 when nothing was committed
+	Metadata  string // committed metadata
+	commit    func(ctx context.Context, offset int64, metadata string) error
+}
+
+// Commit commits offset with metadata for this claim's generation. It fails once the
+// generation has ended (the partition may belong to someone else by then).
+func (c *claim) Commit(ctx context.Context, offset int64, metadata string) error {
+	return c.commit(ctx, offset, metadata)
+}
+
+// runGroup joins group on topic and runs work for each claimed partition, one goroutine
+// per partition, until ctx is cancelled (a hard stop: work returns at once) or stop is
+// closed (a graceful stop: work commits and returns, then the group is left). work's
+// context also ends at each rebalance; runGroup waits for every work of a generation to
+// return before it joins the next, so a partition's state moves with its committed
+// offset and two instances never own it at once (short of a zombie past its session).
+func (c *Conn) runGroup(ctx context.Context, stop <-chan struct{}, group, topic string, timing GroupTiming,
+	log zerolog.Logger, work func(ctx context.Context, cl *claim, stop <-chan struct{})) error {
+	g, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                     group,
+		Brokers:                c.Brokers,
+		Dialer:                 c.dialer,
+		Topics:                 []string{topic},
+		GroupBalancers:         []kafka.GroupBalancer{kafka.RoundRobinGroupBalancer{}},
+		HeartbeatInterval:      timing.Heartbeat,
+		SessionTimeout:         timing.Session,
+		RebalanceTimeout:       timing.Rebalance,
+		JoinGroupBackoff:       timing.JoinBackoff,
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: 5 * time.Second,
+		StartOffset:            kafka.FirstOffset,
+		Timeout:                10 * time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("join group %s: %w", group, err)
+	}
+	defer g.Close()
+	nextCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var workers sync.WaitGroup
+	go func() {
+		select {
+		case <-stop:
+			workers.Wait() // let them commit before the group is left
+			cancel()
+		case <-nextCtx.Done():
+		}
+	}()
+	for {
+		gen, err := g.Next(nextCtx)
+		if err != nil {
+			if nextCtx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed) {
+				return nil
+			}
+			log.Warn().Err(err).Str("group", group).Msg("group join failed; retrying")
+			select {
+			case <-nextCtx.Done():
+				return nil
+			case <-time.After(timing.JoinBackoff):
+			}
+			continue
+		}
+		var parts []int
+		for _, a := range gen.Assignments[topic] {
+			parts = append(parts, a.ID)
+		}
+		log.Info().Str("group", group).Int32("generation", gen.ID).Ints("partitions", parts).Msg("partitions assigned")
+		if len(parts) == 0 {
+			continue
+		}
+		committed, err := c.committed(nextCtx, group, topic, parts)
+		if err != nil {
+			log.Warn().Err(err).Str("group", group).Msg("read committed offsets failed; rejoining")
+			continue
+		}
+		for _, p := range parts {
+			cl := &claim{Partition: p, Offset: -1}
+			if o, ok := committed[p]; ok && o.CommittedOffset >= 0 {
+				cl.Offset, cl.Metadata = o.CommittedOffset, o.Metadata
+			}
+			genID, member := int(gen.ID), gen.MemberID
+			cl.commit = func(ctx context.Context, offset int64, metadata string) error {
+				res, err := c.client.OffsetCommit(ctx, &kafka.OffsetCommitRequest{
+					GroupID: group, GenerationID: genID, MemberID: member,
+					Topics: map[string][]kafka.OffsetCommit{topic: {{Partition: p, Offset: offset, Metadata: metadata}}},
+				})
+				if err != nil {
+					return err
+				}
+				for _, r := range res.Topics[topic] {
+					if r.Error != nil {
+						return r.Error
+					}
+				}
+				return nil
+			}
+			workers.Add(1)
+			gen.Start(func(gctx context.Context) {
+				defer workers.Done()
+				work(gctx, cl, stop)
+			})
+		}
+	}
+}

@@ -1,0 +1,251 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+)
+
+// Ingest is the stateless first stage: it reads raw check-ins, dead-letters invalid
+// ones with their reason, suppresses late ones, and writes the rest, minimized, to the
+// internal topic in compact batches keyed by partition cell. For each raw partition it
+// also carries the partition's watermark to every internal partition, so that the cloak
+// stage can take the minimum over all raw partitions.
+//
+// Lateness is decided here, on each raw partition's own sequence, so the outcome of a
+// check-in does not depend on how fast other partitions are read.
+type Ingest struct {
+	opt       StageOptions
+	internal  messageWriter
+	dlq       messageWriter
+	nInternal int
+	stopper
+}
+
+// NewIngest prepares the ingest stage; the topics must exist.
+func NewIngest(ctx context.Context, opt StageOptions) (*Ingest, error) {
+	opt.defaults()
+	n, err := opt.Conn.Partitions(ctx, opt.Config.Kafka.InternalTopic)
+	if err != nil {
+		return nil, err
+	}
+	return &Ingest{
+		opt:       opt,
+		internal:  opt.Conn.Writer(opt.Config.Kafka.InternalTopic, toPartition),
+		dlq:       opt.Conn.Writer(opt.Config.Kafka.DeadLetterTopic, nil),
+		nInternal: n,
+		stopper:   newStopper(),
+	}, nil
+}
+
+// Run consumes until ctx is cancelled (a hard stop: nothing more is written or
+// committed, as in a crash) or Stop is called (graceful).
+func (s *Ingest) Run(ctx context.Context) error {
+	defer closeWriters(s.internal, s.dlq)
+	return s.opt.Conn.runGroup(ctx, s.ch, s.opt.Config.Kafka.GroupID+".ingest", s.opt.Config.Kafka.InputTopic,
+		s.opt.Timing, s.opt.Log.With().Str("stage", "ingest").Str("instance", s.opt.ID).Logger(), s.partition)
+}
+
+func closeWriters(ws ...messageWriter) {
+	for _, w := range ws {
+		if c, ok := w.(interface{ Close() error }); ok {
+			c.Close()
+		}
+	}
+}
+
+// Dead-letter headers.
+const (
+	HeaderReason    = "geocloak-reason"
+	HeaderSource    = "geocloak-source" // topic/partition/offset of the raw record
+	HeaderPayload   = "geocloak-payload"
+	payloadDropped  = "dropped"
+	reasonOversized = "record larger than input.max_record_bytes"
+)
+
+// ingestRound is the output of one fetch of one raw partition.
+type ingestRound struct {
+	batches []Batch
+	dlq     []kafka.Message
+	late    int
+	in      int
+	sent    []int64 // per internal partition: the watermark last sent to it
+}
+
+func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{}) {
+	cfg := s.opt.Config
+	p := cl.Partition
+	log := s.opt.Log.With().Str("stage", "ingest").Str("instance", s.opt.ID).Int("partition", p).Logger()
+	m := NewMinimizer(cfg, s.opt.Key)
+	lateness := cfg.Window.AllowedLateness.D().Milliseconds()
+	size := cfg.Window.Size.D().Milliseconds()
+	wm := NewWatermark(lateness)
+	if meta := parseCommitMeta(cl.Metadata); meta.Watermark != nil {
+		wm.Raise(*meta.Watermark)
+	}
+	offset := cl.Offset
+	if offset < 0 {
+		offset = kafka.FirstOffset
+	}
+	round := ingestRound{batches: make([]Batch, s.nInternal), sent: make([]int64, s.nInternal)}
+	for i := range round.sent {
+		round.sent[i] = NoWatermark
+	}
+	var ck Checkin
+	var ev Event
+	lastData := s.opt.Now()
+	lastIdleRaise := time.Time{}
+	log.Info().Int64("offset", offset).Int64("watermark", wm.Value()).Msg("partition started")
+	commit := func() {
+		if offset < 0 {
+			return
+		}
+		w := wm.Value()
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalCommitTimeout)
+		defer cancel()
+		if err := cl.Commit(cctx, offset, commitMeta{Watermark: &w}.String()); err != nil && ctx.Err() == nil {
+			log.Warn().Err(err).Int64("offset", offset).Msg("commit failed")
+		}
+	}
+	defer func() {
+		// A graceful stop commits even when the generation ended under it.
+		if stopping(stop) {
+			commit()
+			log.Info().Int64("offset", offset).Msg("partition stopped")
+		}
+	}()
+	for {
+		if stopping(stop) || ctx.Err() != nil {
+			return
+		}
+		if s.opt.FetchDelay != nil && !sleep(ctx, stop, s.opt.FetchDelay(p)) {
+			continue
+		}
+		now := s.opt.Now()
+		nowMs := now.UnixMilli()
+		round.reset()
+		// The round works on a copy of the watermark; it becomes the partition's (and is
+		// committed) only once the round is written.
+		rwm := wm
+		next, high, err := s.opt.Conn.fetchRecords(ctx, cfg.Kafka.InputTopic, p, offset, s.opt.MaxWait, s.opt.FetchBytes,
+			func(off int64, key, value []byte, _ time.Time) error {
+				round.in++
+				err := m.Minimize(value, nowMs, &ck, &ev)
+				var ie *InvalidError
+				if errors.As(err, &ie) {
+					msg := kafka.Message{Key: bytes.Clone(key), Headers: []kafka.Header{
+						{Key: HeaderReason, Value: []byte(ie.Reason)},
+						{Key: HeaderSource, Value: fmt.Appendf(nil, "%s/%d/%d", cfg.Kafka.InputTopic, p, off)},
+					}}
+					switch {
+					case cfg.Kafka.DeadLetterPayloads && ie.Reason != reasonOversized:
+						msg.Value = bytes.Clone(value)
+					default:
+						msg.Headers = append(msg.Headers, kafka.Header{Key: HeaderPayload, Value: []byte(payloadDropped)})
+					}
+					round.dlq = append(round.dlq, msg)
+					s.opt.Metrics.DeadLetters.WithLabelValues(ie.Reason).Inc()
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				start := WindowStart(ev.Time, size)
+				if rwm.Late(start + size) {
+					// Its window may be released already: releasing it later would
+					// change a released class (G3).
+					round.late++
+					return nil
+				}
+				b := &round.batches[internalPartition(ev.Cell, cfg.PartitionResolution, s.nInternal)]
+				b.Events = append(b.Events, ev)
+				b.Offsets = append(b.Offsets, off)
+				rwm.Observe(ev.Time)
+				return nil
+			})
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			// Nothing of this round was written: fetch it again.
+			log.Warn().Err(err).Int64("offset", offset).Msg("fetch failed; retrying")
+			sleep(ctx, stop, time.Second)
+			continue
+		}
+		if high >= 0 && next >= 0 {
+			s.opt.Metrics.CommitLag.WithLabelValues("ingest", partitionLabel(p)).Set(float64(high - next))
+		}
+		if round.in == 0 {
+			// Idle: after window.idle_advance without records, this partition stops
+			// holding windows back: its watermark moves to the wall clock.
+			if now.Sub(lastData) >= cfg.Window.IdleAdvance.D() && now.Sub(lastIdleRaise) >= time.Second {
+				lastIdleRaise = now
+				rwm.Raise(nowMs - lateness)
+				if rwm.Value() != wm.Value() {
+					if err := s.writeRound(ctx, &round, int32(p), rwm.Value(), log); err != nil {
+						return
+					}
+					wm = rwm
+					commit()
+				}
+			}
+			continue
+		}
+		lastData = now
+		if err := s.writeRound(ctx, &round, int32(p), rwm.Value(), log); err != nil {
+			return
+		}
+		wm = rwm
+		s.opt.Metrics.EventsIn.WithLabelValues("ingest").Add(float64(round.in))
+		s.opt.Metrics.Late.Add(float64(round.late))
+		if next >= 0 {
+			offset = next
+		}
+		commit()
+	}
+}
+
+func (r *ingestRound) reset() {
+	for i := range r.batches {
+		r.batches[i].Events, r.batches[i].Offsets = r.batches[i].Events[:0], r.batches[i].Offsets[:0]
+	}
+	r.dlq = r.dlq[:0]
+	r.late, r.in = 0, 0
+}
+
+// writeRound writes a round's dead letters, then one message per internal partition that
+// has events or has not yet heard of the current watermark. It returns only when all
+// are acknowledged, or ctx ends (then nothing may be committed).
+func (s *Ingest) writeRound(ctx context.Context, r *ingestRound, src int32, wm int64, l zerolog.Logger) error {
+	if len(r.dlq) > 0 {
+		if err := writeAll(ctx, s.dlq, r.dlq, s.opt.Metrics, "ingest", l); err != nil {
+			return err
+		}
+	}
+	cats := make(map[string]uint64)
+	var msgs []kafka.Message
+	for i := range r.batches {
+		b := &r.batches[i]
+		if len(b.Events) == 0 && r.sent[i] == wm {
+			continue
+		}
+		b.Source, b.Watermark = src, wm
+		msgs = append(msgs, kafka.Message{Partition: i, Key: []byte(strconv.Itoa(int(src))), Value: AppendBatch(nil, b, cats)})
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := writeAll(ctx, s.internal, msgs, s.opt.Metrics, "ingest", l); err != nil {
+		return err
+	}
+	for i := range r.sent {
+		r.sent[i] = wm
+	}
+	return nil
+}

@@ -1,0 +1,280 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/geocloak/geocloak/config"
+)
+
+// Conn is the connection to a Kafka cluster shared by the stages: broker addresses,
+// TLS and SASL, one client for fetches, commits and admin calls. Safe for concurrent use.
+type Conn struct {
+	Brokers   []string
+	dialer    *kafka.Dialer
+	transport *kafka.Transport
+	client    *kafka.Client
+}
+
+// Dial connects to brokers with the TLS and SASL settings of k and checks that the
+// cluster answers, so that a wrong address fails at once with a clear error.
+func Dial(ctx context.Context, k config.Kafka, brokers []string) (*Conn, error) {
+	if len(brokers) == 0 {
+		return nil, errors.New("kafka: no broker addresses")
+	}
+	tlsCfg, err := tlsConfig(k.TLS)
+	if err != nil {
+		return nil, err
+	}
+	mech, err := saslMechanism(k.SASL)
+	if err != nil {
+		return nil, err
+	}
+	nd := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	c := &Conn{
+		Brokers: brokers,
+		dialer:  &kafka.Dialer{ClientID: "geocloak", Timeout: 10 * time.Second, DualStack: true, TLS: tlsCfg, SASLMechanism: mech},
+		transport: &kafka.Transport{
+			Dial: nd.DialContext, DialTimeout: 10 * time.Second, ClientID: "geocloak",
+			TLS: tlsCfg, SASL: mech, IdleTimeout: 5 * time.Minute, MetadataTTL: 10 * time.Second,
+		},
+	}
+	c.client = &kafka.Client{Addr: kafka.TCP(brokers...), Transport: c.transport, Timeout: 30 * time.Second}
+	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if _, err := c.client.Metadata(pctx, &kafka.MetadataRequest{}); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("kafka brokers %s do not answer: %w", strings.Join(brokers, ","), err)
+	}
+	return c, nil
+}
+
+// Close releases idle connections.
+func (c *Conn) Close() { c.transport.CloseIdleConnections() }
+
+func tlsConfig(t config.TLS) (*tls.Config, error) {
+	if !t.Enabled {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("kafka.tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("kafka.tls.ca_file %s: no PEM certificate in it", t.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("kafka.tls.cert_file/key_file: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+func saslMechanism(s config.SASL) (sasl.Mechanism, error) {
+	if s.Mechanism == "" {
+		return nil, nil
+	}
+	pw, err := s.Password()
+	if err != nil {
+		return nil, err
+	}
+	switch s.Mechanism {
+	case "PLAIN":
+		return plain.Mechanism{Username: s.Username, Password: string(pw)}, nil
+	case "SCRAM-SHA-256":
+		return scram.Mechanism(scram.SHA256, s.Username, string(pw))
+	case "SCRAM-SHA-512":
+		return scram.Mechanism(scram.SHA512, s.Username, string(pw))
+	}
+	return nil, fmt.Errorf("kafka.sasl.mechanism %q is not supported", s.Mechanism)
+}
+
+// EnsureTopics creates the topics of cfg that do not exist yet, with the configured
+// partition counts. Existing topics are left as they are.
+func (c *Conn) EnsureTopics(ctx context.Context, cfg *config.Config) error {
+	want := map[string]int{
+		cfg.Kafka.InputTopic:      cfg.Kafka.Partitions.Input,
+		cfg.Kafka.InternalTopic:   cfg.Kafka.Partitions.Internal,
+		cfg.Kafka.DeadLetterTopic: cfg.Kafka.Partitions.Input,
+	}
+	for _, p := range cfg.Partners {
+		want[p.Topic] = cfg.Kafka.Partitions.Partner
+	}
+	var topics []string
+	for t := range want {
+		topics = append(topics, t)
+	}
+	md, err := c.client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return fmt.Errorf("read topic metadata: %w", err)
+	}
+	for _, t := range md.Topics {
+		if t.Error == nil && len(t.Partitions) > 0 {
+			delete(want, t.Name)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	req := &kafka.CreateTopicsRequest{}
+	for t, n := range want {
+		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: n, ReplicationFactor: cfg.Kafka.ReplicationFactor})
+	}
+	res, err := c.client.CreateTopics(ctx, req)
+	if err != nil {
+		return fmt.Errorf("create topics: %w", err)
+	}
+	var errs []error
+	for t, e := range res.Errors {
+		if e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("create topic %s: %w", t, e))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Partitions is the number of partitions of topic.
+func (c *Conn) Partitions(ctx context.Context, topic string) (int, error) {
+	md, err := c.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return 0, fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	for _, t := range md.Topics {
+		if t.Name == topic {
+			if t.Error != nil {
+				return 0, fmt.Errorf("metadata of %s: %w", topic, t.Error)
+			}
+			return len(t.Partitions), nil
+		}
+	}
+	return 0, fmt.Errorf("metadata of %s: topic not found", topic)
+}
+
+// Writer returns a writer to topic that waits for all in-sync replicas (RequireAll).
+// Writes are synchronous: WriteMessages returns once every message is acknowledged.
+// A nil balancer hashes the key.
+func (c *Conn) Writer(topic string, b kafka.Balancer) *kafka.Writer {
+	if b == nil {
+		b = &kafka.Hash{}
+	}
+	return &kafka.Writer{
+		Addr:         kafka.TCP(c.Brokers...),
+		Topic:        topic,
+		Balancer:     b,
+		Transport:    c.transport,
+		RequiredAcks: kafka.RequireAll,
+		MaxAttempts:  3,
+		BatchSize:    10_000,
+		BatchBytes:   4 << 20,
+		BatchTimeout: 2 * time.Millisecond,
+		WriteTimeout: 30 * time.Second,
+	}
+}
+
+// toPartition routes a message to the partition set in Message.Partition.
+var toPartition = kafka.BalancerFunc(func(m kafka.Message, partitions ...int) int {
+	for _, p := range partitions {
+		if p == m.Partition {
+			return p
+		}
+	}
+	return partitions[m.Partition%len(partitions)]
+})
+
+// fetchRecords reads one batch of a partition from offset, waiting up to maxWait for data.
+func (c *Conn) fetchRecords(ctx context.Context, topic string, partition int, offset int64, maxWait time.Duration, maxBytes int,
+	fn func(offset int64, key, value []byte, ts time.Time) error) (next, high int64, err error) {
+	res, err := c.client.Fetch(ctx, &kafka.FetchRequest{
+		Topic: topic, Partition: partition, Offset: offset,
+		MinBytes: 1, MaxBytes: int64(maxBytes), MaxWait: maxWait,
+	})
+	if err != nil {
+		return offset, -1, err
+	}
+	if res.Error != nil {
+		return offset, -1, res.Error
+	}
+	next = offset
+	var kbuf, vbuf []byte
+	for {
+		rec, err := res.Records.ReadRecord()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return next, res.HighWatermark, fmt.Errorf("read records: %w", err)
+		}
+		kbuf, err = readBytes(rec.Key, kbuf)
+		if err == nil {
+			vbuf, err = readBytes(rec.Value, vbuf)
+		}
+		if err != nil {
+			return next, res.HighWatermark, fmt.Errorf("read record: %w", err)
+		}
+		if rec.Offset < offset {
+			continue // a compressed batch may start before the requested offset
+		}
+		if err := fn(rec.Offset, kbuf, vbuf, rec.Time); err != nil {
+			return next, res.HighWatermark, err
+		}
+		next = rec.Offset + 1
+	}
+	return next, res.HighWatermark, nil
+}
+
+func readBytes(b interface {
+	io.ReadCloser
+	Len() int
+}, buf []byte) ([]byte, error) {
+	if b == nil {
+		return buf[:0], nil
+	}
+	defer b.Close()
+	n := b.Len()
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	_, err := io.ReadFull(b, buf)
+	return buf, err
+}
+
+// committed reads a group's committed offsets and metadata for partitions of topic.
+func (c *Conn) committed(ctx context.Context, group, topic string, partitions []int) (map[int]kafka.OffsetFetchPartition, error) {
+	res, err := c.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: partitions}})
+	if err != nil {
+		return nil, fmt.Errorf("fetch committed offsets: %w", err)
+	}
+	if res.Error != nil {
+		return nil, fmt.Errorf("fetch committed offsets: %w", res.Error)
+	}
+	out := make(map[int]kafka.OffsetFetchPartition)
+	for _, p := range res.Topics[topic] {
+		if p.Error != nil {
+			return nil, fmt.Errorf("fetch committed offset of partition %d: %w", p.Partition, p.Error)
+		}
+		out[p.Partition] = p
+	}
+	return out, nil
+}

@@ -1,0 +1,328 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/geocloak/geocloak/config"
+	"github.com/geocloak/geocloak/synth"
+)
+
+var testTiming = GroupTiming{Session: 6 * time.Second, Heartbeat: 300 * time.Millisecond, Rebalance: 6 * time.Second, JoinBackoff: 200 * time.Millisecond}
+
+var testStageKey = []byte("stage-test-pseudonym-key-0123456789")
+
+// cluster starts an in-memory Kafka-protocol broker on a random port.
+func cluster(t *testing.T) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// streamConfig is the three-partner city policy with small topics and a short idle
+// advance, so that a replay finishes quickly once every partition is read.
+func streamConfig(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, err := config.Load("../testdata/city.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Window.IdleAdvance = config.Duration(time.Second)
+	cfg.Kafka.Partitions = config.Partitions{Input: 4, Internal: 3, Partner: 2}
+	cfg.Kafka.MaxBufferedEvents = config.MinBufferedEvents
+	return cfg
+}
+
+// cityLines is a small synthetic city without late or invalid records.
+func cityLines(t *testing.T, users, days int) [][]byte {
+	t.Helper()
+	sc := synth.DefaultConfig()
+	sc.Users, sc.Days, sc.Seed = users, days, 7
+	var b bytes.Buffer
+	if _, err := synth.Generate(sc, &b); err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Split(bytes.TrimSpace(b.Bytes()), []byte("\n"))
+}
+
+// evaluateRecords runs evaluate on lines and returns each partner's records.
+func evaluateRecords(t *testing.T, cfg *config.Config, lines [][]byte) map[string][]string {
+	t.Helper()
+	pols := NewPolicies(cfg)
+	bufs := make([]bytes.Buffer, len(pols))
+	ws := make([]io.Writer, len(pols))
+	for i := range bufs {
+		ws[i] = &bufs[i]
+	}
+	out := NewWriterOutput(pols, ws, nil)
+	_, err := Evaluate(context.Background(), bytes.NewReader(append(bytes.Join(lines, []byte("\n")), '\n')),
+		EvalOptions{Config: cfg, Key: testStageKey}, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.Flush()
+	res := make(map[string][]string)
+	for i, p := range pols {
+		res[p.Name] = strings.Split(strings.TrimSpace(bufs[i].String()), "\n")
+		if res[p.Name][0] == "" {
+			res[p.Name] = nil
+		}
+		slices.Sort(res[p.Name])
+	}
+	return res
+}
+
+func dialTest(t *testing.T, c *kfake.Cluster, cfg *config.Config) *Conn {
+	t.Helper()
+	conn, err := Dial(context.Background(), cfg.Kafka, c.ListenAddrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	if err := conn.EnsureTopics(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// produce writes raw check-ins keyed by user, as the app would.
+func produce(t *testing.T, conn *Conn, topic string, lines [][]byte) {
+	t.Helper()
+	w := conn.Writer(topic, nil)
+	defer w.Close()
+	msgs := make([]kafka.Message, len(lines))
+	for i, l := range lines {
+		var rec struct {
+			User string `json:"user_id"`
+		}
+		json.Unmarshal(l, &rec)
+		msgs[i] = kafka.Message{Key: []byte(rec.User), Value: l}
+	}
+	// Small writes make small record batches, so that small fetches really are small.
+	for i := 0; i < len(msgs); i += 100 {
+		if err := w.WriteMessages(context.Background(), msgs[i:min(i+100, len(msgs))]...); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// partnerRecords reads every record of a partner topic: key → values seen.
+func partnerRecords(t *testing.T, conn *Conn, topic string) map[string][]string {
+	t.Helper()
+	n, err := conn.Partitions(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string][]string)
+	for p := range n {
+		off := int64(kafka.FirstOffset)
+		for {
+			next, high, err := conn.fetchRecords(context.Background(), topic, p, off, 50*time.Millisecond, 1<<20,
+				func(_ int64, key, value []byte, _ time.Time) error {
+					out[string(key)] = append(out[string(key)], string(value))
+					return nil
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if next == off || next >= high {
+				break
+			}
+			off = next
+		}
+	}
+	return out
+}
+
+// topicSize is the number of messages in topic (sum of high watermarks).
+func topicSize(t *testing.T, conn *Conn, topic string) int64 {
+	t.Helper()
+	res, err := conn.client.ListOffsets(context.Background(), &kafka.ListOffsetsRequest{
+		Topics: map[string][]kafka.OffsetRequest{topic: partitionsLast(t, conn, topic)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, p := range res.Topics[topic] {
+		n += p.LastOffset
+	}
+	return n
+}
+
+func partitionsLast(t *testing.T, conn *Conn, topic string) []kafka.OffsetRequest {
+	n, err := conn.Partitions(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []kafka.OffsetRequest
+	for p := range n {
+		out = append(out, kafka.LastOffsetOf(p))
+	}
+	return out
+}
+
+// dedupe checks that no key has two contents (G3) and returns the values, one per key,
+// sorted.
+func dedupe(t *testing.T, partner string, recs map[string][]string) []string {
+	t.Helper()
+	var out []string
+	for k, vs := range recs {
+		for _, v := range vs[1:] {
+			if v != vs[0] {
+				t.Fatalf("G3: partner %s key %s has two contents:\n%s\n%s", partner, k, vs[0], v)
+			}
+		}
+		out = append(out, vs[0])
+	}
+	sort.Strings(out)
+	return out
+}
+
+type stageSet struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	stops  []func()
+	errs   chan error
+}
+
+// start runs an ingest and/or a cloak instance; ctx cancellation is a hard stop.
+func startStages(t *testing.T, ctx context.Context, opt StageOptions, ingest, cloak bool) *stageSet {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	s := &stageSet{cancel: cancel, errs: make(chan error, 2)}
+	if ingest {
+		in, err := NewIngest(ctx, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.stops = append(s.stops, in.Stop)
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.errs <- in.Run(ctx) }()
+	}
+	if cloak {
+		cl, err := NewCloak(ctx, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.stops = append(s.stops, cl.Stop)
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.errs <- cl.Run(ctx) }()
+	}
+	return s
+}
+
+// stop stops gracefully and waits.
+func (s *stageSet) stop(t *testing.T) {
+	t.Helper()
+	for _, f := range s.stops {
+		f()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("stages did not stop within 30s")
+	}
+	s.cancel()
+	close(s.errs)
+	for err := range s.errs {
+		if err != nil {
+			t.Errorf("stage: %v", err)
+		}
+	}
+}
+
+// kill stops at once, without committing or flushing: a crash.
+func (s *stageSet) kill() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+// waitRecords waits until every partner topic holds at least want[partner] records.
+func waitRecords(t *testing.T, conn *Conn, cfg *config.Config, want map[string][]string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok := true
+		var status []string
+		for _, p := range cfg.Partners {
+			n := topicSize(t, conn, p.Topic)
+			status = append(status, fmt.Sprintf("%s %d/%d", p.Name, n, len(want[p.Name])))
+			if n < int64(len(want[p.Name])) {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("partner topics incomplete after %s: %s", timeout, strings.Join(status, ", "))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func testLogger(t *testing.T) zerolog.Logger {
+	if testing.Verbose() {
+		return zerolog.New(zerolog.NewConsoleWriter(func(w *zerolog.ConsoleWriter) { w.Out = testWriter{t} })).Level(zerolog.InfoLevel)
+	}
+	return zerolog.Nop()
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// TestStreamMatchesEvaluate: a file replayed through Kafka, with raw partitions read at
+// very different speeds, gives each partner exactly the records evaluate gives.
+func TestStreamMatchesEvaluate(t *testing.T) {
+	cfg := streamConfig(t)
+	lines := cityLines(t, 600, 3)
+	want := evaluateRecords(t, cfg, lines)
+	c := cluster(t)
+	conn := dialTest(t, c, cfg)
+	produce(t, conn, cfg.Kafka.InputTopic, lines)
+
+	// Small fetches; raw partition 0 is read one small fetch every 100 ms, long after the
+	// others have been read to the end and gone idle (their watermarks then jump to the
+	// wall clock): windows must wait for partition 0 and lose nothing.
+	opt := StageOptions{Config: cfg, Key: testStageKey, Conn: conn, Log: testLogger(t), Timing: testTiming,
+		MaxWait: 100 * time.Millisecond, FetchBytes: 16 << 10,
+		FetchDelay: func(p int) time.Duration {
+			if p == 0 {
+				return 100 * time.Millisecond
+			}
+			return 0
+		}}
+	s := startStages(t, context.Background(), opt, true, true)
+	waitRecords(t, conn, cfg, want, 90*time.Second)
+	s.stop(t)
+	for _, p := range cfg.Partners {
+		got := dedupe(t, p.Name, partnerRecords(t, conn, p.Topic))
+		if !slices.Equal(got, want[p.Name]) {
+			t.Errorf("partner %s: %d records through Kafka, %d from evaluate", p.Name, len(got), len(want[p.Name]))
+		}
+	}
+}
