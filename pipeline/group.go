@@ -97,6 +97,9 @@ func (c *Conn) runGroup(ctx context.Context, stop <-chan struct{}, group, topic 
 		}
 		committed, err := c.committed(nextCtx, group, topic, parts)
 		if err != nil {
+			if nextCtx.Err() != nil {
+				return nil
+			}
 			log.Warn().Err(err).Str("group", group).Msg("read committed offsets failed; rejoining")
 			continue
 		}

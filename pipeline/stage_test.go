@@ -257,7 +257,8 @@ func (s *stageSet) kill() {
 	s.wg.Wait()
 }
 
-// waitRecords waits until every partner topic holds at least want[partner] records.
+// waitRecords waits until every partner topic holds at least want[partner] distinct
+// keys (duplicates of a re-release do not count).
 func waitRecords(t *testing.T, conn *Conn, cfg *config.Config, want map[string][]string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -265,9 +266,14 @@ func waitRecords(t *testing.T, conn *Conn, cfg *config.Config, want map[string][
 		ok := true
 		var status []string
 		for _, p := range cfg.Partners {
-			n := topicSize(t, conn, p.Topic)
+			n := len(want[p.Name])
+			if topicSize(t, conn, p.Topic) >= int64(n) {
+				n = len(partnerRecords(t, conn, p.Topic))
+			} else {
+				n = -1
+			}
 			status = append(status, fmt.Sprintf("%s %d/%d", p.Name, n, len(want[p.Name])))
-			if n < int64(len(want[p.Name])) {
+			if n < len(want[p.Name]) {
 				ok = false
 			}
 		}
@@ -325,4 +331,189 @@ func TestStreamMatchesEvaluate(t *testing.T) {
 			t.Errorf("partner %s: %d records through Kafka, %d from evaluate", p.Name, len(got), len(want[p.Name]))
 		}
 	}
+}
+
+// TestCrashRestart: the job is stopped without shutdown three times in the middle of
+// windows and restarted; deduplicated by key, the partner topics equal evaluate's output,
+// and no key ever has two contents (G3).
+func TestCrashRestart(t *testing.T) {
+	cfg := streamConfig(t)
+	lines := cityLines(t, 600, 3)
+	want := evaluateRecords(t, cfg, lines)
+	total := 0
+	for _, r := range want {
+		total += len(r)
+	}
+	c := cluster(t)
+	conn := dialTest(t, c, cfg)
+	produce(t, conn, cfg.Kafka.InputTopic, lines)
+	opt := StageOptions{Config: cfg, Key: testStageKey, Conn: conn, Log: testLogger(t), Timing: testTiming,
+		MaxWait: 100 * time.Millisecond, FetchBytes: 16 << 10,
+		FetchDelay: func(int) time.Duration { return 20 * time.Millisecond }}
+	for i, frac := range []float64{0.2, 0.45, 0.7} {
+		s := startStages(t, context.Background(), opt, true, true)
+		waitTotal(t, conn, cfg, int64(frac*float64(total)), 60*time.Second)
+		s.kill()
+		t.Logf("crash %d at %.0f%% of the records", i+1, 100*frac)
+	}
+	s := startStages(t, context.Background(), opt, true, true)
+	waitRecords(t, conn, cfg, want, 90*time.Second)
+	s.stop(t)
+	dups := 0
+	for _, p := range cfg.Partners {
+		recs := partnerRecords(t, conn, p.Topic)
+		for _, vs := range recs {
+			dups += len(vs) - 1
+		}
+		got := dedupe(t, p.Name, recs)
+		if !slices.Equal(got, want[p.Name]) {
+			t.Errorf("partner %s: %d distinct records after crashes, %d from evaluate", p.Name, len(got), len(want[p.Name]))
+		}
+	}
+	t.Logf("%d records were released again with the same key and content", dups)
+}
+
+// waitTotal waits until the partner topics hold n records in all.
+func waitTotal(t *testing.T, conn *Conn, cfg *config.Config, n int64, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var got int64
+		for _, p := range cfg.Partners {
+			got += topicSize(t, conn, p.Topic)
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d records after %s", got, n, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestCloakInstanceLeaves: two cloak instances share the internal partitions; one
+// leaves mid-stream and the other takes its partitions over from their commits.
+func TestCloakInstanceLeaves(t *testing.T) {
+	cfg := streamConfig(t)
+	cfg.Kafka.Partitions.Internal = 4
+	lines := cityLines(t, 600, 3)
+	want := evaluateRecords(t, cfg, lines)
+	total := 0
+	for _, r := range want {
+		total += len(r)
+	}
+	c := cluster(t)
+	conn := dialTest(t, c, cfg)
+	produce(t, conn, cfg.Kafka.InputTopic, lines)
+	opt := StageOptions{Config: cfg, Key: testStageKey, Conn: conn, Log: testLogger(t), Timing: testTiming,
+		MaxWait: 100 * time.Millisecond, FetchBytes: 16 << 10,
+		FetchDelay: func(int) time.Duration { return 20 * time.Millisecond }}
+	in := startStages(t, context.Background(), opt, true, false)
+	optA, optB := opt, opt
+	optA.ID, optB.ID = "a", "b"
+	a := startStages(t, context.Background(), optA, false, true)
+	b := startStages(t, context.Background(), optB, false, true)
+	waitTotal(t, conn, cfg, int64(total)/3, 60*time.Second)
+	b.stop(t)
+	waitRecords(t, conn, cfg, want, 90*time.Second)
+	a.stop(t)
+	in.stop(t)
+	for _, p := range cfg.Partners {
+		got := dedupe(t, p.Name, partnerRecords(t, conn, p.Topic))
+		if !slices.Equal(got, want[p.Name]) {
+			t.Errorf("partner %s: %d records, %d from evaluate", p.Name, len(got), len(want[p.Name]))
+		}
+	}
+}
+
+// TestBadInputThroughKafka: invalid JSON, missing fields, NaN and out-of-range
+// coordinates, far-future times and oversized messages each end in the dead-letter topic
+// with a reason; nothing crashes, and the rest flows exactly as evaluate says.
+func TestBadInputThroughKafka(t *testing.T) {
+	cfg := streamConfig(t)
+	lines := cityLines(t, 400, 2)
+	bad := map[string]string{
+		`{"event_id":"b1","user_id":"x","lat":45.7,"lng":4.8,"ts":"2026-03-02T10:00:00Z"`:                            "not valid JSON",
+		`not json at all`: "not a JSON object",
+		`{"event_id":"b3","lat":45.7,"lng":4.8,"ts":"2026-03-02T10:00:00Z"}`:                                         "user_id: missing",
+		`{"event_id":"b4","user_id":"x","lat":NaN,"lng":4.8,"ts":"2026-03-02T10:00:00Z"}`:                            "lat: must be a JSON number",
+		`{"event_id":"b5","user_id":"x","lat":91,"lng":4.8,"ts":"2026-03-02T10:00:00Z"}`:                             "lat/lng: latitude out of range [-90, 90]",
+		`{"event_id":"b6","user_id":"x","lat":45.7,"lng":-181,"ts":"2026-03-02T10:00:00Z"}`:                          "lat/lng: longitude out of range [-180, 180]",
+		`{"event_id":"b7","user_id":"x","lat":45.7,"lng":4.8,"ts":"2126-03-02T10:00:00Z"}`:                           "time: later than now + input.max_future",
+		`{"event_id":"b8","user_id":"x","lat":45.7,"lng":4.8,"ts":"2026-03-02T10:00:00Z","caption":"` + strings.Repeat("A", 70000) + `"}`: "record larger than input.max_record_bytes",
+		`{"event_id":"b9","user_id":"x","lat":"45.7","lng":4.8,"ts":"2026-03-02T10:00:00Z"}`:                         "lat: must be a JSON number",
+		"{\"event_id\":\"b10\",\"user_id\":\"x\",\"lat\":45.7,\"lng\":4.8,\"ts\":\"2026-03-02T10:00:00Z\",\"venue_category\":\"\xff\"}": "category: not printable UTF-8",
+	}
+	var all [][]byte
+	i := 0
+	for l := range bad {
+		// Spread the bad records through the stream.
+		all = append(all, lines[i*len(lines)/len(bad):(i+1)*len(lines)/len(bad)]...)
+		all = append(all, []byte(l))
+		i++
+	}
+	want := evaluateRecords(t, cfg, all)
+	c := cluster(t)
+	conn := dialTest(t, c, cfg)
+	produce(t, conn, cfg.Kafka.InputTopic, all)
+	opt := StageOptions{Config: cfg, Key: testStageKey, Conn: conn, Log: testLogger(t), Timing: testTiming, MaxWait: 100 * time.Millisecond}
+	s := startStages(t, context.Background(), opt, true, true)
+	waitRecords(t, conn, cfg, want, 60*time.Second)
+	s.stop(t)
+	for _, p := range cfg.Partners {
+		if got := dedupe(t, p.Name, partnerRecords(t, conn, p.Topic)); !slices.Equal(got, want[p.Name]) {
+			t.Errorf("partner %s: %d records, %d from evaluate", p.Name, len(got), len(want[p.Name]))
+		}
+	}
+	dl := deadLetters(t, conn, cfg.Kafka.DeadLetterTopic)
+	if len(dl) != len(bad) {
+		t.Errorf("%d dead letters, want %d", len(dl), len(bad))
+	}
+	for payload, reason := range bad {
+		got, ok := dl[payload]
+		if reason == "record larger than input.max_record_bytes" {
+			got, ok = dl[""] // its payload is not kept
+		}
+		if !ok || !strings.Contains(got, reason) {
+			t.Errorf("dead letter for %.60q: reason %q, want %q", payload, got, reason)
+		}
+	}
+}
+
+// deadLetters reads the dead-letter topic: payload → reason header.
+func deadLetters(t *testing.T, conn *Conn, topic string) map[string]string {
+	t.Helper()
+	n, err := conn.Partitions(context.Background(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]string)
+	for p := range n {
+		res, err := conn.client.Fetch(context.Background(), &kafka.FetchRequest{Topic: topic, Partition: p, Offset: 0, MaxBytes: 8 << 20, MaxWait: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			r, err := res.Records.ReadRecord()
+			if err != nil {
+				break
+			}
+			v, _ := readBytes(r.Value, nil)
+			reason, source := "", ""
+			for _, h := range r.Headers {
+				switch h.Key {
+				case HeaderReason:
+					reason = string(h.Value)
+				case HeaderSource:
+					source = string(h.Value)
+				}
+			}
+			if !strings.HasPrefix(source, "checkins.raw/") {
+				t.Errorf("dead letter without its source: %q", source)
+			}
+			out[string(v)] = reason
+		}
+	}
+	return out
 }
