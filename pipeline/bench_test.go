@@ -142,7 +142,7 @@ func BenchmarkRelease(b *testing.B) {
 	for b.Loop() {
 		ws := NewWindows(size, false)
 		for i := range window {
-			ws.Add(&window[i], "")
+			ws.Add(&window[i], 0, int64(i), "")
 		}
 		for _, w := range ws.Close(busiest + size) {
 			r.Release(w)
@@ -164,7 +164,7 @@ func BenchmarkBufferedEventBytes(b *testing.B) {
 		for i := range n {
 			ev.User = Pseudonym(i * 2654435761)
 			ev.Time = int64(i % 3600000)
-			ws.Add(&ev, "")
+			ws.Add(&ev, 0, int64(i), "")
 		}
 		after.read()
 		b.ReportMetric(float64(after.heap-before.heap)/n, "bytes/event")

@@ -79,14 +79,20 @@ type cloakPartition struct {
 	windows  *Windows
 	releaser *Releaser
 	srcWM    map[int32]int64 // watermark per raw partition
-	srcMax   map[int32]int64 // highest raw offset seen per raw partition (dedupe)
 	released int64           // end of the last window released
 	minOff   map[int64]int64 // per open window start: its oldest internal offset
-	// Scan mode, while the buffering cap is reached: events are not taken, only
-	// watermarks; reading resumes at resumeAt once windows have closed.
+	// Scan mode, while the buffering cap is reached: events of windows newer than
+	// horizon (the newest window open when the cap was reached) are passed over, so no
+	// window opens; older windows still get their events and close as the watermark
+	// passes. Once the buffer is below 90% of the cap, reading goes back to resumeAt.
 	scanning  bool
 	resumeAt  int64
-	scanStart int64 // earliest window start among the events passed over
+	horizon   int64
+	minPassed int64 // earliest window start among the events passed over
+	// After going back: events below rereadUntil of windows up to rereadHorizon were
+	// taken during the scan. (Taking them again would be harmless, only wasteful: copies
+	// of an event are dropped at release.)
+	rereadUntil, rereadHorizon int64
 }
 
 func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) {
@@ -98,7 +104,6 @@ func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) 
 		windows:  NewWindows(cfg.Window.Size.D().Milliseconds(), false),
 		releaser: NewReleaser(s.policies),
 		srcWM:    make(map[int32]int64),
-		srcMax:   make(map[int32]int64),
 		released: NoWatermark,
 		minOff:   make(map[int64]int64),
 	}
@@ -194,21 +199,21 @@ func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) 
 		closeAt := wm
 		if cp.scanning {
 			// Windows holding passed-over events must wait for them.
-			closeAt = min(closeAt, cp.scanStart)
+			closeAt = min(closeAt, cp.minPassed)
 		}
-		releasedAny := false
-		for _, w := range cp.windows.Close(closeAt) {
-			if err := cp.release(ctx, w); err != nil {
+		closed := cp.windows.Close(closeAt)
+		if len(closed) > 0 {
+			if err := cp.release(ctx, closed); err != nil {
 				return // ctx ended mid-release: nothing is committed
 			}
-			releasedAny = true
 		}
 		if cp.scanning && s.buffered.Load() < maxBuffered*9/10 {
 			cp.log.Info().Int64("resume_at", cp.resumeAt).Msg("buffer below the cap; reading resumes")
+			cp.rereadUntil, cp.rereadHorizon = offset, cp.horizon
 			offset, cp.scanning = cp.resumeAt, false
 			s.opt.Metrics.Paused.Set(0)
 		}
-		commit(offset, releasedAny)
+		commit(offset, len(closed) > 0)
 	}
 }
 
@@ -219,41 +224,31 @@ func (cp *cloakPartition) take(off int64, b *Batch, size, maxBuffered int64) {
 		cp.srcWM[b.Source] = b.Watermark
 	}
 	if !cp.scanning && len(b.Events) > 0 && s.buffered.Load() >= maxBuffered {
-		// At the cap: stop taking events (never release early, never drop); keep
-		// reading watermarks so that windows can still close, then come back here.
-		cp.scanning, cp.resumeAt, cp.scanStart = true, off, math.MaxInt64
+		// At the cap: open no new window (never release early, never drop); keep
+		// reading watermarks and the events of open windows so that they can close.
+		cp.scanning, cp.resumeAt, cp.horizon, cp.minPassed = true, off, cp.windows.NewestStart(), math.MaxInt64
 		s.opt.Metrics.Paused.Set(1)
+		s.opt.Metrics.Pauses.Inc()
 		cp.log.Warn().Int64("buffered", s.buffered.Load()).Int64("resume_at", off).Msg("buffered-events cap reached; pausing")
 	}
-	last, seen := cp.srcMax[b.Source]
 	for i := range b.Events {
 		ev := &b.Events[i]
-		o := b.Offsets[i]
-		if seen && o <= last {
-			continue // a copy written again by an ingest retry or restart
-		}
 		start := WindowStart(ev.Time, size)
-		if start+size <= cp.released {
-			// Released before a restart; its records are already out.
-			if !cp.scanning {
-				last, seen = o, true
-			}
+		switch {
+		case start+size <= cp.released:
+			continue // released already (before a restart, or a copy); its records are out
+		case cp.scanning && start > cp.horizon:
+			cp.minPassed = min(cp.minPassed, start)
 			continue
+		case !cp.scanning && off < cp.rereadUntil && start <= cp.rereadHorizon:
+			continue // taken during the scan
 		}
-		if cp.scanning {
-			cp.scanStart = min(cp.scanStart, start)
-			continue
-		}
-		last, seen = o, true
 		if _, ok := cp.minOff[start]; !ok {
 			cp.minOff[start] = off
 			s.windows.Add(1)
 		}
-		cp.windows.Add(ev, "")
+		cp.windows.Add(ev, b.Source, b.Offsets[i], "")
 		s.buffered.Add(1)
-	}
-	if seen {
-		cp.srcMax[b.Source] = last
 	}
 	s.opt.Metrics.EventsIn.WithLabelValues("cloak").Add(float64(len(b.Events)))
 	s.opt.Metrics.Buffered.Set(float64(s.buffered.Load()))
@@ -278,38 +273,71 @@ func (cp *cloakPartition) watermark(ctx context.Context) int64 {
 	return wm
 }
 
-// release writes one closed window's records to every partner, then forgets the window.
-func (cp *cloakPartition) release(ctx context.Context, w *Window) error {
+// release writes the records of closed windows, oldest first, to every partner (the
+// partners in parallel), waits for all acknowledgements, then forgets the windows.
+func (cp *cloakPartition) release(ctx context.Context, closed []*Window) error {
 	s := cp.s
-	n := int64(w.Len())
-	rel := cp.releaser.Release(w)
-	for i := range rel.Partners {
-		pr := &rel.Partners[i]
-		name := pr.Policy.Name
-		if len(pr.Records) > 0 {
-			msgs := make([]kafka.Message, len(pr.Records))
-			for j, r := range pr.Records {
-				msgs[j] = kafka.Message{Key: r.Key, Value: r.Value, Time: time.UnixMilli(r.Time)}
+	msgs := make([][]kafka.Message, len(s.policies))
+	stats := make([]Stats, len(s.policies))
+	var events int64
+	for _, w := range closed {
+		events += int64(w.Len())
+		rel := cp.releaser.Release(w)
+		for i := range rel.Partners {
+			pr := &rel.Partners[i]
+			// Records point into the releaser's buffers, reused by the next Release.
+			var arena []byte
+			for _, r := range pr.Records {
+				arena = append(arena, r.Key...)
+				arena = append(arena, r.Value...)
 			}
-			if err := writeAll(ctx, s.partners[i], msgs, s.opt.Metrics, "cloak", cp.log); err != nil {
-				return err
+			for _, r := range pr.Records {
+				k, v := arena[:len(r.Key):len(r.Key)], arena[len(r.Key):len(r.Key)+len(r.Value):len(r.Key)+len(r.Value)]
+				arena = arena[len(r.Key)+len(r.Value):]
+				msgs[i] = append(msgs[i], kafka.Message{Key: k, Value: v, Time: time.UnixMilli(r.Time)})
 			}
-			s.opt.Metrics.Records.WithLabelValues(name).Add(float64(len(msgs)))
+			stats[i].Add(&pr.Stats)
 		}
-		s.opt.Metrics.Released.WithLabelValues(name).Add(float64(pr.Stats.Released))
+	}
+	errs := make([]error, len(msgs))
+	var wg sync.WaitGroup
+	for i := range msgs {
+		if len(msgs[i]) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = writeAll(ctx, s.partners[i], msgs[i], s.opt.Metrics, "cloak", cp.log)
+			if errs[i] == nil {
+				s.opt.Metrics.Records.WithLabelValues(s.policies[i].Name).Add(float64(len(msgs[i])))
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	// Counted once the records are acknowledged.
+	for i, p := range s.policies {
+		s.opt.Metrics.Released.WithLabelValues(p.Name).Add(float64(stats[i].Released))
 		for r := SensitiveCategory; r < NumReasons; r++ {
-			if k := pr.Stats.Suppressed[r]; k > 0 {
-				s.opt.Metrics.Suppressed.WithLabelValues(name, r.String()).Add(float64(k))
+			if k := stats[i].Suppressed[r]; k > 0 {
+				s.opt.Metrics.Suppressed.WithLabelValues(p.Name, r.String()).Add(float64(k))
 			}
 		}
 	}
-	cp.released = max(cp.released, w.End)
-	delete(cp.minOff, w.Start)
-	s.buffered.Add(-n)
-	s.windows.Add(-1)
+	for _, w := range closed {
+		cp.released = max(cp.released, w.End)
+		delete(cp.minOff, w.Start)
+	}
+	s.buffered.Add(-events)
+	s.windows.Add(-int64(len(closed)))
 	s.opt.Metrics.Buffered.Set(float64(s.buffered.Load()))
 	s.opt.Metrics.Windows.Set(float64(s.windows.Load()))
-	cp.log.Debug().Int64("window_end", w.End).Int64("events", n).Msg("window released")
+	cp.log.Debug().Int("windows", len(closed)).Int64("events", events).Msg("windows released")
 	return nil
 }
 

@@ -104,7 +104,7 @@ func Evaluate(ctx context.Context, in io.Reader, opt EvalOptions, out Output) (*
 		workers = runtime.GOMAXPROCS(0)
 	}
 	counted := &countingReader{r: in}
-	r, err := maybeGunzip(counted)
+	r, err := Decompress(counted)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +170,8 @@ func Evaluate(ctx context.Context, in io.Reader, opt EvalOptions, out Output) (*
 	return &e.sum, nil
 }
 
-func maybeGunzip(r io.Reader) (io.Reader, error) {
+// Decompress returns r, gunzipped when it starts with the gzip magic bytes.
+func Decompress(r io.Reader) (io.Reader, error) {
 	br := bufio.NewReaderSize(r, 1<<16)
 	magic, err := br.Peek(2)
 	if err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
@@ -344,7 +345,7 @@ func (e *evalEngine) chunk(c *chunk) error {
 			}
 			continue
 		}
-		e.windows.Add(ev, id)
+		e.windows.Add(ev, 0, c.first+int64(i), id)
 		e.sum.MaxBuffered = max(e.sum.MaxBuffered, e.windows.Buffered())
 		e.wm.Observe(ev.Time)
 		if e.windows.OldestEnd() <= e.wm.Value() {

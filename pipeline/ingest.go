@@ -183,8 +183,10 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 		}
 		if round.in == 0 {
 			// Idle: after window.idle_advance without records, this partition stops
-			// holding windows back: its watermark moves to the wall clock.
-			if now.Sub(lastData) >= cfg.Window.IdleAdvance.D() && now.Sub(lastIdleRaise) >= time.Second {
+			// holding windows back: its watermark moves to the wall clock, again every
+			// idle_advance while it stays idle.
+			idle := cfg.Window.IdleAdvance.D()
+			if now.Sub(lastData) >= idle && now.Sub(lastIdleRaise) >= idle {
 				lastIdleRaise = now
 				rwm.Raise(nowMs - lateness)
 				if rwm.Value() != wm.Value() {

@@ -185,7 +185,7 @@ func (c *Conn) Writer(topic string, b kafka.Balancer) *kafka.Writer {
 		Transport:    c.transport,
 		RequiredAcks: kafka.RequireAll,
 		MaxAttempts:  3,
-		BatchSize:    10_000,
+		BatchSize:    1000, // kafka-go allocates this many messages per batch up front
 		BatchBytes:   4 << 20,
 		BatchTimeout: 2 * time.Millisecond,
 		WriteTimeout: 30 * time.Second,
@@ -277,4 +277,28 @@ func (c *Conn) committed(ctx context.Context, group, topic string, partitions []
 		out[p.Partition] = p
 	}
 	return out, nil
+}
+
+// ReadTopic reads every record of topic, from the start of each partition to its end at
+// the time of the call. Key and value are valid only during fn.
+func (c *Conn) ReadTopic(ctx context.Context, topic string, fn func(partition int, key, value []byte) error) error {
+	n, err := c.Partitions(ctx, topic)
+	if err != nil {
+		return err
+	}
+	for p := range n {
+		off := int64(kafka.FirstOffset)
+		for {
+			next, high, err := c.fetchRecords(ctx, topic, p, off, 50*time.Millisecond, 4<<20,
+				func(_ int64, key, value []byte, _ time.Time) error { return fn(p, key, value) })
+			if err != nil {
+				return fmt.Errorf("read %s/%d: %w", topic, p, err)
+			}
+			if next == off || next >= high {
+				break
+			}
+			off = next
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Metrics are the streaming job's Prometheus metrics. Labels are stages, partners,
@@ -20,6 +21,7 @@ type Metrics struct {
 	WatermarkLag *prometheus.GaugeVec   // seconds behind the wall clock, by internal partition
 	CommitLag    *prometheus.GaugeVec   // messages not yet committed, by stage and partition
 	Paused       prometheus.Gauge       // 1 while the buffering cap holds reading back
+	Pauses       prometheus.Counter     // times the buffering cap was reached
 	Retries      *prometheus.CounterVec // failed writes retried, by stage
 }
 
@@ -55,14 +57,81 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			[]string{"stage", "partition"}),
 		Paused: prometheus.NewGauge(prometheus.GaugeOpts{Name: "geocloak_paused",
 			Help: "1 while the buffered-events cap holds reading back."}),
+		Pauses: prometheus.NewCounter(prometheus.CounterOpts{Name: "geocloak_pauses_total",
+			Help: "Times a cloak partition reached the buffered-events cap and paused taking events."}),
 		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "geocloak_write_retries_total",
 			Help: "Failed writes that were retried (nothing is skipped), by stage."}, []string{"stage"}),
 	}
 	for _, c := range []prometheus.Collector{m.EventsIn, m.DeadLetters, m.Late, m.Released, m.Suppressed, m.Records,
-		m.Windows, m.Buffered, m.WatermarkLag, m.CommitLag, m.Paused, m.Retries} {
+		m.Windows, m.Buffered, m.WatermarkLag, m.CommitLag, m.Paused, m.Pauses, m.Retries} {
 		f(c)
 	}
 	return m
 }
 
 func partitionLabel(p int) string { return strconv.Itoa(p) }
+
+// Totals are a snapshot of the outcome counters.
+type Totals struct {
+	IngestIn    int64
+	DeadLetters int64
+	Late        int64
+	Partners    map[string]PartnerTotals
+}
+
+// PartnerTotals are one partner's counts since the start.
+type PartnerTotals struct {
+	Released   int64
+	Suppressed map[string]int64 // by reason, at release (sensitive_category, contribution_cap, below_k)
+	Records    int64
+}
+
+// Accounted is the number of input events whose outcome for this partner is known.
+func (t Totals) Accounted(partner string) int64 {
+	p := t.Partners[partner]
+	n := p.Released + t.Late + t.DeadLetters
+	for _, v := range p.Suppressed {
+		n += v
+	}
+	return n
+}
+
+// Totals reads the counters for partners.
+func (m *Metrics) Totals(partners []string) Totals {
+	t := Totals{
+		IngestIn:    int64(counterValue(m.EventsIn.WithLabelValues("ingest"))),
+		DeadLetters: int64(sumCounters(m.DeadLetters)),
+		Late:        int64(counterValue(m.Late)),
+		Partners:    make(map[string]PartnerTotals),
+	}
+	for _, p := range partners {
+		pt := PartnerTotals{
+			Released:   int64(counterValue(m.Released.WithLabelValues(p))),
+			Records:    int64(counterValue(m.Records.WithLabelValues(p))),
+			Suppressed: make(map[string]int64),
+		}
+		for r := SensitiveCategory; r < NumReasons; r++ {
+			pt.Suppressed[r.String()] = int64(counterValue(m.Suppressed.WithLabelValues(p, r.String())))
+		}
+		t.Partners[p] = pt
+	}
+	return t
+}
+
+func counterValue(c prometheus.Metric) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
+}
+
+func sumCounters(v *prometheus.CounterVec) float64 {
+	ch := make(chan prometheus.Metric, 64)
+	go func() { v.Collect(ch); close(ch) }()
+	sum := 0.0
+	for m := range ch {
+		sum += counterValue(m)
+	}
+	return sum
+}

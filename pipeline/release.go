@@ -171,8 +171,17 @@ func (r *Releaser) Release(w *Window) *Release {
 		if c := cmp.Compare(w.cats[a.cat], w.cats[b.cat]); c != 0 {
 			return c
 		}
+		if c := cmp.Compare(a.src, b.src); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.off, b.off); c != 0 {
+			return c
+		}
 		return cmp.Compare(a.ref, b.ref)
 	})
+	// Copies of one event are adjacent now: keep one.
+	items = slices.CompactFunc(items, func(a, b item) bool { return a.src == b.src && a.off == b.off })
+	w.items = items
 	r.rel.items = items
 
 	clear(r.userIdx)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -126,27 +128,13 @@ func produce(t *testing.T, conn *Conn, topic string, lines [][]byte) {
 // partnerRecords reads every record of a partner topic: key → values seen.
 func partnerRecords(t *testing.T, conn *Conn, topic string) map[string][]string {
 	t.Helper()
-	n, err := conn.Partitions(context.Background(), topic)
+	out := make(map[string][]string)
+	err := conn.ReadTopic(context.Background(), topic, func(_ int, key, value []byte) error {
+		out[string(key)] = append(out[string(key)], string(value))
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	out := make(map[string][]string)
-	for p := range n {
-		off := int64(kafka.FirstOffset)
-		for {
-			next, high, err := conn.fetchRecords(context.Background(), topic, p, off, 50*time.Millisecond, 1<<20,
-				func(_ int64, key, value []byte, _ time.Time) error {
-					out[string(key)] = append(out[string(key)], string(value))
-					return nil
-				})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if next == off || next >= high {
-				break
-			}
-			off = next
-		}
 	}
 	return out
 }
@@ -434,16 +422,16 @@ func TestBadInputThroughKafka(t *testing.T) {
 	cfg := streamConfig(t)
 	lines := cityLines(t, 400, 2)
 	bad := map[string]string{
-		`{"event_id":"b1","user_id":"x","lat":45.7,"lng":4.8,"ts":"2026-03-02T10:00:00Z"`:                            "not valid JSON",
+		`{"event_id":"b1","user_id":"x","lat":45.7,"lng":4.8,"ts":"2026-03-02T10:00:00Z"`: "not valid JSON",
 		`not json at all`: "not a JSON object",
-		`{"event_id":"b3","lat":45.7,"lng":4.8,"ts":"2026-03-02T10:00:00Z"}`:                                         "user_id: missing",
-		`{"event_id":"b4","user_id":"x","lat":NaN,"lng":4.8,"ts":"2026-03-02T10:00:00Z"}`:                            "lat: must be a JSON number",
-		`{"event_id":"b5","user_id":"x","lat":91,"lng":4.8,"ts":"2026-03-02T10:00:00Z"}`:                             "lat/lng: latitude out of range [-90, 90]",
-		`{"event_id":"b6","user_id":"x","lat":45.7,"lng":-181,"ts":"2026-03-02T10:00:00Z"}`:                          "lat/lng: longitude out of range [-180, 180]",
-		`{"event_id":"b7","user_id":"x","lat":45.7,"lng":4.8,"ts":"2126-03-02T10:00:00Z"}`:                           "time: later than now + input.max_future",
+		`{"event_id":"b3","lat":45.7,"lng":4.8,"ts":"2026-03-02T10:00:00Z"}`:                                                              "user_id: missing",
+		`{"event_id":"b4","user_id":"x","lat":NaN,"lng":4.8,"ts":"2026-03-02T10:00:00Z"}`:                                                 "lat: must be a JSON number",
+		`{"event_id":"b5","user_id":"x","lat":91,"lng":4.8,"ts":"2026-03-02T10:00:00Z"}`:                                                  "lat/lng: latitude out of range [-90, 90]",
+		`{"event_id":"b6","user_id":"x","lat":45.7,"lng":-181,"ts":"2026-03-02T10:00:00Z"}`:                                               "lat/lng: longitude out of range [-180, 180]",
+		`{"event_id":"b7","user_id":"x","lat":45.7,"lng":4.8,"ts":"2126-03-02T10:00:00Z"}`:                                                "time: later than now + input.max_future",
 		`{"event_id":"b8","user_id":"x","lat":45.7,"lng":4.8,"ts":"2026-03-02T10:00:00Z","caption":"` + strings.Repeat("A", 70000) + `"}`: "record larger than input.max_record_bytes",
-		`{"event_id":"b9","user_id":"x","lat":"45.7","lng":4.8,"ts":"2026-03-02T10:00:00Z"}`:                         "lat: must be a JSON number",
-		"{\"event_id\":\"b10\",\"user_id\":\"x\",\"lat\":45.7,\"lng\":4.8,\"ts\":\"2026-03-02T10:00:00Z\",\"venue_category\":\"\xff\"}": "category: not printable UTF-8",
+		`{"event_id":"b9","user_id":"x","lat":"45.7","lng":4.8,"ts":"2026-03-02T10:00:00Z"}`:                                              "lat: must be a JSON number",
+		"{\"event_id\":\"b10\",\"user_id\":\"x\",\"lat\":45.7,\"lng\":4.8,\"ts\":\"2026-03-02T10:00:00Z\",\"venue_category\":\"\xff\"}":   "category: not printable UTF-8",
 	}
 	var all [][]byte
 	i := 0
@@ -516,4 +504,64 @@ func deadLetters(t *testing.T, conn *Conn, topic string) map[string]string {
 		}
 	}
 	return out
+}
+
+// TestBufferCap: with one raw partition far behind, events pile up in open windows; at
+// kafka.max_buffered_events the cloak pauses taking events instead of growing, never
+// releases early and never drops: the output still equals evaluate's.
+func TestBufferCap(t *testing.T) {
+	cfg := streamConfig(t)
+	cfg.Kafka.MaxBufferedEvents = config.MinBufferedEvents
+	lines := cityLines(t, 3000, 2)
+	want := evaluateRecords(t, cfg, lines)
+	c := cluster(t)
+	conn := dialTest(t, c, cfg)
+	produce(t, conn, cfg.Kafka.InputTopic, lines)
+	m := NewMetrics(nil)
+	opt := StageOptions{Config: cfg, Key: testStageKey, Conn: conn, Log: testLogger(t), Timing: testTiming, Metrics: m,
+		MaxWait: 100 * time.Millisecond, FetchBytes: 64 << 10,
+		FetchDelay: func(p int) time.Duration {
+			if p == 0 {
+				return 150 * time.Millisecond
+			}
+			return 0
+		}}
+	s := startStages(t, context.Background(), opt, true, true)
+	var peak float64
+	stopPeak := make(chan struct{})
+	peakDone := make(chan struct{})
+	go func() {
+		defer close(peakDone)
+		for {
+			select {
+			case <-stopPeak:
+				return
+			case <-time.After(5 * time.Millisecond):
+				peak = max(peak, gaugeValue(m.Buffered))
+			}
+		}
+	}()
+	waitRecords(t, conn, cfg, want, 120*time.Second)
+	close(stopPeak)
+	<-peakDone
+	s.stop(t)
+	if counterValue(m.Pauses) == 0 {
+		t.Errorf("the cap of %d events was never reached (peak %.0f): the test does not test it", cfg.Kafka.MaxBufferedEvents, peak)
+	}
+	// A message in flight may carry a few thousand events past the cap; never more.
+	if limit := float64(cfg.Kafka.MaxBufferedEvents + 8000); peak > limit {
+		t.Errorf("buffered up to %.0f events; cap %d", peak, cfg.Kafka.MaxBufferedEvents)
+	}
+	for _, p := range cfg.Partners {
+		if got := dedupe(t, p.Name, partnerRecords(t, conn, p.Topic)); !slices.Equal(got, want[p.Name]) {
+			t.Errorf("partner %s: %d records, %d from evaluate", p.Name, len(got), len(want[p.Name]))
+		}
+	}
+	t.Logf("peak %.0f buffered events, %.0f pauses, %d check-ins", peak, counterValue(m.Pauses), len(lines))
+}
+
+func gaugeValue(g prometheus.Gauge) float64 {
+	var m dto.Metric
+	g.Write(&m)
+	return m.GetGauge().GetValue()
 }

@@ -50,14 +50,18 @@ func WindowStart(t, size int64) int64 {
 	return s
 }
 
-// item is one buffered event: 32 bytes. The category is an index into the window's own
+// item is one buffered event: 40 bytes. The category is an index into the window's own
 // dictionary, so that memory for categories is freed with the window.
 type item struct {
 	cell geo.Cell
 	user Pseudonym
-	time int64
+	// off and src identify the event (raw offset and partition in the stream; line
+	// number in evaluate): copies of one event are dropped at release.
+	off  int64
+	time uint32 // ms since the window start
 	cat  uint32
 	ref  uint32 // arrival position in the window: audit ids and the last tie-break
+	src  int32
 }
 
 // Window is one open tumbling window: the events buffered for it.
@@ -80,14 +84,15 @@ func (w *Window) EventID(ref uint32) string {
 	return ""
 }
 
-func (w *Window) add(ev *Event, id string, keepIDs bool) {
+func (w *Window) add(ev *Event, src int32, off int64, id string, keepIDs bool) {
 	c, ok := w.catIdx[ev.Category]
 	if !ok {
 		c = uint32(len(w.cats))
 		w.cats = append(w.cats, ev.Category)
 		w.catIdx[ev.Category] = c
 	}
-	w.items = append(w.items, item{cell: ev.Cell, user: ev.User, time: ev.Time, cat: c, ref: uint32(len(w.items))})
+	w.items = append(w.items, item{cell: ev.Cell, user: ev.User, off: off, time: uint32(ev.Time - w.Start),
+		cat: c, ref: uint32(len(w.items)), src: src})
 	if keepIDs {
 		w.ids = append(w.ids, id)
 	}
@@ -112,9 +117,10 @@ func NewWindows(size int64, keepIDs bool) *Windows {
 // End is the end of the window holding t.
 func (ws *Windows) End(t int64) int64 { return WindowStart(t, ws.size) + ws.size }
 
-// Add buffers ev (with its event id, kept only for audits). The caller has checked that
-// ev is not late.
-func (ws *Windows) Add(ev *Event, id string) {
+// Add buffers ev, identified by (src, off): adding the same event twice (a copy from a
+// retried write, or a re-read) does not count it twice. id is the event id, kept only
+// for audits. The caller has checked that ev is not late.
+func (ws *Windows) Add(ev *Event, src int32, off int64, id string) {
 	start := WindowStart(ev.Time, ws.size)
 	w, ok := ws.open[start]
 	if !ok {
@@ -123,7 +129,7 @@ func (ws *Windows) Add(ev *Event, id string) {
 		i, _ := slices.BinarySearch(ws.starts, start)
 		ws.starts = slices.Insert(ws.starts, i, start)
 	}
-	w.add(ev, id, ws.keepIDs)
+	w.add(ev, src, off, id, ws.keepIDs)
 	ws.events++
 }
 
@@ -138,6 +144,14 @@ func (ws *Windows) Close(wm int64) []*Window {
 		out = append(out, w)
 	}
 	return out
+}
+
+// NewestStart is the start of the newest open window, or math.MinInt64 when none is.
+func (ws *Windows) NewestStart() int64 {
+	if len(ws.starts) == 0 {
+		return math.MinInt64
+	}
+	return ws.starts[len(ws.starts)-1]
 }
 
 // Open is the number of open windows; Buffered the number of events they hold.

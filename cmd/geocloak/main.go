@@ -24,9 +24,20 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT/SIGTERM cancels ctx: commands stop gracefully. A second one exits
+	// at once.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-sigs
+		cancel()
+		<-sigs
+		fmt.Fprintln(os.Stderr, "geocloak: second signal: exiting without waiting")
+		os.Exit(130)
+	}()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	cancel()
 	if err != nil {
 		var ue usageError
 		if errors.As(err, &ue) {
@@ -56,10 +67,19 @@ type env struct {
 const usage = `geocloak: publish check-ins to ad partners only as crowded H3 cells.
 
 Commands:
+  demo [--keep-running]  the whole pipeline on an embedded broker with the bundled city:
+                         progress, sample records, and a check against evaluate
+  run --config FILE [--stage all|ingest|cloak] [--dev]
+                         the streaming job (embedded broker when no brokers are configured)
+  broker [--addr HOST:PORT]
+                         the embedded Kafka-protocol broker alone, for any Kafka client
   evaluate --config FILE --input FILE [--audit FILE] [--out DIR]
                          run the release engine offline on a JSONL file (plain or gzip)
                          and print what each partner would get
   config check FILE      validate a config and print the effective policy per partner
+  bench [--events N] [--engine]
+                         throughput side by side: kafka-go passthrough vs the pipeline
+                         (or, with --engine, the encoding/json floor vs evaluate)
   synth [--seed N] [--out FILE] [--lines N]
                          write the synthetic test city's check-ins (JSONL)
   version                print the version
@@ -88,6 +108,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return e.configCheck(args[2:])
 	case "synth":
 		return e.synth(ctx, args[1:])
+	case "run":
+		return e.runJob(ctx, args[1:])
+	case "demo":
+		return e.demo(ctx, args[1:])
+	case "bench":
+		return e.benchCmd(ctx, args[1:])
+	case "broker":
+		return e.brokerCmd(ctx, args[1:])
 	case "version":
 		fmt.Fprintln(stdout, version())
 		return nil

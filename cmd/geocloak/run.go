@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/geocloak/geocloak/config"
+	"github.com/geocloak/geocloak/pipeline"
+)
+
+// runJob is `geocloak run`: the streaming job.
+func (e *env) runJob(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	cfgPath := fs.String("config", "", "config `FILE` (YAML)")
+	which := fs.String("stage", "all", "stage to run: all, ingest or cloak")
+	dev := fs.Bool("dev", false, "allow the public development pseudonym key (local trials only)")
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: geocloak run --config FILE [--stage all|ingest|cloak] [--dev]")
+		fmt.Fprintln(e.stderr, "Runs the streaming job. With no kafka.brokers configured it starts the embedded broker on 127.0.0.1:9092.")
+		fmt.Fprintln(e.stderr, "SIGINT/SIGTERM stop it gracefully (finish the round, commit); a second signal exits at once.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err.Error()}
+	}
+	if *cfgPath == "" {
+		fs.Usage()
+		return usageError{"run needs --config"}
+	}
+	switch *which {
+	case "all", "ingest", "cloak":
+	default:
+		return usageError{fmt.Sprintf("--stage %q: want all, ingest or cloak", *which)}
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	var key []byte
+	if *which != "cloak" { // the cloak stage never sees user ids
+		key, err = pipeline.PseudonymKey(cfg.Pseudonym)
+		if errors.Is(err, pipeline.ErrDevKey) {
+			if !*dev {
+				return fmt.Errorf("$%s is not set: refusing to run with the public development pseudonym key, "+
+					"which would let anyone recompute pseudonyms (set the variable, or pass --dev for a local trial)", cfg.Pseudonym.KeyEnv)
+			}
+			e.log.Warn().Str("env", cfg.Pseudonym.KeyEnv).Msg("PSEUDONYM KEY NOT SET: --dev given, using the public development key; never do this with real data")
+		} else if err != nil {
+			return err
+		}
+	}
+	j, err := newJob(ctx, cfg, e.log, "127.0.0.1:9092")
+	if err != nil {
+		return err
+	}
+	defer j.close()
+	if err := j.serveOps(cfg.Ops.Listen); err != nil {
+		return err
+	}
+	return j.runStages(ctx, pipeline.StageOptions{Key: key}, *which, 30*time.Second)
+}
+
+// brokerCmd is `geocloak broker`: the embedded broker alone, for any Kafka client.
+func (e *env) brokerCmd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	addr := fs.String("addr", "127.0.0.1:9092", "listen `HOST:PORT`")
+	partitions := fs.Int("partitions", 4, "partitions of topics created on first use")
+	fs.Usage = func() {
+		fmt.Fprintln(e.stderr, "usage: geocloak broker [--addr HOST:PORT] [--partitions N]")
+		fmt.Fprintln(e.stderr, "Runs the embedded Kafka-protocol broker (in memory) until interrupted.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err.Error()}
+	}
+	if *partitions < 1 {
+		return usageError{"--partitions must be at least 1"}
+	}
+	b, err := startBroker(*addr, *partitions)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	e.log.Info().Strs("listen", b.ListenAddrs()).Int("partitions", *partitions).
+		Msg("embedded Kafka-protocol broker running (in memory; topics are created on first use); Ctrl-C stops it")
+	fmt.Fprintf(e.stdout, "broker listening on %s\n", b.ListenAddrs()[0])
+	<-ctx.Done()
+	return nil
+}
