@@ -281,7 +281,7 @@ func (c *Conn) committed(ctx context.Context, group, topic string, partitions []
 
 // ReadTopic reads every record of topic, from the start of each partition to its end at
 // the time of the call. Key and value are valid only during fn.
-func (c *Conn) ReadTopic(ctx context.Context, topic string, fn func(partition int, key, value []byte) error) error {
+func (c *Conn) ReadTopic(ctx context.Context, topic string, fn func(partition int, key, value []byte, ts time.Time) error) error {
 	n, err := c.Partitions(ctx, topic)
 	if err != nil {
 		return err
@@ -290,7 +290,7 @@ func (c *Conn) ReadTopic(ctx context.Context, topic string, fn func(partition in
 		off := int64(kafka.FirstOffset)
 		for {
 			next, high, err := c.fetchRecords(ctx, topic, p, off, 50*time.Millisecond, 4<<20,
-				func(_ int64, key, value []byte, _ time.Time) error { return fn(p, key, value) })
+				func(_ int64, key, value []byte, ts time.Time) error { return fn(p, key, value, ts) })
 			if err != nil {
 				return fmt.Errorf("read %s/%d: %w", topic, p, err)
 			}

@@ -129,8 +129,27 @@ func produce(t *testing.T, conn *Conn, topic string, lines [][]byte) {
 func partnerRecords(t *testing.T, conn *Conn, topic string) map[string][]string {
 	t.Helper()
 	out := make(map[string][]string)
-	err := conn.ReadTopic(context.Background(), topic, func(_ int, key, value []byte) error {
+	err := conn.ReadTopic(context.Background(), topic, func(_ int, key, value []byte, ts time.Time) error {
 		out[string(key)] = append(out[string(key)], string(value))
+		// G5: the key is partner/window start/cell[/index] and the timestamp the window
+		// end, both taken from the record itself: nothing derived from a user.
+		var rec struct {
+			Cell  string `json:"cell"`
+			Start string `json:"window_start"`
+			End   string `json:"window_end"`
+		}
+		if err := json.Unmarshal(value, &rec); err != nil {
+			return err
+		}
+		start, _ := time.Parse(time.RFC3339, rec.Start)
+		end, _ := time.Parse(time.RFC3339, rec.End)
+		prefix := fmt.Sprintf("%s/%d/%s", strings.TrimPrefix(topic, "sanitized."), start.Unix(), rec.Cell)
+		if k := string(key); k != prefix && !strings.HasPrefix(k, prefix+"/") {
+			return fmt.Errorf("G5: key %q does not derive from the record %s", key, value)
+		}
+		if !ts.Equal(end) {
+			return fmt.Errorf("G5: timestamp %s is not the window end %s", ts, rec.End)
+		}
 		return nil
 	})
 	if err != nil {

@@ -137,7 +137,7 @@ func (e *env) demo(ctx context.Context, args []string) error {
 	for _, p := range cfg.Partners {
 		recs := make(map[string]string)
 		var first []string
-		err := j.conn.ReadTopic(ctx, p.Topic, func(_ int, k, v []byte) error {
+		err := j.conn.ReadTopic(ctx, p.Topic, func(_ int, k, v []byte, _ time.Time) error {
 			recs[string(k)] = string(v)
 			if len(first) < *sample {
 				first = append(first, fmt.Sprintf("  key %s  value %s", k, v))

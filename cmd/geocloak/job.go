@@ -50,6 +50,7 @@ type job struct {
 	metrics *pipeline.Metrics
 	ready   atomic.Bool
 	ops     *http.Server
+	opsAddr string
 	opsDone chan struct{}
 }
 
@@ -117,6 +118,7 @@ func (j *job) serveOps(addr string) error {
 		fmt.Fprintln(w, "ready")
 	})
 	j.ops = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	j.opsAddr = ln.Addr().String()
 	j.opsDone = make(chan struct{})
 	go func() {
 		defer close(j.opsDone)
