@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/geocloak/geocloak/config"
@@ -149,7 +150,7 @@ func Evaluate(ctx context.Context, in io.Reader, opt EvalOptions, out Output) (*
 		}
 		if opt.Progress != nil && time.Since(lastProgress) >= time.Second {
 			lastProgress = time.Now()
-			opt.Progress(Progress{Lines: e.sum.Lines, Bytes: counted.n, Elapsed: time.Since(start),
+			opt.Progress(Progress{Lines: e.sum.Lines, Bytes: counted.n.Load(), Elapsed: time.Since(start),
 				Open: e.windows.Open(), Buffered: e.windows.Buffered()})
 		}
 	}
@@ -184,14 +185,15 @@ func Decompress(r io.Reader) (io.Reader, error) {
 	return br, nil
 }
 
+// countingReader counts bytes read; the count is read from another goroutine.
 type countingReader struct {
 	r io.Reader
-	n int64
+	n atomic.Int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
 
