@@ -171,12 +171,24 @@ const (
 
 // Fields a mode can release. Order is the order of keys in a record.
 var modeFields = map[Mode][]string{
-	ModeEvents: {"cell", "res", "window_start", "window_end", "category"},
+	ModeEvents: {"cell", "res", "window_start", "window_end", "category", "pid"},
 	ModeCounts: {"cell", "res", "window_start", "window_end", "users", "checkins"},
 }
 
 // AllowedFields returns the fields mode m may release, in record order.
 func AllowedFields(m Mode) []string { return append([]string(nil), modeFields[m]...) }
+
+// DefaultFields are the fields of a partner that lists none: all of the mode's except
+// pid, which links records and must be asked for.
+func DefaultFields(m Mode) []string {
+	var out []string
+	for _, f := range modeFields[m] {
+		if f != "pid" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
 
 // Partner is one ad partner's release policy.
 type Partner struct {
@@ -194,6 +206,8 @@ type Partner struct {
 	SuppressCategories []string `yaml:"suppress_categories"`
 	// MaxCheckinsPerUserPerWindow caps one user's check-ins in a window (0: no cap).
 	MaxCheckinsPerUserPerWindow int `yaml:"max_checkins_per_user_per_window"`
+	// PIDRotation is how long a partner pseudonym (field pid) stays the same.
+	PIDRotation Duration `yaml:"pid_rotation"`
 }
 
 // Has reports whether the policy releases field f.
@@ -252,6 +266,7 @@ func DefaultPartner() Partner {
 		MaxResolution:               9,
 		MinResolution:               5,
 		MaxCheckinsPerUserPerWindow: 1,
+		PIDRotation:                 Duration(24 * time.Hour),
 	}
 }
 
@@ -292,7 +307,7 @@ func Parse(data []byte) (*Config, error) {
 	for i := range cfg.Partners {
 		p := &cfg.Partners[i]
 		if p.Fields == nil {
-			p.Fields = AllowedFields(p.Mode)
+			p.Fields = DefaultFields(p.Mode)
 		}
 	}
 	return &cfg, nil

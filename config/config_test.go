@@ -58,7 +58,7 @@ func TestLoadExample(t *testing.T) {
 	def.Partners = []Partner{DefaultPartner()}
 	def.Partners[0].Name = "acme-ads"
 	def.Partners[0].Topic = "sanitized.acme-ads"
-	def.Partners[0].Fields = AllowedFields(ModeEvents)
+	def.Partners[0].Fields = DefaultFields(ModeEvents)
 	def.Partners[0].SuppressCategories = []string{}
 	def.Kafka.Brokers = []string{}
 	// The example documents the defaults: loading it must give exactly them.
@@ -136,10 +136,10 @@ func TestDefaultsApply(t *testing.T) {
 	if a.K != 10 || a.MaxResolution != 9 || a.MinResolution != 5 || a.MaxCheckinsPerUserPerWindow != 1 {
 		t.Errorf("partner a did not get defaults: %+v", a)
 	}
-	if !reflect.DeepEqual(a.Fields, AllowedFields(ModeCounts)) {
+	if !reflect.DeepEqual(a.Fields, DefaultFields(ModeCounts)) {
 		t.Errorf("counts partner fields = %v", a.Fields)
 	}
-	if b.K != 25 || b.MaxCheckinsPerUserPerWindow != 0 || !reflect.DeepEqual(b.Fields, AllowedFields(ModeEvents)) {
+	if b.K != 25 || b.MaxCheckinsPerUserPerWindow != 0 || !reflect.DeepEqual(b.Fields, DefaultFields(ModeEvents)) {
 		t.Errorf("partner b = %+v", b)
 	}
 	if cfg.Input.Fields.Time != "ts" || cfg.Kafka.InputTopic != "checkins.raw" {

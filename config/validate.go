@@ -58,6 +58,28 @@ func (c *Config) Validate() error {
 	return errors.Join(v.errs...)
 }
 
+// Warnings are settings that are valid but weaken privacy; config check prints them.
+func (c *Config) Warnings() []string {
+	var out []string
+	for i, p := range c.Partners {
+		if p.Has("pid") {
+			out = append(out, fmt.Sprintf("partners[%d].fields: pid lets %s link a person's records for %s (pid_rotation): "+
+				"traces become linkable and, with a few known points, often unique; check the report's unicity figures",
+				i, p.Name, p.PIDRotation))
+		}
+		if p.MaxCheckinsPerUserPerWindow == 0 {
+			out = append(out, fmt.Sprintf("partners[%d].max_checkins_per_user_per_window: 0 lets one user fill many records of a class", i))
+		}
+	}
+	if c.Kafka.TLS.InsecureSkipVerify {
+		out = append(out, "kafka.tls.insecure_skip_verify: the brokers are not verified; anyone on the path could read the stream")
+	}
+	if c.Kafka.SASL.Mechanism == "PLAIN" && !c.Kafka.TLS.Enabled {
+		out = append(out, "kafka.sasl: PLAIN without TLS sends the password in clear")
+	}
+	return out
+}
+
 type validator struct{ errs []error }
 
 func (v *validator) add(path string, value any, rule string, args ...any) {
@@ -283,6 +305,15 @@ func (c *Config) validatePolicy(v *validator, p *Partner, path string) {
 	if c.Input.Fields.Category == "" && (len(p.SuppressCategories) > 0 || p.Has("category")) {
 		// Suppressing categories that are never read would silently release them.
 		v.add(path, "category", "is used (fields or suppress_categories) but input.fields.category is empty")
+	}
+	if p.Has("pid") {
+		w := c.Window.Size
+		switch {
+		case p.PIDRotation < w || p.PIDRotation.D() > 366*24*time.Hour:
+			v.add(path+".pid_rotation", p.PIDRotation, "must be in [window.size = %s, 8784h]", w)
+		case w > 0 && p.PIDRotation%w != 0:
+			v.add(path+".pid_rotation", p.PIDRotation, "must be a multiple of window.size = %s (one pid per window)", w)
+		}
 	}
 	if p.MaxCheckinsPerUserPerWindow < 0 {
 		v.add(path+".max_checkins_per_user_per_window", p.MaxCheckinsPerUserPerWindow, "must be >= 0 (0: no cap)")

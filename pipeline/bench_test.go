@@ -137,7 +137,7 @@ func BenchmarkRelease(b *testing.B) {
 			window = append(window, ev)
 		}
 	}
-	r := NewReleaser(NewPolicies(cfg))
+	r := NewReleaser(NewPolicies(cfg), []byte(DevKey))
 	b.ReportAllocs()
 	for b.Loop() {
 		ws := NewWindows(size, false)

@@ -102,7 +102,7 @@ func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) 
 		p:        cl.Partition,
 		log:      s.opt.Log.With().Str("stage", "cloak").Str("instance", s.opt.ID).Int("partition", cl.Partition).Logger(),
 		windows:  NewWindows(cfg.Window.Size.D().Milliseconds(), false),
-		releaser: NewReleaser(s.policies),
+		releaser: NewReleaser(s.policies, s.opt.Key),
 		srcWM:    make(map[int32]int64),
 		released: NoWatermark,
 		minOff:   make(map[int64]int64),

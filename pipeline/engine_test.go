@@ -453,7 +453,7 @@ func TestEvaluateMemoryBounded(t *testing.T) {
 	cfg := config.Default()
 	cfg.Partners = []config.Partner{config.DefaultPartner()}
 	cfg.Partners[0].Name, cfg.Partners[0].Topic = "p", "t.p"
-	cfg.Partners[0].Fields = config.AllowedFields(config.ModeEvents)
+	cfg.Partners[0].Fields = config.DefaultFields(config.ModeEvents)
 	sc := synth.DefaultConfig()
 	sc.Days = 28
 	var in bytes.Buffer
@@ -475,5 +475,73 @@ func TestEvaluateMemoryBounded(t *testing.T) {
 	}
 	if sum.MaxBuffered == 0 {
 		t.Error("nothing was ever buffered")
+	}
+}
+
+// Partner pseudonyms: the same user has one pid per partner and rotation period; pids of
+// two partners, or of two periods, differ; none is the internal pseudonym.
+func TestPartnerPseudonym(t *testing.T) {
+	cfg := config.Default()
+	cfg.Window.AllowedLateness = 0
+	for _, name := range []string{"a", "b"} {
+		p := config.DefaultPartner()
+		p.Name, p.Topic, p.K, p.MaxCheckinsPerUserPerWindow = name, "t."+name, 2, 0
+		p.Fields = []string{"cell", "window_start", "pid"}
+		p.PIDRotation = config.Duration(2 * time.Hour)
+		cfg.Partners = append(cfg.Partners, p)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// Users u0..u4 check in at one place in hours 0, 1 and 2.
+	var evs []testEvent
+	for h := range 3 {
+		for u := range 5 {
+			e := testEvent{id: fmt.Sprintf("e%d-%d", h, u), user: fmt.Sprintf("u%d", u), lat: 45.764, lng: 4.8357,
+				t: testStart + int64(h)*3600_000 + int64(u)*1000}
+			e.line = fmt.Sprintf(`{"event_id":%q,"user_id":%q,"lat":45.764,"lng":4.8357,"ts":%q}`, e.id, e.user, time.UnixMilli(e.t).UTC().Format(time.RFC3339))
+			evs = append(evs, e)
+		}
+	}
+	got := evaluateLines(t, &cfg, evs, 1)
+	pids := func(partner string) map[string][]string { // window start → pids
+		out := make(map[string][]string)
+		for _, l := range bytes.Split(bytes.TrimSpace(got.partners[partner]), []byte("\n")) {
+			var r struct {
+				WindowStart string `json:"window_start"`
+				Pid         string `json:"pid"`
+			}
+			if err := json.Unmarshal(l, &r); err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Pid) != 16 {
+				t.Fatalf("pid %q is not 16 hex digits", r.Pid)
+			}
+			out[r.WindowStart] = append(out[r.WindowStart], r.Pid)
+		}
+		return out
+	}
+	a, b := pids("a"), pids("b")
+	h0, h1, h2 := "2026-03-02T00:00:00Z", "2026-03-02T01:00:00Z", "2026-03-02T02:00:00Z"
+	if len(a[h0]) != 5 || len(a[h1]) != 5 || len(a[h2]) != 5 {
+		t.Fatalf("records per window: %d %d %d", len(a[h0]), len(a[h1]), len(a[h2]))
+	}
+	// Records leave sorted by pid within a class, so hours 0 and 1 (one period) list the
+	// same five pids in the same order; hour 2 starts a new period.
+	if !slices.Equal(a[h0], a[h1]) {
+		t.Errorf("pids changed within one rotation period: %v vs %v", a[h0], a[h1])
+	}
+	for _, p := range a[h2] {
+		if slices.Contains(a[h0], p) {
+			t.Errorf("pid %s survived the rotation", p)
+		}
+	}
+	for _, p := range b[h0] {
+		if slices.Contains(a[h0], p) {
+			t.Errorf("partners a and b share pid %s", p)
+		}
+	}
+	if !slices.IsSorted(a[h0]) {
+		t.Errorf("records are not sorted by pid within the class: %v", a[h0])
 	}
 }

@@ -136,7 +136,7 @@ func Evaluate(ctx context.Context, in io.Reader, opt EvalOptions, out Output) (*
 		}()
 	}
 
-	e := newEvalEngine(cfg, opt.KeepIDs, out)
+	e := newEvalEngine(cfg, opt.Key, opt.KeepIDs, out)
 	start := time.Now()
 	lastProgress := start
 	var engineErr error
@@ -302,12 +302,12 @@ type evalEngine struct {
 	sum      Summary
 }
 
-func newEvalEngine(cfg *config.Config, keepIDs bool, out Output) *evalEngine {
+func newEvalEngine(cfg *config.Config, key []byte, keepIDs bool, out Output) *evalEngine {
 	pols := NewPolicies(cfg)
 	e := &evalEngine{
 		wm:       NewWatermark(cfg.Window.AllowedLateness.D().Milliseconds()),
 		windows:  NewWindows(cfg.Window.Size.D().Milliseconds(), keepIDs),
-		releaser: NewReleaser(pols),
+		releaser: NewReleaser(pols, key),
 		out:      out,
 	}
 	e.sum.Partners = make([]PartnerSummary, len(pols))

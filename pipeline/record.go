@@ -28,11 +28,12 @@ const (
 	fCategory
 	fUsers
 	fCheckins
+	fPID
 )
 
 var fieldBit = map[string]fieldSet{
 	"cell": fCell, "res": fRes, "window_start": fWindowStart, "window_end": fWindowEnd,
-	"category": fCategory, "users": fUsers, "checkins": fCheckins,
+	"category": fCategory, "users": fUsers, "checkins": fCheckins, "pid": fPID,
 }
 
 // recordBuf accumulates a partner's records for one window in one byte arena.
@@ -97,12 +98,23 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 		}
 		if p.Mode == "counts" {
 			rb.record(keyPrefix, cl, -1, func(b []byte) []byte {
-				return appendRecord(b, p.fields, cl, start, end, "", cl.Users, cl.Checkins)
+				return appendRecord(b, p.fields, cl, start, end, "", 0, cl.Users, cl.Checkins)
 			})
 			continue
 		}
+		var pids map[int32]uint64
+		if p.fields&fPID != 0 {
+			pids = make(map[int32]uint64, len(m))
+			epoch := floorDiv(w.Start, p.PIDRotation.D().Milliseconds())
+			for _, x := range m {
+				pids[x] = r.pid(p.Name, epoch, items[x].user)
+			}
+		}
 		slices.SortFunc(m, func(a, b int32) int {
-			return cmp.Compare(catRank[items[a].cat], catRank[items[b].cat])
+			if c := cmp.Compare(catRank[items[a].cat], catRank[items[b].cat]); c != 0 || pids == nil {
+				return c
+			}
+			return cmp.Compare(pids[a], pids[b])
 		})
 		if p.LDiversity > 0 {
 			distinct := 0
@@ -124,7 +136,7 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 				cat = ""
 			}
 			rb.record(keyPrefix, cl, i, func(b []byte) []byte {
-				return appendRecord(b, p.fields, cl, start, end, cat, 0, 0)
+				return appendRecord(b, p.fields, cl, start, end, cat, pids[x], 0, 0)
 			})
 		}
 	}
@@ -153,7 +165,7 @@ func (rb *recordBuf) record(prefix []byte, cl *Class, idx int, value func([]byte
 
 // appendRecord writes a partner record: only the fields the policy lists (G2), in the
 // mode's order. An empty category is left out.
-func appendRecord(b []byte, f fieldSet, cl *Class, start, end []byte, cat string, users, checkins int) []byte {
+func appendRecord(b []byte, f fieldSet, cl *Class, start, end []byte, cat string, pid uint64, users, checkins int) []byte {
 	b = append(b, '{')
 	sep := func() {
 		if b[len(b)-1] != '{' {
@@ -186,6 +198,12 @@ func appendRecord(b []byte, f fieldSet, cl *Class, start, end []byte, cat string
 		sep()
 		b = append(b, `"category":`...)
 		b = appendJSONString(b, cat)
+	}
+	if f&fPID != 0 {
+		sep()
+		b = append(b, `"pid":"`...)
+		b = appendHex64(b, pid)
+		b = append(b, '"')
 	}
 	if f&fUsers != 0 {
 		sep()
@@ -241,4 +259,20 @@ func appendJSONString(b []byte, s string) []byte {
 		i += size
 	}
 	return append(b, '"')
+}
+
+func appendHex64(b []byte, x uint64) []byte {
+	const hex = "0123456789abcdef"
+	for shift := 60; shift >= 0; shift -= 4 {
+		b = append(b, hex[x>>uint(shift)&0xf])
+	}
+	return b
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
 }

@@ -2,6 +2,10 @@ package pipeline
 
 import (
 	"cmp"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"hash"
 	"slices"
 
 	"github.com/geocloak/geocloak/config"
@@ -129,12 +133,21 @@ func (r *Release) Len() int { return len(r.items) }
 // EventID is the id of the i-th event (audits only).
 func (r *Release) EventID(i int) string { return r.Window.EventID(r.items[i].ref) }
 
+// Event is the i-th event of the release as the engine holds it: finest cell, keyed
+// pseudonym, time (Unix ms) and category. For reports and audits, never for partners.
+func (r *Release) Event(i int) Event {
+	it := &r.items[i]
+	return Event{Cell: it.cell, User: it.user, Time: r.Window.Start + int64(it.time), Category: r.Window.cats[it.cat]}
+}
+
 // Releaser applies partner policies to closed windows. It is deterministic: the same
 // events give the same release whatever their arrival order (apart from which of two
 // identical events is audited as which). Not safe for concurrent use; its results are
 // valid until the next call.
 type Releaser struct {
 	policies []*Policy
+	pidMAC   hash.Hash // keyed with the pid secret; nil when no partner releases pid
+	pidSum   []byte
 	rel      Release
 	users    []int32 // dense user index per item
 	userIdx  map[Pseudonym]int32
@@ -142,9 +155,17 @@ type Releaser struct {
 	g        grouper
 }
 
-// NewReleaser returns a Releaser for policies.
-func NewReleaser(policies []*Policy) *Releaser {
+// NewReleaser returns a Releaser for policies. key is the pseudonym key; partner
+// pseudonyms (field pid) are derived from it.
+func NewReleaser(policies []*Policy, key []byte) *Releaser {
 	r := &Releaser{policies: policies, userIdx: make(map[Pseudonym]int32)}
+	for _, p := range policies {
+		if p.fields&fPID != 0 && r.pidMAC == nil {
+			secret := hmac.New(sha256.New, key)
+			secret.Write([]byte("geocloak/pid/v1"))
+			r.pidMAC = hmac.New(sha256.New, secret.Sum(nil))
+		}
+	}
 	r.rel.Partners = make([]PartnerRelease, len(policies))
 	for i, p := range policies {
 		r.rel.Partners[i].Policy = p
@@ -199,6 +220,21 @@ func (r *Releaser) Release(w *Window) *Release {
 		r.releasePartner(&r.rel.Partners[i], w)
 	}
 	return &r.rel
+}
+
+// pid is a partner pseudonym: the user's pseudonym under a secret of its own, per
+// partner and rotation period, so that partners cannot join their pids, and one
+// partner's pids of two periods cannot be linked.
+func (r *Releaser) pid(partner string, epoch int64, user Pseudonym) uint64 {
+	var buf [16]byte
+	r.pidMAC.Reset()
+	r.pidMAC.Write([]byte(partner))
+	r.pidMAC.Write([]byte{0})
+	binary.BigEndian.PutUint64(buf[:8], uint64(epoch))
+	binary.BigEndian.PutUint64(buf[8:], uint64(user))
+	r.pidMAC.Write(buf[:])
+	r.pidSum = r.pidMAC.Sum(r.pidSum[:0])
+	return binary.BigEndian.Uint64(r.pidSum)
 }
 
 // orderForCap sorts item indices by partition cell, user, then time: the order in which

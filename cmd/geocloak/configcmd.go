@@ -64,7 +64,16 @@ func (e *env) configCheck(args []string) error {
 			capText = fmt.Sprintf("%d check-in(s) per user per window (earliest kept)", p.MaxCheckinsPerUserPerWindow)
 		}
 		fmt.Fprintf(tw, "  contribution cap\t%s\n", capText)
+		if p.Has("pid") {
+			fmt.Fprintf(tw, "  partner pseudonym\tpid, rotating every %s\n", p.PIDRotation)
+		}
 		tw.Flush()
+	}
+	if ws := cfg.Warnings(); len(ws) > 0 {
+		fmt.Fprintln(w, "\nwarnings (valid, but weaker privacy):")
+		for _, x := range ws {
+			fmt.Fprintf(w, "  - %s\n", x)
+		}
 	}
 	return nil
 }
