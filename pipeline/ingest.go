@@ -101,6 +101,7 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 	var ev Event
 	lastData := s.opt.Now()
 	lastIdleRaise := time.Time{}
+	warnedEmpty := false
 	log.Info().Int64("offset", offset).Int64("watermark", wm.Value()).Msg("partition started")
 	commit := func() {
 		if offset < 0 {
@@ -184,10 +185,19 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 		if round.in == 0 {
 			// Idle: after window.idle_advance without records, this partition stops
 			// holding windows back: its watermark moves to the wall clock, again every
-			// idle_advance while it stays idle.
+			// idle_advance while it stays idle. A partition that has never had a record
+			// does not: it would make a replay that starts after the job late as a whole.
+			// It holds windows back until its first record arrives.
 			idle := cfg.Window.IdleAdvance.D()
 			if now.Sub(lastData) >= idle && now.Sub(lastIdleRaise) >= idle {
 				lastIdleRaise = now
+				if offset < 0 { // nothing ever read from this partition
+					if !warnedEmpty {
+						warnedEmpty = true
+						log.Warn().Dur("idle", now.Sub(lastData)).Msg("raw partition has had no record yet: windows wait for its first one")
+					}
+					continue
+				}
 				rwm.Raise(nowMs - lateness)
 				if rwm.Value() != wm.Value() {
 					if err := s.writeRound(ctx, &round, int32(p), rwm.Value(), log); err != nil {
