@@ -208,7 +208,16 @@ type Partner struct {
 	MaxCheckinsPerUserPerWindow int `yaml:"max_checkins_per_user_per_window"`
 	// PIDRotation is how long a partner pseudonym (field pid) stays the same.
 	PIDRotation Duration `yaml:"pid_rotation"`
+	// Generalization is maximal (release every check-in whose min_resolution cell has k
+	// users, as fine as possible) or greedy (DESIGN.md's walk).
+	Generalization string `yaml:"generalization"`
 }
+
+// Generalizations.
+const (
+	Maximal = "maximal"
+	Greedy  = "greedy"
+)
 
 // Has reports whether the policy releases field f.
 func (p *Partner) Has(f string) bool {
@@ -267,6 +276,7 @@ func DefaultPartner() Partner {
 		MinResolution:               5,
 		MaxCheckinsPerUserPerWindow: 1,
 		PIDRotation:                 Duration(24 * time.Hour),
+		Generalization:              Maximal,
 	}
 }
 

@@ -315,6 +315,9 @@ func (c *Config) validatePolicy(v *validator, p *Partner, path string) {
 			v.add(path+".pid_rotation", p.PIDRotation, "must be a multiple of window.size = %s (one pid per window)", w)
 		}
 	}
+	if p.Generalization != Maximal && p.Generalization != Greedy {
+		v.add(path+".generalization", fmt.Sprintf("%q", p.Generalization), "must be maximal or greedy")
+	}
 	if p.MaxCheckinsPerUserPerWindow < 0 {
 		v.add(path+".max_checkins_per_user_per_window", p.MaxCheckinsPerUserPerWindow, "must be >= 0 (0: no cap)")
 	}

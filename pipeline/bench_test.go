@@ -137,18 +137,23 @@ func BenchmarkRelease(b *testing.B) {
 			window = append(window, ev)
 		}
 	}
-	r := NewReleaser(NewPolicies(cfg), []byte(DevKey))
-	b.ReportAllocs()
-	for b.Loop() {
-		ws := NewWindows(size, false)
-		for i := range window {
-			ws.Add(&window[i], 0, int64(i), "")
-		}
-		for _, w := range ws.Close(busiest + size) {
-			r.Release(w)
-		}
+	for _, gen := range []string{config.Greedy, config.Maximal} {
+		b.Run(gen, func(b *testing.B) {
+			cfg.Partners[0].Generalization = gen
+			r := NewReleaser(NewPolicies(cfg), []byte(DevKey))
+			b.ReportAllocs()
+			for b.Loop() {
+				ws := NewWindows(size, false)
+				for i := range window {
+					ws.Add(&window[i], 0, int64(i), "")
+				}
+				for _, w := range ws.Close(busiest + size) {
+					r.Release(w)
+				}
+			}
+			b.ReportMetric(float64(counts[busiest]), "events/window")
+		})
 	}
-	b.ReportMetric(float64(counts[busiest]), "events/window")
 }
 
 // BenchmarkBufferedEventBytes reports the memory an event takes while its window is

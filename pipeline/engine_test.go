@@ -73,6 +73,7 @@ func scenario(t *rapid.T) (*config.Config, []testEvent) {
 			p.SuppressCategories = []string{"Hospital", "Place of Worship"}[:1+r.IntN(2)]
 		}
 		p.MaxCheckinsPerUserPerWindow = rapid.IntRange(0, 3).Draw(t, "cap")
+		p.Generalization = rapid.SampledFrom([]string{config.Maximal, config.Greedy}).Draw(t, "generalization")
 		cfg.Partners = append(cfg.Partners, p)
 	}
 	if err := cfg.Validate(); err != nil {
@@ -250,12 +251,30 @@ func checkGuarantees(t *rapid.T, cfg *config.Config, evs []testEvent, got evalRe
 				t.Fatalf("G4: no audit line for event %s, partner %s", e.id, p.Name)
 			}
 			w := want[pi][e.id]
-			if a.Released != w.released || a.Reason != w.reason || a.Cell != w.cell {
-				t.Fatalf("partner %s event %s: engine says released=%v cell=%s reason=%q; reference says released=%v cell=%s reason=%q",
-					p.Name, e.id, a.Released, a.Cell, a.Reason, w.released, w.cell, w.reason)
+			if p.Generalization == config.Greedy {
+				if a.Released != w.released || a.Reason != w.reason || a.Cell != w.cell {
+					t.Fatalf("partner %s event %s: engine says released=%v cell=%s reason=%q; reference says released=%v cell=%s reason=%q",
+						p.Name, e.id, a.Released, a.Cell, a.Reason, w.released, w.cell, w.reason)
+				}
+			} else {
+				// maximal releases exactly the candidates whose min_resolution cell holds
+				// k users: the most any generalization can.
+				reason := w.reason
+				if reason == "" {
+					reason = "below_k"
+				}
+				if a.Released != w.feasible || (!a.Released && a.Reason != reason) {
+					t.Fatalf("partner %s event %s: maximal says released=%v reason=%q; reference says feasible=%v reason=%q",
+						p.Name, e.id, a.Released, a.Reason, w.feasible, reason)
+				}
 			}
 			if !a.Released {
 				continue
+			}
+			pt, _ := geo.NewPoint(e.lat, e.lng)
+			fineCell, _ := geo.CellOf(pt, cfg.FinestResolution())
+			if a.Res != nil && a.Cell != fineCell.Parent(*a.Res).String() {
+				t.Fatalf("event %s released in %s, not the ancestor of its cell %s at res %d", e.id, a.Cell, fineCell, *a.Res)
 			}
 			// Window bounds contain the event; the cell is the ancestor of its fine cell.
 			ws, _ := time.Parse(time.RFC3339, a.WindowStart)
@@ -355,6 +374,9 @@ type refOutcome struct {
 	released bool
 	cell     string
 	reason   string
+	// feasible: a candidate whose cell at min_resolution holds k distinct candidates'
+	// users in its window (what maximal must release).
+	feasible bool
 }
 
 // reference is a naive, map-based implementation of DESIGN.md's algorithm, written
@@ -419,6 +441,25 @@ func reference(cfg *config.Config, evs []testEvent) []map[string]refOutcome {
 					}
 				}
 			}
+			roots := make(map[geo.Cell]map[string]bool)
+			for _, e := range cands {
+				r := e.cell.Parent(p.MinResolution)
+				if roots[r] == nil {
+					roots[r] = make(map[string]bool)
+				}
+				roots[r][e.user] = true
+			}
+			feasible := make(map[string]bool)
+			for _, e := range cands {
+				feasible[e.id] = len(roots[e.cell.Parent(p.MinResolution)]) >= p.K
+			}
+			defer func() {
+				for id, f := range feasible {
+					o := out[pi][id]
+					o.feasible = f
+					out[pi][id] = o
+				}
+			}()
 			for res := p.MaxResolution; res >= p.MinResolution; res-- {
 				groups := make(map[geo.Cell][]ev)
 				for _, e := range cands {

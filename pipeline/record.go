@@ -107,7 +107,7 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 			pids = make(map[int32]uint64, len(m))
 			epoch := floorDiv(w.Start, p.PIDRotation.D().Milliseconds())
 			for _, x := range m {
-				pids[x] = r.pid(p.Name, epoch, items[x].user)
+				pids[x] = pr.pid(epoch, items[x].user)
 			}
 		}
 		slices.SortFunc(m, func(a, b int32) int {

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"hash"
 	"slices"
+	"sync"
 
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
@@ -108,6 +109,9 @@ type PartnerRelease struct {
 	Stats   Stats
 	outcome []int32 // per item: class index, or -Reason
 	arena   recordBuf
+	g       grouper
+	pidMAC  hash.Hash // keyed with the pid secret; nil unless the policy releases pid
+	pidSum  []byte
 }
 
 // Outcome is the state of the i-th event of the release for this partner: its class
@@ -146,29 +150,25 @@ func (r *Release) Event(i int) Event {
 // valid until the next call.
 type Releaser struct {
 	policies []*Policy
-	pidMAC   hash.Hash // keyed with the pid secret; nil when no partner releases pid
-	pidSum   []byte
 	rel      Release
 	users    []int32 // dense user index per item
 	userIdx  map[Pseudonym]int32
 	capOrder []int32
-	g        grouper
 }
 
 // NewReleaser returns a Releaser for policies. key is the pseudonym key; partner
 // pseudonyms (field pid) are derived from it.
 func NewReleaser(policies []*Policy, key []byte) *Releaser {
 	r := &Releaser{policies: policies, userIdx: make(map[Pseudonym]int32)}
-	for _, p := range policies {
-		if p.fields&fPID != 0 && r.pidMAC == nil {
-			secret := hmac.New(sha256.New, key)
-			secret.Write([]byte("geocloak/pid/v1"))
-			r.pidMAC = hmac.New(sha256.New, secret.Sum(nil))
-		}
-	}
+	secret := hmac.New(sha256.New, key)
+	secret.Write([]byte("geocloak/pid/v1"))
+	pidKey := secret.Sum(nil)
 	r.rel.Partners = make([]PartnerRelease, len(policies))
 	for i, p := range policies {
 		r.rel.Partners[i].Policy = p
+		if p.fields&fPID != 0 {
+			r.rel.Partners[i].pidMAC = hmac.New(sha256.New, pidKey)
+		}
 	}
 	return r
 }
@@ -216,25 +216,37 @@ func (r *Releaser) Release(w *Window) *Release {
 		r.users[i] = u
 	}
 	r.orderForCap(w)
-	for i := range r.rel.Partners {
-		r.releasePartner(&r.rel.Partners[i], w)
+	// Partners are independent: each works on the shared, read-only items with its own
+	// grouper and buffers.
+	if len(r.rel.Partners) == 1 {
+		r.releasePartner(&r.rel.Partners[0], w)
+		return &r.rel
 	}
+	var wg sync.WaitGroup
+	for i := range r.rel.Partners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.releasePartner(&r.rel.Partners[i], w)
+		}()
+	}
+	wg.Wait()
 	return &r.rel
 }
 
 // pid is a partner pseudonym: the user's pseudonym under a secret of its own, per
 // partner and rotation period, so that partners cannot join their pids, and one
 // partner's pids of two periods cannot be linked.
-func (r *Releaser) pid(partner string, epoch int64, user Pseudonym) uint64 {
+func (pr *PartnerRelease) pid(epoch int64, user Pseudonym) uint64 {
 	var buf [16]byte
-	r.pidMAC.Reset()
-	r.pidMAC.Write([]byte(partner))
-	r.pidMAC.Write([]byte{0})
+	pr.pidMAC.Reset()
+	pr.pidMAC.Write([]byte(pr.Policy.Name))
+	pr.pidMAC.Write([]byte{0})
 	binary.BigEndian.PutUint64(buf[:8], uint64(epoch))
 	binary.BigEndian.PutUint64(buf[8:], uint64(user))
-	r.pidMAC.Write(buf[:])
-	r.pidSum = r.pidMAC.Sum(r.pidSum[:0])
-	return binary.BigEndian.Uint64(r.pidSum)
+	pr.pidMAC.Write(buf[:])
+	pr.pidSum = pr.pidMAC.Sum(pr.pidSum[:0])
+	return binary.BigEndian.Uint64(pr.pidSum)
 }
 
 // orderForCap sorts item indices by partition cell, user, then time: the order in which
@@ -312,12 +324,17 @@ func (r *Releaser) releasePartner(pr *PartnerRelease, w *Window) {
 		}
 	}
 
-	r.g.reset(items, r.users, len(r.userIdx))
+	g := &pr.g
+	g.reset(items, r.users, len(r.userIdx))
 	for i := range items {
 		if pr.outcome[i] == 0 {
-			r.g.rem = append(r.g.rem, int32(i))
+			g.rem = append(g.rem, int32(i))
 		}
 	}
-	pr.outcome, pr.Classes = r.g.greedy(p.K, p.MaxResolution, p.MinResolution, pr.outcome, pr.Classes)
+	if p.Generalization == config.Greedy {
+		pr.outcome, pr.Classes = g.greedy(p.K, p.MaxResolution, p.MinResolution, pr.outcome, pr.Classes)
+	} else {
+		pr.outcome, pr.Classes = g.maximal(p.K, p.MaxResolution, p.MinResolution, pr.outcome, pr.Classes)
+	}
 	r.encode(pr, w)
 }
