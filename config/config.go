@@ -211,6 +211,18 @@ type Partner struct {
 	// Generalization is maximal (release every check-in whose min_resolution cell has k
 	// users, as fine as possible) or greedy (DESIGN.md's walk).
 	Generalization string `yaml:"generalization"`
+	// DP adds differential-privacy noise to a counts-mode partner's counts (nil: off).
+	DP *DP `yaml:"dp"`
+}
+
+// DP parameters of a counts-mode partner, per window (see README: how ε composes).
+type DP struct {
+	// Epsilon is the privacy loss per user, window and partition cell, split evenly
+	// between the users and checkins counts.
+	Epsilon float64 `yaml:"epsilon"`
+	// Delta is the probability that thresholding lets a class through that pure ε-DP
+	// would not: it sets the noisy-count threshold a class must pass to be released.
+	Delta float64 `yaml:"delta"`
 }
 
 // Generalizations.

@@ -61,7 +61,12 @@ func TestLoadExample(t *testing.T) {
 	def.Partners[0].Fields = DefaultFields(ModeEvents)
 	def.Partners[0].SuppressCategories = []string{}
 	def.Kafka.Brokers = []string{}
-	// The example documents the defaults: loading it must give exactly them.
+	// The example documents the defaults: loading it must give exactly them, but for the
+	// second partner, which shows counts mode with dp.
+	if len(cfg.Partners) != 2 || cfg.Partners[1].DP == nil || cfg.Partners[1].DP.Epsilon != 1 || cfg.Partners[1].DP.Delta != 1e-6 {
+		t.Fatalf("example.yaml's second partner: %+v", cfg.Partners[1:])
+	}
+	cfg.Partners = cfg.Partners[:1]
 	if !reflect.DeepEqual(cfg, &def) {
 		t.Errorf("example.yaml does not state the defaults:\n got %+v\nwant %+v", cfg, &def)
 	}

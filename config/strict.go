@@ -77,6 +77,13 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) []error {
 		return nil
 	}
 	switch t.Kind() {
+	case reflect.Pointer:
+		return checkNode(n, t.Elem(), path)
+	case reflect.Float64:
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!float" && n.Tag != "!!int") {
+			return []error{problem(n, path, "%q must be a number", n.Value)}
+		}
+		return nil
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			return []error{problem(n, path, "must be a mapping of keys to values")}

@@ -31,6 +31,10 @@ const (
 	MaxPartitions = 10_000
 	// MinBufferedEvents: a cap below one busy window's events would stall the job.
 	MinBufferedEvents = 10_000
+	// MaxEpsilon: beyond it the noise protects nothing worth the name.
+	MaxEpsilon = 10.0
+	// MaxDelta: thresholding fails open with probability about delta per class.
+	MaxDelta = 1e-3
 )
 
 // Kafka topic names: legal characters and length of Kafka itself.
@@ -313,6 +317,21 @@ func (c *Config) validatePolicy(v *validator, p *Partner, path string) {
 			v.add(path+".pid_rotation", p.PIDRotation, "must be in [window.size = %s, 8784h]", w)
 		case w > 0 && p.PIDRotation%w != 0:
 			v.add(path+".pid_rotation", p.PIDRotation, "must be a multiple of window.size = %s (one pid per window)", w)
+		}
+	}
+	if d := p.DP; d != nil {
+		switch {
+		case p.Mode != ModeCounts:
+			v.add(path+".dp", "{...}", "applies to counts mode only (events mode releases one record per check-in)")
+		case p.MaxCheckinsPerUserPerWindow < 1:
+			v.add(path+".max_checkins_per_user_per_window", p.MaxCheckinsPerUserPerWindow,
+				"must be >= 1 with dp: a user's contribution per window must be bounded")
+		}
+		if !(d.Epsilon > 0 && d.Epsilon <= MaxEpsilon) {
+			v.add(path+".dp.epsilon", d.Epsilon, "must be in (0, %g]", MaxEpsilon)
+		}
+		if !(d.Delta > 0 && d.Delta <= MaxDelta) {
+			v.add(path+".dp.delta", d.Delta, "must be in (0, %g]", MaxDelta)
 		}
 	}
 	if p.Generalization != Maximal && p.Generalization != Greedy {

@@ -1,14 +1,20 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/geocloak/geocloak/geo"
 )
 
 // Cloak is the stateful second stage: one state per internal partition (its open
@@ -33,6 +39,8 @@ type Cloak struct {
 	mu       sync.Mutex
 	sources  int // raw partitions
 	sourcesT time.Time
+
+	nInternal int // internal partitions, to tell which partner records are this partition's
 }
 
 // NewCloak prepares the cloak stage; the topics must exist.
@@ -42,7 +50,11 @@ func NewCloak(ctx context.Context, opt StageOptions) (*Cloak, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cloak{opt: opt, policies: NewPolicies(opt.Config), stopper: newStopper(), sources: n, sourcesT: opt.Now()}
+	ni, err := opt.Conn.Partitions(ctx, opt.Config.Kafka.InternalTopic)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cloak{opt: opt, policies: NewPolicies(opt.Config), stopper: newStopper(), sources: n, sourcesT: opt.Now(), nInternal: ni}
 	for _, p := range opt.Config.Partners {
 		c.partners = append(c.partners, opt.Conn.Writer(p.Topic, nil))
 	}
@@ -93,6 +105,10 @@ type cloakPartition struct {
 	// taken during the scan. (Taking them again would be harmless, only wasteful: copies
 	// of an event are dropped at release.)
 	rereadUntil, rereadHorizon int64
+	// ledger holds, per dp partner, the records written for windows after the last
+	// committed release: noise cannot be drawn again identically, so a window released
+	// before a crash but not committed is released again from here (G3).
+	ledger map[int]map[int64][]kafka.Message
 }
 
 func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) {
@@ -114,6 +130,12 @@ func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) 
 	offset := cl.Offset
 	if offset < 0 {
 		offset = kafka.FirstOffset
+	}
+	if err := cp.loadLedger(ctx); err != nil {
+		if ctx.Err() == nil {
+			cp.log.Warn().Err(err).Msg("read back of dp partner records failed; rejoining")
+		}
+		return
 	}
 	cp.log.Info().Int64("offset", offset).Int64("released_through", cp.released).Msg("partition started")
 	res := cfg.FinestResolution()
@@ -285,6 +307,14 @@ func (cp *cloakPartition) release(ctx context.Context, closed []*Window) error {
 		rel := cp.releaser.Release(w)
 		for i := range rel.Partners {
 			pr := &rel.Partners[i]
+			if prev, ok := cp.ledger[i][w.Start]; ok {
+				// Released before a crash with noise we cannot draw again: the same
+				// records once more.
+				msgs[i] = append(msgs[i], prev...)
+				delete(cp.ledger[i], w.Start)
+				stats[i].Add(&pr.Stats)
+				continue
+			}
 			// Records point into the releaser's buffers, reused by the next Release.
 			var arena []byte
 			for _, r := range pr.Records {
@@ -348,4 +378,94 @@ func (cp *cloakPartition) drop() {
 	cp.s.windows.Add(-int64(cp.windows.Open()))
 	cp.s.opt.Metrics.Buffered.Set(float64(cp.s.buffered.Load()))
 	cp.s.opt.Metrics.Windows.Set(float64(cp.s.windows.Load()))
+}
+
+// loadLedger reads back, for each dp partner, the records of this partition's classes
+// in windows that end after the last committed release (found by timestamp: a record's
+// timestamp is its window end).
+func (cp *cloakPartition) loadLedger(ctx context.Context) error {
+	s := cp.s
+	for i, p := range s.policies {
+		if p.DP == nil {
+			continue
+		}
+		topic := p.Topic
+		n, err := s.opt.Conn.Partitions(ctx, topic)
+		if err != nil {
+			return err
+		}
+		var reqs []kafka.OffsetRequest
+		for part := range n {
+			if cp.released == NoWatermark {
+				reqs = append(reqs, kafka.FirstOffsetOf(part))
+			} else {
+				reqs = append(reqs, kafka.TimeOffsetOf(part, time.UnixMilli(cp.released+1)))
+			}
+		}
+		res, err := s.opt.Conn.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+		if err != nil {
+			return fmt.Errorf("list offsets of %s: %w", topic, err)
+		}
+		pres := s.opt.Config.PartitionResolution
+		for _, po := range res.Topics[topic] {
+			if po.Error != nil {
+				return fmt.Errorf("list offsets of %s/%d: %w", topic, po.Partition, po.Error)
+			}
+			off := po.FirstOffset
+			if cp.released != NoWatermark {
+				off = offsetAt(po)
+			}
+			for off >= 0 {
+				next, high, err := s.opt.Conn.fetchRecords(ctx, topic, po.Partition, off, 50*time.Millisecond, s.opt.FetchBytes,
+					func(_ int64, key, value []byte, ts time.Time) error {
+						start, cell, ok := parseRecordKey(key)
+						if !ok || internalPartition(cell, pres, s.nInternal) != cp.p || start+s.opt.Config.Window.Size.D().Milliseconds() <= cp.released {
+							return nil
+						}
+						if cp.ledger == nil {
+							cp.ledger = make(map[int]map[int64][]kafka.Message)
+						}
+						if cp.ledger[i] == nil {
+							cp.ledger[i] = make(map[int64][]kafka.Message)
+						}
+						cp.ledger[i][start] = append(cp.ledger[i][start], kafka.Message{Key: bytes.Clone(key), Value: bytes.Clone(value), Time: ts})
+						return nil
+					})
+				if err != nil {
+					return fmt.Errorf("read back %s/%d: %w", topic, po.Partition, err)
+				}
+				if next == off || next >= high {
+					break
+				}
+				off = next
+			}
+		}
+	}
+	return nil
+}
+
+// offsetAt is the offset ListOffsets found for a timestamp, or -1 when no record is that
+// recent.
+func offsetAt(po kafka.PartitionOffsets) int64 {
+	for o := range po.Offsets {
+		return o
+	}
+	return -1
+}
+
+// parseRecordKey reads a partner record key, "partner/window start (Unix s)/cell[/n]".
+func parseRecordKey(key []byte) (start int64, cell geo.Cell, ok bool) {
+	parts := strings.Split(string(key), "/")
+	if len(parts) < 3 {
+		return 0, 0, false
+	}
+	sec, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	c, err := strconv.ParseUint(parts[2], 16, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	return sec * 1000, geo.Cell(c), true
 }

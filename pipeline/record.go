@@ -86,6 +86,19 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 	for _, c := range order {
 		cl := &pr.Classes[c]
 		m := members[starts[c]:starts[c+1]]
+		if p.DP != nil {
+			if !r.noise(pr, cl, m) {
+				// The noisy user count fell below the library's threshold: the class
+				// is not released, its check-ins are suppressed (below_k).
+				cl.DPDropped = true
+				for _, x := range m {
+					pr.outcome[x] = -int32(BelowK)
+				}
+				st.Suppressed[BelowK] += len(m)
+				st.DPDropped += len(m)
+				continue
+			}
+		}
 		res := cl.Cell.Res()
 		st.Released += len(m)
 		st.ByRes[res] += len(m)
@@ -97,8 +110,12 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 			st.AreaKm2 += a * float64(len(m))
 		}
 		if p.Mode == "counts" {
+			users, checkins := cl.Users, cl.Checkins
+			if p.DP != nil {
+				users, checkins = cl.NoisyUsers, cl.NoisyCheckins
+			}
 			rb.record(keyPrefix, cl, -1, func(b []byte) []byte {
-				return appendRecord(b, p.fields, cl, start, end, "", 0, cl.Users, cl.Checkins)
+				return appendRecord(b, p.fields, cl, start, end, "", 0, users, checkins)
 			})
 			continue
 		}

@@ -64,6 +64,11 @@ type Class struct {
 	Checkins int
 	// NoCategory: l-diversity withheld the category of this class's records.
 	NoCategory bool
+	// NoisyUsers and NoisyCheckins are what a dp partner receives.
+	NoisyUsers, NoisyCheckins int
+	// DPDropped: the noisy user count did not pass the dp threshold. The class is not
+	// released; no event's outcome points to it.
+	DPDropped bool
 }
 
 // Stats counts a partner's outcomes.
@@ -79,6 +84,9 @@ type Stats struct {
 	MinClassUsers int
 	// NoCategory counts check-ins released without their category because of l-diversity.
 	NoCategory int
+	// DPDropped counts check-ins of classes that reached k but not the dp threshold
+	// (counted in Suppressed[BelowK] too).
+	DPDropped int
 }
 
 // Add adds o to s.
@@ -97,6 +105,7 @@ func (s *Stats) Add(o *Stats) {
 		s.MinClassUsers = o.MinClassUsers
 	}
 	s.NoCategory += o.NoCategory
+	s.DPDropped += o.DPDropped
 }
 
 // PartnerRelease is what one partner gets from one closed window.

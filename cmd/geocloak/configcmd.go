@@ -2,10 +2,14 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"runtime/debug"
 	"strings"
 	"text/tabwriter"
+	"time"
+
+	"github.com/google/differential-privacy/go/v3/noise"
 
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
@@ -67,6 +71,16 @@ func (e *env) configCheck(args []string) error {
 		if p.Has("pid") {
 			fmt.Fprintf(tw, "  partner pseudonym\tpid, rotating every %s\n", p.PIDRotation)
 		}
+		fmt.Fprintf(tw, "  generalization\t%s\n", p.Generalization)
+		if d := p.DP; d != nil {
+			fmt.Fprintf(tw, "  differential privacy\tε=%g, δ=%g per user, window and partition cell; Laplace noise on users (ε/2) and checkins (ε/2)\n", d.Epsilon, d.Delta)
+			if thr, err := dpThreshold(p); err == nil {
+				fmt.Fprintf(tw, "  dp threshold\ta class needs k=%d true users and a noisy user count >= %d\n", p.K, thr)
+			}
+			perDay := float64(24*time.Hour) / float64(cfg.Window.Size.D())
+			fmt.Fprintf(tw, "  dp budget per day\tε=%.3g, δ=%.2g for a user active in all %.0f windows of a day in one partition cell "+
+				"(basic composition); more for a user in several partition cells\n", d.Epsilon*perDay, d.Delta*perDay, perDay)
+		}
 		tw.Flush()
 	}
 	if ws := cfg.Warnings(); len(ws) > 0 {
@@ -76,6 +90,16 @@ func (e *env) configCheck(args []string) error {
 		}
 	}
 	return nil
+}
+
+// dpThreshold is the noisy user count a dp class must reach, as the library computes it.
+func dpThreshold(p config.Partner) (int64, error) {
+	l0 := int64(p.MaxCheckinsPerUserPerWindow)
+	t, err := noise.Laplace().Threshold(l0, 1, p.DP.Epsilon/2, 0, p.DP.Delta)
+	if err != nil {
+		return 0, err
+	}
+	return int64(math.Ceil(t)) + int64(p.K) - 1, nil
 }
 
 func orNone(s string) string {

@@ -233,3 +233,21 @@ func TestConfigCheck(t *testing.T) {
 		}
 	}
 }
+
+// config check prints the dp threshold and the daily budget of a dp partner.
+func TestConfigCheckDP(t *testing.T) {
+	stdout, _, err := geocloak(t, "config", "check", "../../config/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"differential privacy   ε=1, δ=1e-06 per user, window and partition cell",
+		"a class needs k=20 true users and a noisy user count >= 76",
+		"dp budget per day      ε=24, δ=2.4e-05",
+		"generalization         maximal",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("config check output lacks %q:\n%s", want, stdout)
+		}
+	}
+}

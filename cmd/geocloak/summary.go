@@ -62,6 +62,10 @@ func printSummary(w io.Writer, cfg *config.Config, s *pipeline.Summary) {
 		if pol.LDiversity > 0 {
 			row(fmt.Sprintf("released without category (l=%d)", pol.LDiversity), p.NoCategory, pct(p.NoCategory, p.Released))
 		}
+		if pol.DP != nil {
+			row("of below_k: under the dp threshold", p.DPDropped, pct(p.DPDropped, p.In))
+			fmt.Fprintf(w, "  %-32s ε=%g per window (users ε/2, checkins ε/2), δ=%g; counts are noisy\n", "differential privacy", pol.DP.Epsilon, pol.DP.Delta)
+		}
 	}
 }
 
