@@ -95,40 +95,57 @@ func (c *Conn) runGroup(ctx context.Context, stop <-chan struct{}, group, topic 
 		if len(parts) == 0 {
 			continue
 		}
-		committed, err := c.committed(nextCtx, group, topic, parts)
-		if err != nil {
-			if nextCtx.Err() != nil {
-				return nil
-			}
-			log.Warn().Err(err).Str("group", group).Msg("read committed offsets failed; rejoining")
-			continue
-		}
-		for _, p := range parts {
-			cl := &claim{Partition: p, Offset: -1}
-			if o, ok := committed[p]; ok && o.CommittedOffset >= 0 {
-				cl.Offset, cl.Metadata = o.CommittedOffset, o.Metadata
-			}
-			genID, member := int(gen.ID), gen.MemberID
-			cl.commit = func(ctx context.Context, offset int64, metadata string) error {
-				res, err := c.client.OffsetCommit(ctx, &kafka.OffsetCommitRequest{
-					GroupID: group, GenerationID: genID, MemberID: member,
-					Topics: map[string][]kafka.OffsetCommit{topic: {{Partition: p, Offset: offset, Metadata: metadata}}},
-				})
-				if err != nil {
-					return err
+		// One supervisor per generation: it reads the committed offsets (retrying: a
+		// generation without its workers would never end) and runs a worker per
+		// partition. kafka-go ends the generation when it returns.
+		workers.Add(1)
+		genID, member := int(gen.ID), gen.MemberID
+		gen.Start(func(gctx context.Context) {
+			defer workers.Done()
+			var committed map[int]kafka.OffsetFetchPartition
+			for backoff := 200 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+				var err error
+				if committed, err = c.committed(gctx, group, topic, parts); err == nil {
+					break
 				}
-				for _, r := range res.Topics[topic] {
-					if r.Error != nil {
-						return r.Error
+				if gctx.Err() != nil || stopping(stop) {
+					return
+				}
+				log.Warn().Err(err).Str("group", group).Msg("read committed offsets failed; retrying")
+				select {
+				case <-gctx.Done():
+					return
+				case <-time.After(backoff):
+				}
+			}
+			var wg sync.WaitGroup
+			for _, p := range parts {
+				cl := &claim{Partition: p, Offset: -1}
+				if o, ok := committed[p]; ok && o.CommittedOffset >= 0 {
+					cl.Offset, cl.Metadata = o.CommittedOffset, o.Metadata
+				}
+				cl.commit = func(ctx context.Context, offset int64, metadata string) error {
+					res, err := c.client.OffsetCommit(ctx, &kafka.OffsetCommitRequest{
+						GroupID: group, GenerationID: genID, MemberID: member,
+						Topics: map[string][]kafka.OffsetCommit{topic: {{Partition: p, Offset: offset, Metadata: metadata}}},
+					})
+					if err != nil {
+						return err
 					}
+					for _, r := range res.Topics[topic] {
+						if r.Error != nil {
+							return r.Error
+						}
+					}
+					return nil
 				}
-				return nil
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					work(gctx, cl, stop)
+				}()
 			}
-			workers.Add(1)
-			gen.Start(func(gctx context.Context) {
-				defer workers.Done()
-				work(gctx, cl, stop)
-			})
-		}
+			wg.Wait()
+		})
 	}
 }

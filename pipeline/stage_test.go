@@ -128,45 +128,61 @@ func produce(t *testing.T, conn *Conn, topic string, lines [][]byte) {
 // partnerRecords reads every record of a partner topic: key → values seen.
 func partnerRecords(t *testing.T, conn *Conn, topic string) map[string][]string {
 	t.Helper()
-	out := make(map[string][]string)
-	err := conn.ReadTopic(context.Background(), topic, func(_ int, key, value []byte, ts time.Time) error {
-		out[string(key)] = append(out[string(key)], string(value))
-		// G5: the key is partner/window start/cell[/index] and the timestamp the window
-		// end, both taken from the record itself: nothing derived from a user.
-		var rec struct {
-			Cell  string `json:"cell"`
-			Start string `json:"window_start"`
-			End   string `json:"window_end"`
-		}
-		if err := json.Unmarshal(value, &rec); err != nil {
-			return err
-		}
-		start, _ := time.Parse(time.RFC3339, rec.Start)
-		end, _ := time.Parse(time.RFC3339, rec.End)
-		prefix := fmt.Sprintf("%s/%d/%s", strings.TrimPrefix(topic, "sanitized."), start.Unix(), rec.Cell)
-		if k := string(key); k != prefix && !strings.HasPrefix(k, prefix+"/") {
-			return fmt.Errorf("G5: key %q does not derive from the record %s", key, value)
-		}
-		if !ts.Equal(end) {
-			return fmt.Errorf("G5: timestamp %s is not the window end %s", ts, rec.End)
-		}
-		return nil
+	var out map[string][]string
+	retryTest(t, func() error {
+		out = make(map[string][]string)
+		return conn.ReadTopic(context.Background(), topic, func(_ int, key, value []byte, ts time.Time) error {
+			out[string(key)] = append(out[string(key)], string(value))
+			// G5: the key is partner/window start/cell[/index] and the timestamp the window
+			// end, both taken from the record itself: nothing derived from a user.
+			var rec struct {
+				Cell  string `json:"cell"`
+				Start string `json:"window_start"`
+				End   string `json:"window_end"`
+			}
+			if err := json.Unmarshal(value, &rec); err != nil {
+				return err
+			}
+			start, _ := time.Parse(time.RFC3339, rec.Start)
+			end, _ := time.Parse(time.RFC3339, rec.End)
+			prefix := fmt.Sprintf("%s/%d/%s", strings.TrimPrefix(topic, "sanitized."), start.Unix(), rec.Cell)
+			if k := string(key); k != prefix && !strings.HasPrefix(k, prefix+"/") {
+				return fmt.Errorf("G5: key %q does not derive from the record %s", key, value)
+			}
+			if !ts.Equal(end) {
+				return fmt.Errorf("G5: timestamp %s is not the window end %s", ts, rec.End)
+			}
+			return nil
+		})
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return out
+}
+
+// retryTest runs fn until it succeeds, for a few seconds: a test's own reads meet the
+// same dropped connections (broker restarts, cut connections) as the stages.
+func retryTest(t *testing.T, fn func() error) {
+	t.Helper()
+	var err error
+	for range 50 {
+		if err = fn(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal(err)
 }
 
 // topicSize is the number of messages in topic (sum of high watermarks).
 func topicSize(t *testing.T, conn *Conn, topic string) int64 {
 	t.Helper()
-	res, err := conn.client.ListOffsets(context.Background(), &kafka.ListOffsetsRequest{
-		Topics: map[string][]kafka.OffsetRequest{topic: partitionsLast(t, conn, topic)},
+	var res *kafka.ListOffsetsResponse
+	retryTest(t, func() error {
+		var err error
+		res, err = conn.client.ListOffsets(context.Background(), &kafka.ListOffsetsRequest{
+			Topics: map[string][]kafka.OffsetRequest{topic: partitionsLast(t, conn, topic)},
+		})
+		return err
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var n int64
 	for _, p := range res.Topics[topic] {
 		n += p.LastOffset
@@ -175,10 +191,12 @@ func topicSize(t *testing.T, conn *Conn, topic string) int64 {
 }
 
 func partitionsLast(t *testing.T, conn *Conn, topic string) []kafka.OffsetRequest {
-	n, err := conn.Partitions(context.Background(), topic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var n int
+	retryTest(t, func() error {
+		var err error
+		n, err = conn.Partitions(context.Background(), topic)
+		return err
+	})
 	var out []kafka.OffsetRequest
 	for p := range n {
 		out = append(out, kafka.LastOffsetOf(p))
