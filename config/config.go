@@ -149,6 +149,8 @@ type Fields struct {
 type Pseudonym struct {
 	// KeyEnv names the environment variable that holds the secret HMAC key.
 	KeyEnv string `yaml:"key_env"`
+	// KeyFile, when set, names a file holding the key instead (a mounted secret).
+	KeyFile string `yaml:"key_file"`
 }
 
 // Window configures event-time tumbling windows.

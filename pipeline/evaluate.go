@@ -31,7 +31,7 @@ type Output interface {
 // EvalOptions configure Evaluate.
 type EvalOptions struct {
 	Config *config.Config
-	Key    []byte // pseudonym key
+	Key    Key // pseudonym key
 	// Now is the wall clock for the far-future check (input.max_future). Zero: time.Now().
 	Now time.Time
 	// Workers decode in parallel (0: GOMAXPROCS). The result does not depend on it.

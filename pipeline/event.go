@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"hash"
 	"os"
+	"strings"
 
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
@@ -42,18 +43,42 @@ const MinKeyBytes = 16
 // ErrDevKey is wrapped by PseudonymKey when it falls back to DevKey.
 var ErrDevKey = errors.New("pseudonym key unset: using the public development key")
 
-// PseudonymKey reads the secret key from the environment variable cfg names. When the
-// variable is unset it returns DevKey and an error wrapping ErrDevKey; the caller decides
+// Key is the secret pseudonym key. It prints, logs and marshals as <secret>, whatever the
+// verb, so that it cannot leak through a log line or an error.
+type Key []byte
+
+const redacted = "<secret>"
+
+func (Key) String() string               { return redacted }
+func (Key) GoString() string             { return redacted }
+func (Key) Format(f fmt.State, _ rune)   { f.Write([]byte(redacted)) }
+func (Key) MarshalText() ([]byte, error) { return []byte(redacted), nil }
+func (Key) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// PseudonymKey reads the secret key from the file pseudonym.key_file names, or else from
+// the environment variable pseudonym.key_env names; never from the config itself. When
+// neither is set it returns DevKey and an error wrapping ErrDevKey; the caller decides
 // whether to refuse or to warn.
-func PseudonymKey(cfg config.Pseudonym) ([]byte, error) {
-	v, ok := os.LookupEnv(cfg.KeyEnv)
-	if !ok || v == "" {
-		return []byte(DevKey), fmt.Errorf("%s: %w", cfg.KeyEnv, ErrDevKey)
+func PseudonymKey(cfg config.Pseudonym) (Key, error) {
+	var v, from string
+	switch {
+	case cfg.KeyFile != "":
+		b, err := os.ReadFile(cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("pseudonym.key_file: %w", err)
+		}
+		v, from = strings.TrimRight(string(b), "\r\n"), cfg.KeyFile
+	default:
+		var ok bool
+		if v, ok = os.LookupEnv(cfg.KeyEnv); !ok || v == "" {
+			return Key(DevKey), fmt.Errorf("$%s: %w", cfg.KeyEnv, ErrDevKey)
+		}
+		from = "$" + cfg.KeyEnv
 	}
 	if len(v) < MinKeyBytes {
-		return nil, fmt.Errorf("pseudonym key in %s: %d bytes, want at least %d", cfg.KeyEnv, len(v), MinKeyBytes)
+		return nil, fmt.Errorf("pseudonym key in %s: %d bytes, want at least %d", from, len(v), MinKeyBytes)
 	}
-	return []byte(v), nil
+	return Key(v), nil
 }
 
 // Minimizer turns raw records into Events. It is not safe for concurrent use: give each

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -8,7 +9,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -17,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
@@ -187,5 +192,57 @@ func TestUnreachableBroker(t *testing.T) {
 	_, err := Dial(ctx, config.Default().Kafka, []string{addr})
 	if err == nil || !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "do not answer") {
 		t.Fatalf("error = %v", err)
+	}
+}
+
+// The pseudonym key never shows: whatever prints, logs or marshals the options holding
+// it sees <secret>.
+func TestKeyRedacted(t *testing.T) {
+	const secret = "super-secret-pseudonym-key-0123456789"
+	opt := StageOptions{Key: Key(secret)}
+	eopt := EvalOptions{Key: Key(secret)}
+	var logged bytes.Buffer
+	l := zerolog.New(&logged)
+	l.Info().Interface("options", opt).Interface("key", opt.Key).Msg("x")
+	js, err := json.Marshal(struct{ K Key }{eopt.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{
+		fmt.Sprintf("%v %+v %#v %s %x %q", opt.Key, opt, eopt, opt.Key, opt.Key, opt.Key),
+		fmt.Sprint(opt.Key), logged.String(), string(js),
+	} {
+		if strings.Contains(s, secret) || strings.Contains(s, fmt.Sprintf("%x", secret)) {
+			t.Errorf("the key leaks: %s", s)
+		}
+		if !strings.Contains(s, "<secret>") {
+			t.Errorf("no <secret> in %s", s)
+		}
+	}
+}
+
+// The key comes from a file or the environment, never from the config; a short key is
+// refused, and the development key is reported as such.
+func TestPseudonymKeySources(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "key")
+	os.WriteFile(file, []byte("key-from-a-file-0123456789\n"), 0o600)
+	k, err := PseudonymKey(config.Pseudonym{KeyEnv: "GEOCLOAK_TEST_UNSET_VAR", KeyFile: file})
+	if err != nil || string(k) != "key-from-a-file-0123456789" {
+		t.Fatalf("key file: %q, %v", k, err)
+	}
+	t.Setenv("GEOCLOAK_TEST_KEY", "key-from-the-environment-0123")
+	if k, err := PseudonymKey(config.Pseudonym{KeyEnv: "GEOCLOAK_TEST_KEY"}); err != nil || string(k) != "key-from-the-environment-0123" {
+		t.Fatalf("key env: %q, %v", k, err)
+	}
+	t.Setenv("GEOCLOAK_TEST_KEY", "short")
+	if _, err := PseudonymKey(config.Pseudonym{KeyEnv: "GEOCLOAK_TEST_KEY"}); err == nil || strings.Contains(err.Error(), "short") {
+		t.Fatalf("short key: %v", err)
+	}
+	if k, err := PseudonymKey(config.Pseudonym{KeyEnv: "GEOCLOAK_TEST_UNSET_VAR"}); !errors.Is(err, ErrDevKey) || string(k) != DevKey {
+		t.Fatalf("unset: %v", err)
+	}
+	if _, err := PseudonymKey(config.Pseudonym{KeyFile: filepath.Join(dir, "missing")}); err == nil || !strings.Contains(err.Error(), "pseudonym.key_file") {
+		t.Fatalf("missing file: %v", err)
 	}
 }

@@ -17,7 +17,7 @@ import (
 // StageOptions configure the streaming stages.
 type StageOptions struct {
 	Config  *config.Config
-	Key     []byte // pseudonym key (ingest)
+	Key     Key // pseudonym key (ingest; cloak: partner pseudonyms)
 	Conn    *Conn
 	Log     zerolog.Logger
 	Metrics *Metrics

@@ -43,7 +43,7 @@ func (e *env) runJob(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var key []byte
+	var key pipeline.Key
 	usesPID := false
 	for _, p := range cfg.Partners {
 		usesPID = usesPID || p.Has("pid")
