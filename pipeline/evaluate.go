@@ -10,9 +10,12 @@ import (
 	"io"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/segmentio/kafka-go"
 
 	"github.com/geocloak/geocloak/config"
 )
@@ -40,7 +43,25 @@ type EvalOptions struct {
 	KeepIDs bool
 	// Progress, when set, is called about once a second from the calling goroutine.
 	Progress func(Progress)
+	// Partitions, when > 0, judges lateness as the stream does on a raw topic of that
+	// many partitions keyed by user: each check-in against the watermark of its own
+	// partition, chosen by Partitioner from the user id. 0 judges it on the file as a
+	// whole.
+	Partitions int
+	// Partitioner is the producer's: crc32 (librdkafka, kcat), murmur2 (Java clients) or
+	// fnv1a (kafka-go's Hash, Sarama).
+	Partitioner string
 }
+
+// Partitioners a raw topic may have been written with, by name.
+var partitioners = map[string]kafka.Balancer{
+	"crc32":   kafka.CRC32Balancer{Consistent: true},
+	"murmur2": kafka.Murmur2Balancer{Consistent: true},
+	"fnv1a":   &kafka.Hash{},
+}
+
+// Partitioners lists the names EvalOptions.Partitioner accepts.
+func Partitioners() []string { return []string{"crc32", "murmur2", "fnv1a"} }
 
 // Progress of a running evaluation.
 type Progress struct {
@@ -86,6 +107,7 @@ type chunk struct {
 	evs   []Event
 	errs  []string // "" when the line decoded
 	ids   []string // event ids, when kept
+	parts []int32  // raw partition of each line (EvalOptions.Partitions)
 	done  chan struct{}
 }
 
@@ -103,6 +125,20 @@ func Evaluate(ctx context.Context, in io.Reader, opt EvalOptions, out Output) (*
 	workers := opt.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
+	}
+	var part func(user []byte) int32
+	if opt.Partitions > 0 {
+		b, ok := partitioners[opt.Partitioner]
+		if !ok {
+			return nil, fmt.Errorf("partitioner %q: want one of %s", opt.Partitioner, strings.Join(Partitioners(), ", "))
+		}
+		ps := make([]int, opt.Partitions)
+		for i := range ps {
+			ps[i] = i
+		}
+		part = func(user []byte) int32 {
+			return int32(b.Balance(kafka.Message{Key: user}, ps...))
+		}
 	}
 	counted := &countingReader{r: in}
 	r, err := Decompress(counted)
@@ -131,12 +167,12 @@ func Evaluate(ctx context.Context, in io.Reader, opt EvalOptions, out Output) (*
 			defer wg.Done()
 			m := NewMinimizer(cfg, opt.Key)
 			for c := range work {
-				decodeChunk(m, c, now.UnixMilli(), opt.KeepIDs)
+				decodeChunk(m, c, now.UnixMilli(), opt.KeepIDs, part)
 			}
 		}()
 	}
 
-	e := newEvalEngine(cfg, opt.Key, opt.KeepIDs, out)
+	e := newEvalEngine(cfg, opt.Key, opt.Partitions, opt.KeepIDs, out)
 	start := time.Now()
 	lastProgress := start
 	var engineErr error
@@ -259,7 +295,7 @@ func readChunks(ctx context.Context, r io.Reader, maxBytes int, work, ordered ch
 	return nil
 }
 
-func decodeChunk(m *Minimizer, c *chunk, now int64, keepIDs bool) {
+func decodeChunk(m *Minimizer, c *chunk, now int64, keepIDs bool, part func(user []byte) int32) {
 	defer close(c.done)
 	// Lines were appended to a growing buffer; rebuild them over its final backing array.
 	off := 0
@@ -272,6 +308,9 @@ func decodeChunk(m *Minimizer, c *chunk, now int64, keepIDs bool) {
 	if keepIDs {
 		c.ids = make([]string, len(c.lines))
 	}
+	if part != nil {
+		c.parts = make([]int32, len(c.lines))
+	}
 	var ck Checkin
 	for i, l := range c.lines {
 		err := m.Minimize(l, now, &ck, &c.evs[i])
@@ -282,6 +321,8 @@ func decodeChunk(m *Minimizer, c *chunk, now int64, keepIDs bool) {
 			} else {
 				c.errs[i] = "invalid"
 			}
+		} else if part != nil {
+			c.parts[i] = part(ck.User)
 		}
 		if keepIDs {
 			if len(ck.EventID) > 0 {
@@ -295,17 +336,21 @@ func decodeChunk(m *Minimizer, c *chunk, now int64, keepIDs bool) {
 
 // evalEngine is the single-threaded part of Evaluate: watermark, windows, release.
 type evalEngine struct {
-	wm       Watermark
+	wms      []Watermark // one, or one per raw partition
 	windows  *Windows
 	releaser *Releaser
 	out      Output
 	sum      Summary
 }
 
-func newEvalEngine(cfg *config.Config, key []byte, keepIDs bool, out Output) *evalEngine {
+func newEvalEngine(cfg *config.Config, key []byte, partitions int, keepIDs bool, out Output) *evalEngine {
 	pols := NewPolicies(cfg)
+	wms := make([]Watermark, max(1, partitions))
+	for i := range wms {
+		wms[i] = NewWatermark(cfg.Window.AllowedLateness.D().Milliseconds())
+	}
 	e := &evalEngine{
-		wm:       NewWatermark(cfg.Window.AllowedLateness.D().Milliseconds()),
+		wms:      wms,
 		windows:  NewWindows(cfg.Window.Size.D().Milliseconds(), keepIDs),
 		releaser: NewReleaser(pols, key),
 		out:      out,
@@ -337,7 +382,11 @@ func (e *evalEngine) chunk(c *chunk) error {
 			continue
 		}
 		ev := &c.evs[i]
-		if e.wm.Late(e.windows.End(ev.Time)) {
+		wm := &e.wms[0]
+		if c.parts != nil {
+			wm = &e.wms[c.parts[i]]
+		}
+		if wm.Late(e.windows.End(ev.Time)) {
 			e.sum.Late++
 			e.suppressedAll(Late)
 			start := WindowStart(ev.Time, e.windows.size)
@@ -349,9 +398,15 @@ func (e *evalEngine) chunk(c *chunk) error {
 		}
 		e.windows.Add(ev, 0, c.first+int64(i), id)
 		e.sum.MaxBuffered = max(e.sum.MaxBuffered, e.windows.Buffered())
-		e.wm.Observe(ev.Time)
-		if e.windows.OldestEnd() <= e.wm.Value() {
-			if err := e.close(e.wm.Value()); err != nil {
+		wm.Observe(ev.Time)
+		// Windows close at the minimum over the partitions (one without data holds them
+		// back, as in the stream, until the input ends).
+		low := e.wms[0].Value()
+		for i := 1; i < len(e.wms); i++ {
+			low = min(low, e.wms[i].Value())
+		}
+		if e.windows.OldestEnd() <= low {
+			if err := e.close(low); err != nil {
 				return err
 			}
 		}
