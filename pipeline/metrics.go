@@ -76,6 +76,8 @@ type Totals struct {
 	IngestIn    int64
 	DeadLetters int64
 	Late        int64
+	Buffered    int64 // events held in open windows now
+	Pauses      int64 // times the buffered-events cap was reached
 	Partners    map[string]PartnerTotals
 }
 
@@ -102,6 +104,8 @@ func (m *Metrics) Totals(partners []string) Totals {
 		IngestIn:    int64(counterValue(m.EventsIn.WithLabelValues("ingest"))),
 		DeadLetters: int64(sumCounters(m.DeadLetters)),
 		Late:        int64(counterValue(m.Late)),
+		Buffered:    int64(gaugeValue(m.Buffered)),
+		Pauses:      int64(counterValue(m.Pauses)),
 		Partners:    make(map[string]PartnerTotals),
 	}
 	for _, p := range partners {
@@ -124,6 +128,14 @@ func counterValue(c prometheus.Metric) float64 {
 		return 0
 	}
 	return m.GetCounter().GetValue()
+}
+
+func gaugeValue(g prometheus.Gauge) float64 {
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetGauge().GetValue()
 }
 
 func sumCounters(v *prometheus.CounterVec) float64 {

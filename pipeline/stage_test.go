@@ -597,12 +597,6 @@ func TestBufferCap(t *testing.T) {
 	t.Logf("peak %.0f buffered events, %.0f pauses, %d check-ins", peak, counterValue(m.Pauses), len(lines))
 }
 
-func gaugeValue(g prometheus.Gauge) float64 {
-	var m dto.Metric
-	g.Write(&m)
-	return m.GetGauge().GetValue()
-}
-
 // TestDPReReleaseIdentical: noisy counts cannot be drawn again identically, so a dp
 // window released before a restart whose commit was lost is released again from the
 // records already written. Here every commit is lost (a new consumer group on the same

@@ -29,8 +29,15 @@ func (e *env) benchCmd(ctx context.Context, args []string) error {
 	n := fs.Int("events", 300_000, "synthetic check-ins to move")
 	engine := fs.Bool("engine", false, "measure the engine offline instead: the encoding/json floor against evaluate")
 	profile := fs.String("cpuprofile", "", "write a CPU profile of the measured runs to `FILE`")
+	soakFor := fs.Duration("soak", 0, "instead: stream synthetic check-ins through both stages for `DURATION`, reporting throughput and resident memory")
+	rate := fs.Int("rate", 20000, "with --soak: check-ins per second offered")
+	interval := fs.Duration("interval", 10*time.Second, "with --soak: time between samples")
+	brokerAddr := fs.String("broker", "", "with --soak: use this broker instead of starting `geocloak broker` as a process")
+	window := fs.Duration("window", 0, "override window.size (with --soak and a low --cap, to show the buffering cap at work)")
+	capEvents := fs.Int("cap", 0, "override kafka.max_buffered_events")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: geocloak bench [--events N] [--config FILE] [--engine]")
+		fmt.Fprintln(e.stderr, "       geocloak bench --soak DURATION [--rate N] [--interval D] [--window D] [--cap N]")
 		fmt.Fprintln(e.stderr, "Measures, in one run on the embedded broker, a plain kafka-go passthrough (group reader to")
 		fmt.Fprintln(e.stderr, "writer) and the pipeline end to end (raw topic to partner topics) on the same messages.")
 		fmt.Fprintln(e.stderr, "With --engine: the floor (encoding/json + time + H3 per line) against evaluate, in memory.")
@@ -48,6 +55,21 @@ func (e *env) benchCmd(ctx context.Context, args []string) error {
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return err
+	}
+	if *window > 0 {
+		cfg.Window.Size = config.Duration(*window)
+	}
+	if *capEvents > 0 {
+		cfg.Kafka.MaxBufferedEvents = *capEvents
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if *soakFor > 0 {
+		if *rate < 100 || *interval <= 0 {
+			return usageError{"--rate must be at least 100 and --interval positive"}
+		}
+		return e.soak(ctx, cfg, soakOptions{duration: *soakFor, rate: *rate, interval: *interval, broker: *brokerAddr})
 	}
 	lines, err := benchLines(*n)
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 // startBroker starts the embedded Kafka-protocol broker (kfake) on addr, one node,
 // topics created on first use. It keeps every message in memory: for local runs, demos
 // and tests, not production.
-func startBroker(addr string, partitions int) (*kfake.Cluster, error) {
+func startBroker(addr string, partitions int, opts ...kfake.Opt) (*kfake.Cluster, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("broker address %q: %w", addr, err)
@@ -31,8 +31,9 @@ func startBroker(addr string, partitions int) (*kfake.Cluster, error) {
 	listen := func(network, _ string) (net.Listener, error) {
 		return net.Listen(network, net.JoinHostPort(host, port))
 	}
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0), kfake.ListenFn(listen),
-		kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(partitions))
+	opts = append([]kfake.Opt{kfake.NumBrokers(1), kfake.Ports(0), kfake.ListenFn(listen),
+		kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(partitions)}, opts...)
+	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("start embedded broker on %s: %w", addr, err)
 	}

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/pipeline"
@@ -79,8 +82,9 @@ func (e *env) brokerCmd(ctx context.Context, args []string) error {
 	fs.SetOutput(e.stderr)
 	addr := fs.String("addr", "127.0.0.1:9092", "listen `HOST:PORT`")
 	partitions := fs.Int("partitions", 4, "partitions of topics created on first use")
+	retention := fs.Duration("retention", 0, "drop messages older than this (0: keep all; the broker holds them in memory)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: geocloak broker [--addr HOST:PORT] [--partitions N]")
+		fmt.Fprintln(e.stderr, "usage: geocloak broker [--addr HOST:PORT] [--partitions N] [--retention DURATION]")
 		fmt.Fprintln(e.stderr, "Runs the embedded Kafka-protocol broker (in memory) until interrupted.")
 		fs.PrintDefaults()
 	}
@@ -93,11 +97,29 @@ func (e *env) brokerCmd(ctx context.Context, args []string) error {
 	if *partitions < 1 {
 		return usageError{"--partitions must be at least 1"}
 	}
-	b, err := startBroker(*addr, *partitions)
+	var opts []kfake.Opt
+	if *retention > 0 {
+		opts = append(opts, kfake.BrokerConfigs(map[string]string{"log.retention.ms": strconv.FormatInt(retention.Milliseconds(), 10)}))
+	}
+	b, err := startBroker(*addr, *partitions, opts...)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
+	if *retention > 0 {
+		go func() {
+			t := time.NewTicker(min(*retention/2, 10*time.Second))
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					b.ApplyRetention()
+				}
+			}
+		}()
+	}
 	e.log.Info().Strs("listen", b.ListenAddrs()).Int("partitions", *partitions).
 		Msg("embedded Kafka-protocol broker running (in memory; topics are created on first use); Ctrl-C stops it")
 	fmt.Fprintf(e.stdout, "broker listening on %s\n", b.ListenAddrs()[0])
