@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -8,10 +9,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/pipeline"
+	"github.com/geocloak/geocloak/report"
 )
 
 func (e *env) evaluate(ctx context.Context, args []string) error {
@@ -23,9 +27,18 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 	outDir := fs.String("out", "", "write DIR/<partner>.jsonl, exactly the records each partner topic would get")
 	workers := fs.Int("workers", 0, "decoding goroutines (0: one per CPU); the result does not depend on it")
 	quiet := fs.Bool("quiet", false, "no progress line")
+	reportPath := fs.String("report", "", "write the privacy reviewer's report to `FILE.html` (self-contained: maps, threshold sweep, attack figures)")
+	geojsonPath := fs.String("geojson", "", "write the released cells, per partner, with their check-ins as GeoJSON to `FILE`")
+	sweep := fs.Bool("sweep", false, "after the summary, print the threshold sweep table (k, resolutions, window) without HTML")
+	partitions := fs.Int("partitions", 0, "judge lateness as the stream does on a raw topic of `N` partitions keyed by user id (0: on the file as a whole)")
+	partitioner := fs.String("partitioner", "crc32", "with --partitions: the producer's partitioner: crc32 (kcat, librdkafka), murmur2 (Java clients), fnv1a (kafka-go Hash, Sarama)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: geocloak evaluate --config FILE --input FILE [--audit FILE] [--out DIR]")
+		fmt.Fprintln(e.stderr, "usage: geocloak evaluate --config FILE --input FILE [--audit FILE] [--out DIR] [--report FILE.html] [--geojson FILE] [--sweep]")
 		fmt.Fprintln(e.stderr, "Runs the release engine on a file and prints a per-partner summary.")
+		fmt.Fprintln(e.stderr, "Memory is bounded by the open windows, except: with --report or --geojson a compact copy of")
+		fmt.Fprintln(e.stderr, "every check-in is kept (about 24 bytes plus 4 per partner); with --report or --sweep the")
+		fmt.Fprintln(e.stderr, "whole input file is held in memory too, because the threshold sweep runs the engine on it")
+		fmt.Fprintln(e.stderr, "again (k, resolutions and window varied for every partner).")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -40,6 +53,9 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	if *partitions < 0 || !slices.Contains(pipeline.Partitioners(), *partitioner) {
+		return usageError{fmt.Sprintf("--partitions %d --partitioner %q: want N >= 0 and one of %s", *partitions, *partitioner, strings.Join(pipeline.Partitioners(), ", "))}
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
@@ -57,6 +73,16 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 		}
 		defer f.Close()
 		in = f
+	}
+	// The sweep runs the engine on the input again for every policy: keep it (as read,
+	// compressed or not) in memory.
+	needSweep := *reportPath != "" || *sweep
+	var data []byte
+	if needSweep {
+		if data, err = io.ReadAll(in); err != nil {
+			return fmt.Errorf("read input: %w", err)
+		}
+		in = bytes.NewReader(data)
 	}
 
 	policies := pipeline.NewPolicies(cfg)
@@ -92,8 +118,18 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 		}
 	}
 	out := pipeline.NewWriterOutput(policies, partnerOut, auditOut)
+	var engineOut pipeline.Output = out
+	var collector *report.Collector
+	if *reportPath != "" || *geojsonPath != "" {
+		collector = report.NewCollector(len(policies), out)
+		engineOut = collector
+	}
 
-	opt := pipeline.EvalOptions{Config: cfg, Key: key, Workers: *workers, KeepIDs: auditOut != nil}
+	// One wall clock for input.max_future, shared with the sweep so that its configured
+	// points are exactly this evaluation.
+	now := time.Now()
+	opt := pipeline.EvalOptions{Config: cfg, Key: key, Workers: *workers, KeepIDs: auditOut != nil, Now: now,
+		Partitions: *partitions, Partitioner: *partitioner}
 	showProgress := !*quiet
 	tty := isTerminal(e.stderr)
 	var lastLog time.Time
@@ -113,7 +149,7 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 				Int("events_buffered", p.Buffered).Msg("evaluate progress")
 		}
 	}
-	sum, err := pipeline.Evaluate(ctx, in, opt, out)
+	sum, err := pipeline.Evaluate(ctx, in, opt, engineOut)
 	if showProgress && tty {
 		fmt.Fprint(e.stderr, "\r\033[K")
 	}
@@ -130,11 +166,97 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 	}
 	closers = nil
 	printSummary(e.stdout, cfg, sum)
+	if sum.Late > 0 && *partitions == 0 {
+		fmt.Fprintf(e.stdout, "\nnote: %s check-ins were late in the file's order. The stream judges lateness per raw partition, on\n"+
+			"each partition's own order; to reproduce a replay through Kafka exactly, add --partitions N (the raw\n"+
+			"topic's) and --partitioner (crc32 for kcat, murmur2 for Java clients, fnv1a for kafka-go's Hash).\n", group(sum.Late))
+	}
+	if collector == nil && !needSweep {
+		return nil
+	}
+	return e.writeReport(ctx, reportOptions{cfg: cfg, key: key, now: now, sum: sum, collector: collector, input: data,
+		source: *input, reportPath: *reportPath, geojsonPath: *geojsonPath, sweep: *sweep, quiet: *quiet})
+}
+
+type reportOptions struct {
+	cfg                     *config.Config
+	key                     pipeline.Key
+	now                     time.Time
+	sum                     *pipeline.Summary
+	collector               *report.Collector // nil without --report and --geojson
+	input                   []byte            // the whole input, for the sweep; nil without one
+	source                  string
+	reportPath, geojsonPath string
+	sweep, quiet            bool
+}
+
+// writeReport runs the sweep when asked for, then writes the report, the GeoJSON and the
+// sweep table.
+func (e *env) writeReport(ctx context.Context, o reportOptions) error {
+	start := time.Now()
+	var sw *report.Sweep
+	if o.input != nil {
+		if !o.quiet {
+			e.log.Info().Msg("threshold sweep started")
+		}
+		var err error
+		sw, err = report.RunSweep(ctx, o.input, report.SweepOptions{Config: o.cfg, Key: o.key, Now: o.now, Grid: report.DefaultGrid()})
+		if err != nil {
+			return fmt.Errorf("sweep: %w", err)
+		}
+		if !o.quiet {
+			e.log.Info().Int("runs", sw.Runs).Int("policies", len(sw.Points)).Dur("took", sw.Elapsed).Msg("threshold sweep done")
+		}
+	}
+	var rep *report.Report
+	if o.collector != nil {
+		source := ""
+		if o.source != "-" {
+			source = filepath.Base(o.source)
+		}
+		var err error
+		if rep, err = report.Build(o.collector, report.Options{Config: o.cfg, Summary: o.sum, Sweep: sw, Source: source}); err != nil {
+			return err
+		}
+	}
+	write := func(path string, what string, fn func(io.Writer) error) error {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if err := fn(f); err != nil {
+			f.Close()
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	}
+	if o.reportPath != "" {
+		if err := write(o.reportPath, "write report", rep.WriteHTML); err != nil {
+			return err
+		}
+	}
+	if o.geojsonPath != "" {
+		if err := write(o.geojsonPath, "write geojson", rep.WriteGeoJSON); err != nil {
+			return err
+		}
+	}
+	if o.sweep {
+		fmt.Fprintln(e.stdout, "\nthreshold sweep (same engine, same input; every other setting as configured)")
+		if err := sw.WriteText(e.stdout, o.cfg); err != nil {
+			return fmt.Errorf("write sweep: %w", err)
+		}
+	}
+	if !o.quiet && (o.reportPath != "" || o.geojsonPath != "") {
+		e.log.Info().Str("report", o.reportPath).Str("geojson", o.geojsonPath).Dur("took", time.Since(start)).Msg("report written")
+	}
 	return nil
 }
 
 // pseudonymKey reads the key, warning loudly when it falls back to the development key.
-func (e *env) pseudonymKey(cfg *config.Config) ([]byte, error) {
+func (e *env) pseudonymKey(cfg *config.Config) (pipeline.Key, error) {
 	key, err := pipeline.PseudonymKey(cfg.Pseudonym)
 	if errors.Is(err, pipeline.ErrDevKey) {
 		e.log.Warn().Str("env", cfg.Pseudonym.KeyEnv).

@@ -1,0 +1,391 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/geocloak/geocloak/config"
+	"github.com/geocloak/geocloak/geo"
+	"github.com/geocloak/geocloak/pipeline"
+)
+
+// smallCity writes a synthetic city of 800 users over 2 days (about 4,500 check-ins,
+// with late and invalid records) and returns its path: small enough for the sweep to
+// run in seconds under the race detector.
+func smallCity(t *testing.T) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "small.jsonl.gz")
+	if _, _, err := geocloak(t, "synth", "--users", "800", "--days", "2", "--late-fraction", "0.01",
+		"--invalid-fraction", "0.01", "--out", out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// The report flags add to evaluate's output; they change none of it.
+func TestEvaluateSweepFlag(t *testing.T) {
+	t.Setenv("GEOCLOAK_PSEUDONYM_KEY", testKey)
+	input := smallCity(t)
+	plain, _, err := geocloak(t, "evaluate", "--config", cityConfig, "--input", input, "--quiet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	withSweep, _, err := geocloak(t, "evaluate", "--config", cityConfig, "--input", input, "--quiet", "--sweep",
+		"--geojson", filepath.Join(dir, "cells.geojson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain = timing.ReplaceAllString(plain, "")
+	withSweep = timing.ReplaceAllString(withSweep, "")
+	if !strings.HasPrefix(withSweep, plain) {
+		t.Fatalf("--sweep changed the summary:\n--- without\n%s\n--- with\n%s", plain, withSweep)
+	}
+	table := strings.TrimPrefix(withSweep, plain)
+	configured := regexp.MustCompile(`(?m)^ *(\S+) +\* +1h +(\d+)\.\.(\d+) +(\d+) `)
+	got := configured.FindAllStringSubmatch(table, -1)
+	if len(got) != 3 {
+		t.Fatalf("%d configured rows in the sweep table, want 3:\n%s", len(got), table)
+	}
+	for i, name := range []string{"acme-ads", "metro-insights", "beacon-media"} {
+		if got[i][1] != name {
+			t.Errorf("configured row %d is %q, want %s", i, got[i][1], name)
+		}
+	}
+	// 3 partners × (1 configured + 5 k × 4 resolution pairs × 3 windows).
+	rows := regexp.MustCompile(`(?m)^ *(acme-ads|metro-insights|beacon-media) `).FindAllString(table, -1)
+	if len(rows) != 3*61 {
+		t.Errorf("%d sweep rows, want %d", len(rows), 3*61)
+	}
+	var fc struct {
+		Type     string
+		Features []json.RawMessage
+	}
+	if err := json.Unmarshal(must(os.ReadFile(filepath.Join(dir, "cells.geojson"))), &fc); err != nil || fc.Type != "FeatureCollection" || len(fc.Features) == 0 {
+		t.Errorf("geojson: %v, type %q, %d features", err, fc.Type, len(fc.Features))
+	}
+}
+
+func TestReportWriteError(t *testing.T) {
+	_, _, err := geocloak(t, "evaluate", "--config", cityConfig, "--input", smallCity(t), "--quiet",
+		"--geojson", filepath.Join(t.TempDir(), "no", "such", "dir", "x.geojson"))
+	if err == nil || !strings.Contains(err.Error(), "write geojson") {
+		t.Errorf("err = %v, want a write geojson error", err)
+	}
+}
+
+// TestReportCanary: the report and the GeoJSON hold no user id, pseudonym, event id,
+// name, device id, caption, venue id, input coordinate, nor any cell that failed k
+// (unless another class released that cell).
+func TestReportCanary(t *testing.T) {
+	t.Setenv("GEOCLOAK_PSEUDONYM_KEY", testKey)
+	input := smallCity(t)
+	dir := t.TempDir()
+	reportPath := filepath.Join(dir, "report.html")
+	geojsonPath := filepath.Join(dir, "cells.geojson")
+	audit := filepath.Join(dir, "audit.jsonl")
+	if _, _, err := geocloak(t, "evaluate", "--config", cityConfig, "--input", input, "--quiet",
+		"--audit", audit, "--report", reportPath, "--geojson", geojsonPath); err != nil {
+		t.Fatal(err)
+	}
+	report := string(must(os.ReadFile(reportPath)))
+	geojson := string(must(os.ReadFile(geojsonPath)))
+	cfg, err := config.Load(cityConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := pipeline.NewMinimizer(cfg, []byte(testKey))
+
+	type rec struct {
+		ID, User string
+		Lat, Lng float64
+		ok       bool
+	}
+	records := make(map[string]rec)
+	sentinels := make(map[string]string) // sentinel -> what it is
+	exact := make(map[string]bool)       // coordinates as written in the input
+	sc := bufio.NewScanner(bytes.NewReader(gunzip(t, input)))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.UseNumber()
+		var r map[string]any
+		if dec.Decode(&r) != nil {
+			continue
+		}
+		for _, k := range []string{"event_id", "user_id", "username", "device_id", "venue_id", "caption"} {
+			if s, ok := r[k].(string); ok && len(s) >= 6 {
+				sentinels[s] = k
+			}
+		}
+		if u, ok := r["user_id"].(string); ok && u != "" {
+			p := m.Pseudonym([]byte(u))
+			sentinels[fmt.Sprintf("%016x", uint64(p))] = "pseudonym"
+			sentinels[strconv.FormatUint(uint64(p), 10)] = "pseudonym"
+		}
+		var rc rec
+		rc.ID, _ = r["event_id"].(string)
+		rc.User, _ = r["user_id"].(string)
+		lat, ok1 := r["lat"].(json.Number)
+		lng, ok2 := r["lng"].(json.Number)
+		if ok1 && ok2 {
+			exact[lat.String()], exact[lng.String()] = true, true
+			rc.Lat, _ = lat.Float64()
+			rc.Lng, _ = lng.Float64()
+			sentinels[strconv.FormatFloat(rc.Lat, 'f', 4, 64)] = "latitude"
+			sentinels[strconv.FormatFloat(rc.Lng, 'f', 4, 64)] = "longitude"
+			rc.ok = true
+		}
+		records[rc.ID] = rc
+	}
+	// Cells that failed k: every cell a below_k check-in had between the partner's
+	// resolutions, unless some class released that cell.
+	released := make(map[string]bool)
+	failed := make(map[string]bool)
+	policy := make(map[string]config.Partner)
+	for _, p := range cfg.Partners {
+		policy[p.Name] = p
+	}
+	for _, l := range strings.Split(string(must(os.ReadFile(audit))), "\n") {
+		var a struct {
+			ID                    string `json:"event_id"`
+			Partner, Cell, Reason string
+			Released              bool
+		}
+		if json.Unmarshal([]byte(l), &a) != nil {
+			continue
+		}
+		if a.Released {
+			released[a.Cell] = true
+			continue
+		}
+		rc := records[a.ID]
+		if a.Reason != "below_k" || !rc.ok {
+			continue
+		}
+		pt, err := geo.NewPoint(rc.Lat, rc.Lng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fine, err := geo.CellOf(pt, cfg.FinestResolution())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for res := policy[a.Partner].MinResolution; res <= policy[a.Partner].MaxResolution; res++ {
+			failed[fine.Parent(res).String()] = true
+		}
+	}
+	nFailed := 0
+	for c := range failed {
+		if !released[c] {
+			sentinels[c] = "cell that failed k"
+			nFailed++
+		}
+	}
+	if len(sentinels) < 1000 || nFailed < 50 {
+		t.Fatalf("only %d sentinels, %d failed cells: the test proves nothing", len(sentinels), nFailed)
+	}
+	for s, what := range sentinels {
+		if strings.Contains(report, s) {
+			t.Errorf("report holds a %s: %q", what, s)
+		}
+		// GeoJSON vertices are cell corners with 6 decimals: a coordinate cut to 4
+		// decimals is a prefix of many of them. The exact input coordinates are
+		// checked below.
+		if what != "latitude" && what != "longitude" && strings.Contains(geojson, s) {
+			t.Errorf("geojson holds a %s: %q", what, s)
+		}
+	}
+	for s := range exact {
+		if len(s) >= 8 && strings.Contains(geojson, s) {
+			t.Errorf("geojson holds the input coordinate %s", s)
+		}
+	}
+	if !strings.Contains(geojson, `"cell":"`) || !strings.Contains(report, `class="cell"`) {
+		t.Fatal("no released cell in the outputs: the canary proves nothing")
+	}
+}
+
+// probeScript is appended to a copy of the report for the browser test only (the report
+// itself has no script). It measures what the browser laid out and writes it as JSON.
+const probeScript = `<script>
+(function () {
+  function shown(el) { var r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; }
+  function inside(r, o) { return r.right >= o.left - 1 && r.left <= o.right + 1 && r.bottom >= o.top - 1 && r.top <= o.bottom + 1; }
+  var out = {maps: 0, cells: 0, cellsShown: 0, cellsInside: 0, fill: "", fitW: 0, fitH: 0,
+    suppressed: 0, charts: 0, points: 0, configured: 0, attackRows: 0, attackText: "", scrollWidth: 0};
+  var maps = document.querySelectorAll("svg.map:not(.overview)");
+  out.maps = maps.length;
+  for (var i = 0; i < maps.length; i++) {
+    var mr = maps[i].getBoundingClientRect();
+    var cells = maps[i].querySelectorAll("polygon.cell");
+    var l = 1e9, t = 1e9, r = -1e9, b = -1e9;
+    for (var j = 0; j < cells.length; j++) {
+      var cr = cells[j].getBoundingClientRect();
+      out.cells++;
+      if (shown(cells[j])) out.cellsShown++;
+      if (inside(cr, mr)) out.cellsInside++;
+      l = Math.min(l, cr.left); t = Math.min(t, cr.top); r = Math.max(r, cr.right); b = Math.max(b, cr.bottom);
+    }
+    if (i === 0 && cells.length > 0) {
+      out.fill = getComputedStyle(cells[0]).fill;
+      out.fitW = (Math.min(r, mr.right) - Math.max(l, mr.left)) / mr.width;
+      out.fitH = (Math.min(b, mr.bottom) - Math.max(t, mr.top)) / mr.height;
+    }
+    out.suppressed += maps[i].querySelectorAll("polygon.supp").length;
+  }
+  var charts = document.querySelectorAll("svg.sweep-chart");
+  out.charts = charts.length;
+  for (var i = 0; i < charts.length; i++) {
+    var pr = charts[i].getBoundingClientRect();
+    var pts = charts[i].querySelectorAll("circle.sweep-pt");
+    for (var j = 0; j < pts.length; j++) if (shown(pts[j]) && inside(pts[j].getBoundingClientRect(), pr)) out.points++;
+    var conf = charts[i].querySelectorAll("path.sweep-configured");
+    for (var j = 0; j < conf.length; j++) if (shown(conf[j]) && inside(conf[j].getBoundingClientRect(), pr)) out.configured++;
+  }
+  var rows = document.querySelectorAll("table.attack-table tr");
+  for (var i = 0; i < rows.length; i++) if (rows[i].querySelector("td") && shown(rows[i])) out.attackRows++;
+  var first = document.querySelector("table.attack-table");
+  if (first) out.attackText = first.innerText;
+  out.scrollWidth = document.documentElement.scrollWidth;
+  var pre = document.createElement("pre");
+  pre.id = "probe";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+</script>`
+
+// TestReportInBrowser renders the report in headless Chromium at a laptop's width and
+// checks what a person would see: the map's cells drawn inside the map and filling it,
+// the sweep charts' points and the configured policy's marker, the attack tables' rows;
+// and, from a screenshot, that the map is painted.
+func TestReportInBrowser(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("GEOCLOAK_REQUIRE_CHROMIUM") != "" {
+			t.Fatal("chromium not found and GEOCLOAK_REQUIRE_CHROMIUM is set: apt-get install -y chromium")
+		}
+		t.Skip("chromium not installed (apt-get install -y chromium); GEOCLOAK_REQUIRE_CHROMIUM=1 makes this a failure")
+	}
+	t.Setenv("GEOCLOAK_PSEUDONYM_KEY", testKey)
+	dir := t.TempDir()
+	reportPath := filepath.Join(dir, "report.html")
+	if _, _, err := geocloak(t, "evaluate", "--config", cityConfig, "--input", smallCity(t), "--quiet", "--report", reportPath); err != nil {
+		t.Fatal(err)
+	}
+	page := string(must(os.ReadFile(reportPath)))
+	probed := filepath.Join(dir, "probed.html")
+	if err := os.WriteFile(probed, []byte(strings.Replace(page, "</body>", probeScript+"</body>", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	browse := func(args ...string) []byte {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+			"--disable-component-update", "--disable-sync", "--hide-scrollbars", "--user-data-dir=" + filepath.Join(dir, "profile"),
+			"--window-size=1366,900"}
+		cmd := exec.CommandContext(ctx, chromium, append(base, args...)...)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
+		}
+		return stdout.Bytes()
+	}
+
+	dom := string(browse("--dump-dom", "file://"+probed))
+	m := regexp.MustCompile(`(?s)<pre id="probe">(.*?)</pre>`).FindStringSubmatch(dom)
+	if m == nil {
+		t.Fatalf("no probe result in the DOM (%d bytes)", len(dom))
+	}
+	var got struct {
+		Maps, Cells, CellsShown, CellsInside, Suppressed int
+		Fill                                             string
+		FitW, FitH                                       float64
+		Charts, Points, Configured, AttackRows           int
+		AttackText                                       string
+		ScrollWidth                                      int
+	}
+	if err := json.Unmarshal([]byte(html.UnescapeString(m[1])), &got); err != nil {
+		t.Fatalf("probe: %v: %s", err, m[1])
+	}
+	t.Logf("browser saw: %+v", got)
+	wantCells := strings.Count(page, `<polygon class="cell"`)
+	switch {
+	case got.Maps < 3:
+		t.Errorf("%d maps, want one at least per partner", got.Maps)
+	case wantCells == 0 || got.Cells != wantCells || got.CellsShown != wantCells || got.CellsInside != wantCells:
+		t.Errorf("map cells: %d drawn, %d with an area, %d inside their map; the page has %d", got.Cells, got.CellsShown, got.CellsInside, wantCells)
+	case got.Fill == "" || got.Fill == "none" || got.Fill == "rgb(0, 0, 0)":
+		t.Errorf("map cells are filled with %q", got.Fill)
+	case got.FitW < 0.5 && got.FitH < 0.5:
+		t.Errorf("the first map's cells fill %.0f%% of its width and %.0f%% of its height: not fitted to the data", 100*got.FitW, 100*got.FitH)
+	}
+	if got.Suppressed == 0 {
+		t.Error("no suppressed volume drawn")
+	}
+	// Two charts per partner, 5 k × 4 resolution pairs × 3 windows points each (the
+	// area chart has no point for a policy that releases nothing).
+	wantPoints := strings.Count(page, `class="sweep-pt"`)
+	if got.Charts != 6 || wantPoints < 3*60 || got.Points != wantPoints || got.Configured != 6 {
+		t.Errorf("sweep: %d charts, %d of %d points shown, %d configured markers; want 6 charts, at least 180 points, 6 markers",
+			got.Charts, got.Points, wantPoints, got.Configured)
+	}
+	if got.AttackRows < 3*10 || !strings.Contains(got.AttackText, "Prosecutor risk") || !strings.Contains(got.AttackText, "Unicity") ||
+		!strings.Contains(got.AttackText, "Home inference") {
+		t.Errorf("attack tables: %d rows shown; first table reads:\n%s", got.AttackRows, got.AttackText)
+	}
+	if got.ScrollWidth > 1366 {
+		t.Errorf("the page is %d px wide: it scrolls sideways on a 1366 px screen", got.ScrollWidth)
+	}
+
+	// The first map, painted: a screenshot tall enough to hold it has pixels of the
+	// released palette (blue-green, YlGnBu) and of the suppressed hatching (orange).
+	shot := filepath.Join(dir, "report.png")
+	browse("--screenshot="+shot, "--window-size=1366,2400", "file://"+reportPath)
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blue, orange := 0, 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y += 2 {
+		for x := b.Min.X; x < b.Max.X; x += 2 {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			r, g, bl = r>>8, g>>8, bl>>8
+			switch {
+			case bl > r+60 && g > r:
+				blue++
+			case r > bl+80 && r > 180 && g < r:
+				orange++
+			}
+		}
+	}
+	if blue < 2000 || orange < 500 {
+		t.Errorf("screenshot has %d blue and %d orange sampled pixels: the map is not painted", blue, orange)
+	}
+	if out := os.Getenv("GEOCLOAK_REPORT_SCREENSHOT"); out != "" {
+		if err := os.WriteFile(out, must(os.ReadFile(shot)), 0o644); err != nil {
+			t.Error(err)
+		}
+	}
+}

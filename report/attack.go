@@ -1,0 +1,417 @@
+package report
+
+import (
+	"cmp"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/geocloak/geocloak/geo"
+	"github.com/geocloak/geocloak/pipeline"
+)
+
+// ClassSizes describes the distinct users of a partner's released classes, and the
+// prosecutor risk that follows from them.
+type ClassSizes struct {
+	Classes int
+	K       int
+	// Min, quartiles (nearest rank: the value at 1-based rank ceil(q·n) of the sorted
+	// sizes) and Max of the distinct users per class.
+	Min, Q1, Median, Q3, Max int
+	Hist                     []SizeBin
+	// Records is the number of records the partner receives: one per released check-in
+	// in events mode, one per class in counts mode.
+	Records int
+	// MaxRisk and MeanRisk are the prosecutor re-identification risk, 1 / (distinct users
+	// of the record's class), over the partner's records.
+	MaxRisk, MeanRisk float64
+}
+
+// SizeBin counts the classes whose distinct users are in [Lo, Hi] (Hi 0: no upper bound).
+type SizeBin struct {
+	Lo, Hi   int
+	Classes  int
+	Checkins int
+}
+
+// classSizes computes ClassSizes over a partner's classes. counts: the partner gets one
+// record per class.
+func classSizes(classes []class, k int, counts bool) ClassSizes {
+	s := ClassSizes{Classes: len(classes), K: k}
+	if len(classes) == 0 {
+		return s
+	}
+	users := make([]int, len(classes))
+	for i, c := range classes {
+		users[i] = int(c.users)
+	}
+	slices.Sort(users)
+	rank := func(q float64) int { return users[int(math.Ceil(q*float64(len(users))))-1] }
+	s.Min, s.Q1, s.Median, s.Q3, s.Max = users[0], rank(0.25), rank(0.5), rank(0.75), users[len(users)-1]
+	for lo := k; ; lo *= 2 {
+		b := SizeBin{Lo: lo, Hi: 2*lo - 1}
+		if lo >= 16*k {
+			b.Hi = 0
+		}
+		s.Hist = append(s.Hist, b)
+		if b.Hi == 0 {
+			break
+		}
+	}
+	var risk float64
+	for _, c := range classes {
+		for i := range s.Hist {
+			if b := &s.Hist[i]; int(c.users) >= b.Lo && (b.Hi == 0 || int(c.users) <= b.Hi) {
+				b.Classes++
+				b.Checkins += int(c.checkins)
+			}
+		}
+		n := int(c.checkins)
+		if counts {
+			n = 1
+		}
+		s.Records += n
+		risk += float64(n) / float64(c.users)
+	}
+	s.MaxRisk = 1 / float64(s.Min)
+	s.MeanRisk = risk / float64(s.Records)
+	return s
+}
+
+// trace is the set of released points of one user in one pid rotation period: what one
+// pid links. A point is a released class (window, cell); points are sorted class indices.
+type trace struct {
+	user   int32
+	epoch  int64
+	points []int32
+}
+
+// released is one released record of one partner seen from the input side.
+type released struct {
+	user  int32
+	epoch int64
+	class int32
+}
+
+// buildTraces links a partner's released records by user and rotation period (rotation
+// in ms), as a pid does. Traces are sorted by epoch, then by their points: an order that
+// does not depend on the pseudonym key, so that the random choices of unicity do not
+// either.
+func (c *Collector) buildTraces(p int, rotation int64) []trace {
+	var recs []released
+	for i := range c.events {
+		cl, reason := c.outcome(i, p)
+		if reason != pipeline.Released {
+			continue
+		}
+		recs = append(recs, released{user: c.events[i].user, epoch: floorDiv(c.classes[p][cl].start, rotation), class: cl})
+	}
+	return tracesOf(recs)
+}
+
+func tracesOf(recs []released) []trace {
+	slices.SortFunc(recs, func(a, b released) int {
+		if x := cmp.Compare(a.user, b.user); x != 0 {
+			return x
+		}
+		if x := cmp.Compare(a.epoch, b.epoch); x != 0 {
+			return x
+		}
+		return cmp.Compare(a.class, b.class)
+	})
+	var out []trace
+	for i := 0; i < len(recs); {
+		j := i
+		t := trace{user: recs[i].user, epoch: recs[i].epoch}
+		for ; j < len(recs) && recs[j].user == t.user && recs[j].epoch == t.epoch; j++ {
+			if n := len(t.points); n == 0 || t.points[n-1] != recs[j].class {
+				t.points = append(t.points, recs[j].class)
+			}
+		}
+		out = append(out, t)
+		i = j
+	}
+	slices.SortFunc(out, func(a, b trace) int {
+		if x := cmp.Compare(a.epoch, b.epoch); x != 0 {
+			return x
+		}
+		return slices.Compare(a.points, b.points)
+	})
+	return out
+}
+
+// UnicityAt is the unicity of traces for one number of known points.
+type UnicityAt struct {
+	P          int
+	Considered int // traces with at least P points
+	Unique     int // of those, traces that are the only one holding the P points drawn
+}
+
+// Share is Unique / Considered (0 when none was considered).
+func (u UnicityAt) Share() float64 {
+	if u.Considered == 0 {
+		return 0
+	}
+	return float64(u.Unique) / float64(u.Considered)
+}
+
+// unicitySeed fixes the random choices, so that the same input gives the same report.
+const unicitySeed = 0x67656f636c6f616b // "geocloak"
+
+// unicity is the share of traces singled out by P of their points (de Montjoye et al.
+// 2013, "Unique in the Crowd"): for each trace with at least P points, P distinct points
+// are drawn uniformly at random (fixed seed), and the trace is unique when no other
+// trace holds all of them. A point is a class (window, cell), so only traces of the same
+// rotation period can hold it.
+func unicity(traces []trace, nClasses int, ps []int) []UnicityAt {
+	postings := make([][]int32, nClasses)
+	for t, tr := range traces {
+		for _, pt := range tr.points {
+			postings[pt] = append(postings[pt], int32(t))
+		}
+	}
+	out := make([]UnicityAt, 0, len(ps))
+	for _, p := range ps {
+		u := UnicityAt{P: p}
+		rng := rand.New(rand.NewPCG(unicitySeed, uint64(p)))
+		pick := make([]int32, 0, p)
+		for _, tr := range traces {
+			if len(tr.points) < p {
+				continue
+			}
+			u.Considered++
+			pick = pick[:0]
+			for len(pick) < p {
+				// Rejection: p is small and never above len(tr.points).
+				pt := tr.points[rng.IntN(len(tr.points))]
+				if !slices.Contains(pick, pt) {
+					pick = append(pick, pt)
+				}
+			}
+			// The trace holds its own points: one holder is the trace itself.
+			if holders(traces, postings, pick, 2) == 1 {
+				u.Unique++
+			}
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+// holders counts the traces holding every point of pts, stopping at limit.
+func holders(traces []trace, postings [][]int32, pts []int32, limit int) int {
+	slices.SortFunc(pts, func(a, b int32) int { return cmp.Compare(len(postings[a]), len(postings[b])) })
+	n := 0
+	for _, t := range postings[pts[0]] {
+		all := true
+		for _, pt := range pts[1:] {
+			if _, ok := slices.BinarySearch(traces[t].points, pt); !ok {
+				all = false
+				break
+			}
+		}
+		if all {
+			n++
+			if n >= limit {
+				break
+			}
+		}
+	}
+	return n
+}
+
+// Night is 22:00 to 06:00 UTC: the input carries no time zone.
+const (
+	nightFrom = 22 // hour, UTC, inclusive
+	nightTo   = 6  // hour, UTC, exclusive
+)
+
+func nightAt(ms int64) bool {
+	h := floorMod(ms, 24*3600*1000) / (3600 * 1000)
+	return h >= nightFrom || h < nightTo
+}
+
+// minNight is the number of night-time check-ins a user needs for a home.
+const minNight = 3
+
+// Home is the home-inference attack on one partner.
+type Home struct {
+	// Eligible users have at least minNight night-time check-ins in the input.
+	Eligible int
+	// Located users: for at least one of their traces, the most frequent night-time
+	// released cell is the ancestor of their home at that cell's resolution. Only an
+	// attacker who can link records (pid) can do this.
+	Located      int
+	LocatedAtMax int // located to the home cell at max_resolution itself
+	// MeanAreaKm2 is the area of the cells users were located to, weighted by the
+	// trace's night-time records in that cell (0 when none was located).
+	MeanAreaKm2 float64
+	// Crowds: eligible users whose home cell at max_resolution was released as a class
+	// in a night-time window: a crowd of at least k at that place, not the person.
+	Crowds int
+}
+
+// homes returns each eligible user's home: the most frequent cell at res among the
+// user's night-time check-ins in the input (ties: the smallest H3 index), for users with
+// at least minNight of them.
+func (c *Collector) homes(res int) map[int32]geo.Cell {
+	type userCell struct {
+		user int32
+		cell geo.Cell
+	}
+	var night []userCell
+	for _, e := range c.events {
+		if nightAt(e.time) {
+			night = append(night, userCell{e.user, e.cell.Parent(res)})
+		}
+	}
+	slices.SortFunc(night, func(a, b userCell) int {
+		if x := cmp.Compare(a.user, b.user); x != 0 {
+			return x
+		}
+		return cmp.Compare(a.cell, b.cell)
+	})
+	out := make(map[int32]geo.Cell)
+	for i := 0; i < len(night); {
+		u := night[i].user
+		total, best, bestN := 0, geo.Cell(0), 0
+		for i < len(night) && night[i].user == u {
+			j := i
+			for j < len(night) && night[j] == night[i] {
+				j++
+			}
+			// Cells come in increasing order: a strict > keeps the smallest of a tie.
+			if j-i > bestN {
+				best, bestN = night[i].cell, j-i
+			}
+			total += j - i
+			i = j
+		}
+		if total >= minNight {
+			out[u] = best
+		}
+	}
+	return out
+}
+
+// homeAttack runs home inference on partner p. rotation (ms) links records as a pid
+// does; window is the window size (ms): a released record is night-time when the middle
+// of its window is.
+func (c *Collector) homeAttack(p, maxRes int, rotation, window int64) Home {
+	home := c.homes(maxRes)
+	h := Home{Eligible: len(home)}
+	nightClass := func(cl *class) bool { return nightAt(cl.start + window/2) }
+
+	crowd := make(map[geo.Cell]bool)
+	for i := range c.classes[p] {
+		if cl := &c.classes[p][i]; cl.cell.Res() == maxRes && nightClass(cl) {
+			crowd[cl.cell] = true
+		}
+	}
+	for _, hc := range home {
+		if crowd[hc] {
+			h.Crowds++
+		}
+	}
+
+	type rec struct {
+		user  int32
+		epoch int64
+		cell  geo.Cell
+	}
+	var recs []rec
+	for i := range c.events {
+		ci, reason := c.outcome(i, p)
+		if reason != pipeline.Released {
+			continue
+		}
+		cl := &c.classes[p][ci]
+		if nightClass(cl) {
+			recs = append(recs, rec{c.events[i].user, floorDiv(cl.start, rotation), cl.cell})
+		}
+	}
+	slices.SortFunc(recs, func(a, b rec) int {
+		if x := cmp.Compare(a.user, b.user); x != 0 {
+			return x
+		}
+		if x := cmp.Compare(a.epoch, b.epoch); x != 0 {
+			return x
+		}
+		return cmp.Compare(a.cell, b.cell)
+	})
+	located := make(map[int32]int) // user -> finest resolution located to
+	var area, weight float64
+	for i := 0; i < len(recs); {
+		u, ep := recs[i].user, recs[i].epoch
+		best, bestN := geo.Cell(0), 0
+		for i < len(recs) && recs[i].user == u && recs[i].epoch == ep {
+			j := i
+			for j < len(recs) && recs[j] == recs[i] {
+				j++
+			}
+			if j-i > bestN {
+				best, bestN = recs[i].cell, j-i
+			}
+			i = j
+		}
+		hc, ok := home[u]
+		if !ok || hc.Parent(best.Res()) != best {
+			continue
+		}
+		if r, seen := located[u]; !seen || best.Res() > r {
+			located[u] = best.Res()
+		}
+		if a, err := best.AreaKm2(); err == nil {
+			area += a * float64(bestN)
+			weight += float64(bestN)
+		}
+	}
+	h.Located = len(located)
+	for _, r := range located {
+		if r == maxRes {
+			h.LocatedAtMax++
+		}
+	}
+	if weight > 0 {
+		h.MeanAreaKm2 = area / weight
+	}
+	return h
+}
+
+// Categories is the effect of sensitive categories and l-diversity on a partner.
+type Categories struct {
+	// Released is whether the partner's records carry a category at all (events mode,
+	// category in fields).
+	Released bool
+	// Sensitive check-ins were suppressed for their category.
+	Sensitive int
+	// NoCategory check-ins were released without their category (l-diversity).
+	NoCategory int
+	// WithCategory released records carry a category; Records is every released record.
+	WithCategory, Records int
+}
+
+func (c *Collector) categories(p int, st *pipeline.Stats, carries bool) Categories {
+	out := Categories{Released: carries, Sensitive: st.Suppressed[pipeline.SensitiveCategory],
+		NoCategory: st.NoCategory, Records: st.Released}
+	if !carries {
+		return out
+	}
+	for i := range c.events {
+		ci, reason := c.outcome(i, p)
+		if reason == pipeline.Released && !c.classes[p][ci].noCategory && c.events[i].cat != 0 {
+			out.WithCategory++
+		}
+	}
+	return out
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }

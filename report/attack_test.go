@@ -1,0 +1,285 @@
+package report
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/geocloak/geocloak/geo"
+	"github.com/geocloak/geocloak/pipeline"
+)
+
+// Hand-made collectors: events and classes are added directly, so that every figure of
+// the attacks can be worked out on paper.
+
+func (c *Collector) addClass(p int, cell geo.Cell, start int64, users, checkins int) int32 {
+	c.classes[p] = append(c.classes[p], class{cell: cell, start: start, users: int32(users), checkins: int32(checkins)})
+	return int32(len(c.classes[p]) - 1)
+}
+
+// addEvent adds an event of user at fine cell and time t (ms) with one outcome per
+// partner: a class index, or -Reason.
+func (c *Collector) addEvent(user int32, cell geo.Cell, t int64, outcomes ...int32) {
+	c.events = append(c.events, event{cell: cell, time: t, user: user})
+	c.outcomes = append(c.outcomes, outcomes...)
+	if int(user) >= len(c.userIdx) {
+		for u := len(c.userIdx); u <= int(user); u++ {
+			c.userIdx[pipeline.Pseudonym(1000+u)] = int32(u)
+		}
+	}
+}
+
+func cellAt(t *testing.T, lat, lng float64, res int) geo.Cell {
+	t.Helper()
+	p, err := geo.NewPoint(lat, lng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := geo.CellOf(p, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+const (
+	hour = int64(time.Hour / time.Millisecond)
+	day  = 24 * hour
+)
+
+// day0 is a Monday, 00:00 UTC.
+var day0 = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC).UnixMilli()
+
+func TestClassSizes(t *testing.T) {
+	classes := []class{{users: 20, checkins: 20}, {users: 10, checkins: 10}, {users: 40, checkins: 40},
+		{users: 12, checkins: 12}, {users: 15, checkins: 30}}
+	s := classSizes(classes, 10, false)
+	if s.Classes != 5 || s.Min != 10 || s.Q1 != 12 || s.Median != 15 || s.Q3 != 20 || s.Max != 40 {
+		t.Errorf("sizes = %+v, want min 10, Q1 12, median 15, Q3 20, max 40", s)
+	}
+	wantHist := []SizeBin{{10, 19, 3, 52}, {20, 39, 1, 20}, {40, 79, 1, 40}, {80, 159, 0, 0}, {160, 0, 0, 0}}
+	if len(s.Hist) != len(wantHist) {
+		t.Fatalf("histogram = %+v, want %+v", s.Hist, wantHist)
+	}
+	for i := range wantHist {
+		if s.Hist[i] != wantHist[i] {
+			t.Errorf("bin %d = %+v, want %+v", i, s.Hist[i], wantHist[i])
+		}
+	}
+	// Events mode: 112 records; Σ checkins/users = 1+1+1+1+2 = 6.
+	if s.Records != 112 || s.MaxRisk != 0.1 || math.Abs(s.MeanRisk-6.0/112) > 1e-12 {
+		t.Errorf("records %d, max risk %v, mean risk %v; want 112, 0.1, %v", s.Records, s.MaxRisk, s.MeanRisk, 6.0/112)
+	}
+	// Counts mode: one record per class.
+	c := classSizes(classes, 10, true)
+	want := (1.0/20 + 1.0/10 + 1.0/40 + 1.0/12 + 1.0/15) / 5
+	if c.Records != 5 || math.Abs(c.MeanRisk-want) > 1e-12 {
+		t.Errorf("counts mode: records %d, mean risk %v; want 5, %v", c.Records, c.MeanRisk, want)
+	}
+	if e := classSizes(nil, 10, false); e.Classes != 0 || e.Records != 0 || e.Hist != nil {
+		t.Errorf("no classes: %+v", e)
+	}
+}
+
+func TestUnicity(t *testing.T) {
+	tr := func(points ...int32) trace { return trace{points: points} }
+	tests := []struct {
+		name   string
+		traces []trace
+		want   map[int][2]int // p -> considered, unique
+	}{
+		{"every point held by one trace: unique at p=1",
+			[]trace{tr(0), tr(1), tr(2, 3)},
+			map[int][2]int{1: {3, 3}, 2: {1, 1}, 4: {0, 0}}},
+		{"two identical traces are never unique",
+			[]trace{tr(0, 1, 2, 3), tr(0, 1, 2, 3)},
+			map[int][2]int{1: {2, 0}, 2: {2, 0}, 4: {2, 0}}},
+		{"points shared, pairs unique",
+			[]trace{tr(0, 1), tr(1, 2), tr(0, 2)},
+			map[int][2]int{1: {3, 0}, 2: {3, 3}, 4: {0, 0}}},
+		{"a trace inside another is not unique, the larger one is at p=4",
+			[]trace{tr(0, 1, 2, 3), tr(0, 1, 2), tr(0, 1, 2)},
+			map[int][2]int{2: {3, 0}, 4: {1, 1}}},
+		{"k users per point (k-anonymity): never unique at p=1",
+			[]trace{tr(0, 2), tr(0, 3), tr(1, 2), tr(1, 3)},
+			map[int][2]int{1: {4, 0}, 2: {4, 4}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for p, want := range tc.want {
+				got := unicity(tc.traces, 4, []int{p})[0]
+				if got.Considered != want[0] || got.Unique != want[1] {
+					t.Errorf("p=%d: %d of %d unique, want %d of %d", p, got.Unique, got.Considered, want[1], want[0])
+				}
+			}
+		})
+	}
+}
+
+// A trace is one user's points within one rotation period; a class seen twice (several
+// records of one user in one class) is one point.
+func TestBuildTraces(t *testing.T) {
+	cell := cellAt(t, 45.76, 4.84, 9)
+	other := cellAt(t, 45.70, 4.80, 9)
+	c := NewCollector(1, nil)
+	a := c.addClass(0, cell, day0+1*hour, 5, 6)  // day 0
+	b := c.addClass(0, other, day0+3*hour, 5, 5) // day 0
+	d := c.addClass(0, cell, day0+day+hour, 5, 5)
+	c.addEvent(0, cell, day0+1*hour+60_000, a)
+	c.addEvent(0, cell, day0+1*hour+120_000, a) // same class again
+	c.addEvent(0, other, day0+3*hour, b)
+	c.addEvent(0, cell, day0+day+hour, d)
+	c.addEvent(1, cell, day0+1*hour, a)
+	c.addEvent(1, other, day0+2*hour, -int32(pipeline.BelowK))
+
+	traces := c.buildTraces(0, day)
+	if len(traces) != 3 {
+		t.Fatalf("%d traces with daily rotation, want 3 (user 0 on two days, user 1): %+v", len(traces), traces)
+	}
+	// Sorted by epoch, then points: user 1's {a} before user 0's {a, b}.
+	want := [][]int32{{a}, {a, b}, {d}}
+	for i, tr := range traces {
+		if !equal(tr.points, want[i]) {
+			t.Errorf("trace %d = %v, want %v", i, tr.points, want[i])
+		}
+	}
+	if n := len(c.buildTraces(0, hour)); n != 4 {
+		t.Errorf("%d traces with hourly rotation, want 4", n)
+	}
+}
+
+func equal(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestNight(t *testing.T) {
+	for _, tc := range []struct {
+		at    int64
+		night bool
+	}{
+		{day0 + 22*hour, true}, {day0 + 22*hour - 1, false}, {day0 + 5*hour + 59*60_000, true},
+		{day0 + 6*hour, false}, {day0, true}, {day0 + 12*hour, false}, {day0 - 1, true},
+	} {
+		if got := nightAt(tc.at); got != tc.night {
+			t.Errorf("nightAt(%s) = %v", time.UnixMilli(tc.at).UTC(), got)
+		}
+	}
+}
+
+func TestHomes(t *testing.T) {
+	x := cellAt(t, 45.760, 4.840, 10)
+	y := cellAt(t, 45.700, 4.900, 10)
+	c := NewCollector(1, nil)
+	night := day0 + 23*hour
+	// User 0: two nights in x, one in y, and many days in y: home x.
+	c.addEvent(0, x, night, -1)
+	c.addEvent(0, x, night+day, -1)
+	c.addEvent(0, y, night+2*day, -1)
+	for i := range 5 {
+		c.addEvent(0, y, day0+int64(i)*day+12*hour, -1)
+	}
+	// User 1: two night check-ins only: not eligible.
+	c.addEvent(1, x, night, -1)
+	c.addEvent(1, x, night+day, -1)
+	// User 2: a tie between x and y: the smaller H3 index.
+	c.addEvent(2, x, night, -1)
+	c.addEvent(2, y, night+day, -1)
+	c.addEvent(2, x, night+2*day, -1)
+	c.addEvent(2, y, night+3*day, -1)
+
+	homes := c.homes(9)
+	if len(homes) != 2 {
+		t.Fatalf("homes of %d users, want 2 (users 0 and 2): %v", len(homes), homes)
+	}
+	if homes[0] != x.Parent(9) {
+		t.Errorf("user 0's home = %s, want %s", homes[0], x.Parent(9))
+	}
+	if want := min(x.Parent(9), y.Parent(9)); homes[2] != want {
+		t.Errorf("user 2's home (tie) = %s, want the smaller %s", homes[2], want)
+	}
+}
+
+func TestHomeAttack(t *testing.T) {
+	const maxRes = 9
+	home0 := cellAt(t, 45.760, 4.840, 10)
+	home1 := cellAt(t, 45.700, 4.900, 10)
+	home2 := cellAt(t, 45.800, 4.800, 10)
+	elsewhere := cellAt(t, 45.650, 4.950, 10)
+	night := day0 + 23*hour // window [23:00, 24:00): night
+	noon := day0 + 12*hour
+
+	c := NewCollector(1, nil)
+	h0 := c.addClass(0, home0.Parent(maxRes), night, 10, 10)       // a res-9 class at user 0's home, at night
+	h1 := c.addClass(0, home1.Parent(7), night, 10, 10)            // user 1's home, coarsened to res 7
+	away := c.addClass(0, elsewhere.Parent(maxRes), night, 10, 10) // elsewhere, at night
+	day0home2 := c.addClass(0, home2.Parent(maxRes), noon, 10, 10) // user 2's home, by day only
+
+	for n := range int64(3) {
+		// User 0: home at home0; at night released twice at home0, once elsewhere.
+		c.addEvent(0, home0, night+n*day, -int32(pipeline.BelowK))
+		// User 1: home at home1, released at home1's res-7 ancestor.
+		c.addEvent(1, home1, night+n*day, -int32(pipeline.BelowK))
+		// User 2: home at home2; at night released only elsewhere.
+		c.addEvent(2, home2, night+n*day, -int32(pipeline.BelowK))
+		// User 3: home at home2 too; nothing released at night.
+		c.addEvent(3, home2, night+n*day, -int32(pipeline.BelowK))
+	}
+	c.addEvent(0, home0, night+30*60_000, h0)
+	c.addEvent(0, home0, night+40*60_000, h0)
+	c.addEvent(0, elsewhere, night+50*60_000, away)
+	c.addEvent(1, home1, night+10*60_000, h1)
+	c.addEvent(2, elsewhere, night+10*60_000, away)
+	c.addEvent(2, home2, noon+10*60_000, day0home2) // by day: not night-time
+	c.addEvent(3, home2, noon+20*60_000, day0home2)
+
+	got := c.homeAttack(0, maxRes, day, hour)
+	a0, _ := home0.Parent(maxRes).AreaKm2()
+	a1, _ := home1.Parent(7).AreaKm2()
+	want := Home{Eligible: 4, Located: 2, LocatedAtMax: 1, MeanAreaKm2: (2*a0 + a1) / 3, Crowds: 1}
+	if got.Eligible != want.Eligible || got.Located != want.Located || got.LocatedAtMax != want.LocatedAtMax ||
+		got.Crowds != want.Crowds || math.Abs(got.MeanAreaKm2-want.MeanAreaKm2) > 1e-9 {
+		t.Errorf("home attack = %+v, want %+v", got, want)
+	}
+}
+
+func TestCategories(t *testing.T) {
+	c := NewCollector(1, nil)
+	c.cats = append(c.cats, "Park")
+	cell := cellAt(t, 45.76, 4.84, 9)
+	kept := c.addClass(0, cell, day0, 5, 2)
+	withheld := c.addClass(0, cell.Parent(8), day0, 5, 1)
+	c.classes[0][withheld].noCategory = true
+	c.events = append(c.events,
+		event{cell: cell, time: day0, user: 0, cat: 1},
+		event{cell: cell, time: day0, user: 1, cat: 0}, // no category in the input
+		event{cell: cell, time: day0, user: 2, cat: 1})
+	c.outcomes = append(c.outcomes, kept, kept, withheld)
+	st := &pipeline.Stats{Released: 3, NoCategory: 1}
+	st.Suppressed[pipeline.SensitiveCategory] = 7
+	got := c.categories(0, st, true)
+	if want := (Categories{Released: true, Sensitive: 7, NoCategory: 1, WithCategory: 1, Records: 3}); got != want {
+		t.Errorf("categories = %+v, want %+v", got, want)
+	}
+	if got := c.categories(0, st, false); got.WithCategory != 0 || got.Released {
+		t.Errorf("without category in fields: %+v", got)
+	}
+}
+
+func TestShare(t *testing.T) {
+	for _, tc := range []struct {
+		n, of int
+		want  string
+	}{{0, 10, "0.0%"}, {1, 2000, "< 0.1%"}, {3416, 3417, "> 99.9%"}, {10, 10, "100.0%"}, {1, 3, "33.3%"}, {0, 0, "-"}} {
+		if got := share(tc.n, tc.of); got != tc.want {
+			t.Errorf("share(%d, %d) = %q, want %q", tc.n, tc.of, got, tc.want)
+		}
+	}
+}

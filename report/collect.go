@@ -1,0 +1,145 @@
+// Package report provides the privacy reviewer's report on what a configuration
+// releases: per-partner summaries, hex maps of released and suppressed volume, a
+// threshold sweep computed by the engine itself, and the figures of attacks run on what
+// each partner receives (class sizes, prosecutor risk, unicity, home inference, category
+// effects). It renders them as one self-contained HTML file, as GeoJSON, and as text.
+//
+// What it holds in memory is inside the trust boundary: a compact copy of every event
+// (finest cell, a dense user index standing for the keyed pseudonym, time, category) and
+// each partner's outcome. What it writes holds none of it: no user, pseudonym, event id,
+// coordinate or cell that failed k.
+package report
+
+import (
+	"slices"
+
+	"github.com/geocloak/geocloak/geo"
+	"github.com/geocloak/geocloak/pipeline"
+)
+
+// event is one check-in that reached a window, as the report keeps it: 24 bytes, plus
+// one int32 outcome per partner in Collector.outcomes.
+type event struct {
+	cell geo.Cell // at the finest resolution any partner uses
+	time int64    // Unix ms
+	user int32    // dense index of the keyed pseudonym; the pseudonym itself is not kept
+	cat  uint32   // index into Collector.cats
+}
+
+// class is one released class of one partner: a cell in a window.
+type class struct {
+	cell       geo.Cell
+	start      int64 // window start, Unix ms
+	users      int32 // distinct users among the records released in it
+	checkins   int32
+	noCategory bool // l-diversity withheld its category
+}
+
+// Collector is a pipeline.Output that records what the report needs and passes every
+// call on to another Output (a tee), so that evaluate still writes its files. It keeps
+// every event that reached a window: memory grows with the input (about 24 bytes plus
+// 4 per partner per event), unlike evaluate's own, which is bounded by open windows.
+// Not safe for concurrent use, like every Output.
+type Collector struct {
+	next     pipeline.Output
+	partners int
+	userIdx  map[pipeline.Pseudonym]int32
+	cats     []string
+	catIdx   map[string]uint32
+	events   []event
+	// outcomes[i*partners+p] is event i's outcome for partner p: the index of its class
+	// in classes[p] when released, else -Reason.
+	outcomes []int32
+	classes  [][]class
+	windows  int
+	classIdx map[*pipeline.Class]int32 // scratch: index in classes[p] of a class of one release
+}
+
+// NewCollector returns a Collector for partners partners that forwards to next (nil:
+// nothing is forwarded).
+func NewCollector(partners int, next pipeline.Output) *Collector {
+	return &Collector{
+		next:     next,
+		partners: partners,
+		userIdx:  make(map[pipeline.Pseudonym]int32),
+		catIdx:   map[string]uint32{"": 0},
+		cats:     []string{""},
+		classes:  make([][]class, partners),
+		classIdx: make(map[*pipeline.Class]int32),
+	}
+}
+
+// Suppressed implements pipeline.Output. Invalid and late events never reached a
+// window: the engine gives no cell or user for them, so the report only counts them
+// (from the summary).
+func (c *Collector) Suppressed(id string, reason pipeline.Reason, detail string, w *pipeline.Window) error {
+	if c.next == nil {
+		return nil
+	}
+	return c.next.Suppressed(id, reason, detail, w)
+}
+
+// Released implements pipeline.Output.
+func (c *Collector) Released(rel *pipeline.Release) error {
+	if c.next != nil {
+		if err := c.next.Released(rel); err != nil {
+			return err
+		}
+	}
+	c.windows++
+	base := len(c.events)
+	for i := range rel.Len() {
+		ev := rel.Event(i)
+		u, ok := c.userIdx[ev.User]
+		if !ok {
+			u = int32(len(c.userIdx))
+			c.userIdx[ev.User] = u
+		}
+		cat, ok := c.catIdx[ev.Category]
+		if !ok {
+			cat = uint32(len(c.cats))
+			c.cats = append(c.cats, ev.Category)
+			c.catIdx[ev.Category] = cat
+		}
+		c.events = append(c.events, event{cell: ev.Cell, time: ev.Time, user: u, cat: cat})
+	}
+	n := len(c.outcomes)
+	c.outcomes = slices.Grow(c.outcomes, rel.Len()*c.partners)[:n+rel.Len()*c.partners]
+	for p := range rel.Partners {
+		pr := &rel.Partners[p]
+		// Only classes that some event was released in are kept: the engine may hold
+		// classes it did not release (a dp threshold not passed).
+		clear(c.classIdx)
+		for i := range rel.Len() {
+			cl, reason := pr.Outcome(i)
+			o := -int32(reason)
+			if reason == pipeline.Released {
+				x, ok := c.classIdx[cl]
+				if !ok {
+					x = int32(len(c.classes[p]))
+					c.classIdx[cl] = x
+					c.classes[p] = append(c.classes[p], class{cell: cl.Cell, start: rel.Window.Start,
+						users: int32(cl.Users), checkins: int32(cl.Checkins), noCategory: cl.NoCategory})
+				}
+				o = x
+			}
+			c.outcomes[(base+i)*c.partners+p] = o
+		}
+	}
+	return nil
+}
+
+// outcome is event i's outcome for partner p: its class index, or -1 and the reason.
+func (c *Collector) outcome(i, p int) (int32, pipeline.Reason) {
+	o := c.outcomes[i*c.partners+p]
+	if o >= 0 {
+		return o, pipeline.Released
+	}
+	return -1, pipeline.Reason(-o)
+}
+
+// Users is the number of distinct users among the events that reached a window.
+func (c *Collector) Users() int { return len(c.userIdx) }
+
+// Events is the number of events that reached a window.
+func (c *Collector) Events() int { return len(c.events) }

@@ -1,0 +1,569 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+
+	"github.com/geocloak/geocloak/geo"
+)
+
+// Released volume: light to dark blue (YlGnBu), one colour per log bin.
+var releasedPalette = []string{"#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#253494", "#081d58"}
+
+// Suppressed volume: orange hatching, denser per log bin (patterns hatch0..hatch3).
+const suppressedLevels = 4
+
+// scale maps a count to a log bin. Bin i holds counts in [edges[i], edges[i+1]).
+type scale struct {
+	edges []int
+}
+
+// newScale picks log bins that cover [1, maxN] with at most bins bins: edges in 1-2-5
+// steps, else 1-3 steps, else powers of 10, 100 or 1000, the first that fits.
+func newScale(maxN, bins int) scale {
+	type sequence struct {
+		steps  []int
+		factor int
+	}
+	for _, q := range []sequence{{[]int{1, 2, 5}, 10}, {[]int{1, 3}, 10}, {[]int{1}, 10}, {[]int{1}, 100}, {[]int{1}, 1000}} {
+		var e []int
+	fill:
+		for m := 1; ; m *= q.factor {
+			for _, s := range q.steps {
+				e = append(e, s*m)
+				if s*m > maxN {
+					break fill
+				}
+			}
+		}
+		if len(e)-1 <= bins {
+			return scale{edges: e}
+		}
+	}
+	return scale{edges: []int{1, maxN + 1}}
+}
+
+func (s scale) bin(n int) int {
+	for i := len(s.edges) - 2; i >= 0; i-- {
+		if n >= s.edges[i] {
+			return i
+		}
+	}
+	return 0
+}
+
+// color is the released palette's colour of bin i, the palette spread over the bins so
+// that few bins still run from light to dark.
+func (s scale) color(i int) string {
+	n := len(s.edges) - 1
+	if n <= 1 {
+		return releasedPalette[len(releasedPalette)/2]
+	}
+	return releasedPalette[(i*(len(releasedPalette)-1)+(n-1)/2)/(n-1)]
+}
+
+// legendBin is one entry of a map legend.
+type legendBin struct {
+	Fill  string
+	Label string
+}
+
+func (s scale) legend(fill func(int) string) []legendBin {
+	out := make([]legendBin, len(s.edges)-1)
+	for i := range out {
+		lo, hi := s.edges[i], s.edges[i+1]-1
+		label := groupDigits(int64(lo)) + "–" + groupDigits(int64(hi))
+		switch {
+		case i == len(out)-1:
+			label = "≥ " + groupDigits(int64(lo))
+		case lo == hi:
+			label = groupDigits(int64(lo))
+		}
+		out[i] = legendBin{Fill: fill(i), Label: label}
+	}
+	return out
+}
+
+type bbox struct{ minLat, maxLat, minLng, maxLng float64 }
+
+func emptyBox() bbox { return bbox{math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)} }
+
+func (b *bbox) add(p geo.Point) {
+	b.minLat, b.maxLat = min(b.minLat, p.Lat), max(b.maxLat, p.Lat)
+	b.minLng, b.maxLng = min(b.minLng, p.Lng), max(b.maxLng, p.Lng)
+}
+
+func (b *bbox) union(o bbox) {
+	b.minLat, b.maxLat = min(b.minLat, o.minLat), max(b.maxLat, o.maxLat)
+	b.minLng, b.maxLng = min(b.minLng, o.minLng), max(b.maxLng, o.maxLng)
+}
+
+func (b bbox) intersects(o bbox) bool {
+	return b.minLat <= o.maxLat && o.minLat <= b.maxLat && b.minLng <= o.maxLng && o.minLng <= b.maxLng
+}
+
+// mapItem is one drawable cell: released (coloured) or suppressed (hatched).
+type mapItem struct {
+	cc       CellCount
+	released bool
+	ring     []geo.Point
+	box      bbox
+}
+
+func newMapItem(cc CellCount, released bool) (mapItem, error) {
+	ring, err := cc.Cell.Boundary()
+	if err != nil {
+		return mapItem{}, err
+	}
+	it := mapItem{cc: cc, released: released, ring: unwrapRing(ring), box: emptyBox()}
+	for _, p := range it.ring {
+		it.box.add(p)
+	}
+	return it, nil
+}
+
+// cluster is one area drawn as a map: released cells within about a degree of each
+// other, and the suppressed cells that touch them. Its box is the extent the map is
+// fitted to: the released cells and the centres of those suppressed cells.
+type cluster struct {
+	items      []int
+	box        bbox
+	released   int // check-ins
+	suppressed int
+}
+
+// clusterDeg is the bucket size of clustering, degrees: released cells in neighbouring
+// buckets are one area.
+const clusterDeg = 1.0
+
+// clusters groups items into areas: the primary items (released cells, or suppressed
+// ones when nothing was released) by adjacency of 1° buckets of their centres; each
+// other item joins the first area whose extent it touches. Items that join none are
+// left for the overview only. Areas are sorted by volume, largest first.
+func clusters(items []mapItem) []cluster {
+	primary := func(it *mapItem) bool { return it.released }
+	hasReleased := slices.ContainsFunc(items, func(it mapItem) bool { return it.released })
+	if !hasReleased {
+		primary = func(*mapItem) bool { return true }
+	}
+	type key struct{ lat, lng int }
+	keyOf := func(it *mapItem) key {
+		b := it.box
+		return key{int(math.Floor((b.minLat + b.maxLat) / 2 / clusterDeg)), int(math.Floor((b.minLng + b.maxLng) / 2 / clusterDeg))}
+	}
+	buckets := make(map[key]int) // bucket -> union-find node
+	var parent []int
+	find := func(x int) int {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	var keys []key
+	for i := range items {
+		if !primary(&items[i]) {
+			continue
+		}
+		k := keyOf(&items[i])
+		if _, ok := buckets[k]; !ok {
+			buckets[k] = len(parent)
+			parent = append(parent, len(parent))
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		for dl := -1; dl <= 1; dl++ {
+			for dg := -1; dg <= 1; dg++ {
+				if n, ok := buckets[key{k.lat + dl, k.lng + dg}]; ok {
+					a, b := find(buckets[k]), find(n)
+					if a != b {
+						parent[max(a, b)] = min(a, b)
+					}
+				}
+			}
+		}
+	}
+	byRoot := make(map[int]*cluster)
+	var out []*cluster
+	for i := range items {
+		if !primary(&items[i]) {
+			continue
+		}
+		root := find(buckets[keyOf(&items[i])])
+		c := byRoot[root]
+		if c == nil {
+			c = &cluster{box: emptyBox()}
+			byRoot[root] = c
+			out = append(out, c)
+		}
+		c.items = append(c.items, i)
+		c.box.union(items[i].box)
+		c.add(&items[i])
+	}
+	sortClusters(out)
+	core := make([]bbox, len(out))
+	for i, c := range out {
+		core[i] = c.box
+	}
+	for i := range items {
+		if primary(&items[i]) {
+			continue
+		}
+		for j, c := range out {
+			if core[j].intersects(items[i].box) {
+				c.items = append(c.items, i)
+				// Only the centre widens the extent: a partition cell is much larger
+				// than the released cells it holds, and the map clips it at the edge.
+				b := items[i].box
+				c.box.add(geo.Point{Lat: (b.minLat + b.maxLat) / 2, Lng: (b.minLng + b.maxLng) / 2})
+				c.add(&items[i])
+				break
+			}
+		}
+	}
+	sortClusters(out)
+	res := make([]cluster, len(out))
+	for i, c := range out {
+		res[i] = *c
+	}
+	return res
+}
+
+func (c *cluster) add(it *mapItem) {
+	if it.released {
+		c.released += it.cc.Checkins
+	} else {
+		c.suppressed += it.cc.Checkins
+	}
+}
+
+func sortClusters(cs []*cluster) {
+	slices.SortStableFunc(cs, func(a, b *cluster) int {
+		return cmp.Or(cmp.Compare(b.released, a.released), cmp.Compare(b.suppressed, a.suppressed),
+			cmp.Compare(a.box.minLat, b.box.minLat), cmp.Compare(a.box.minLng, b.box.minLng))
+	})
+}
+
+// projection is equirectangular, x scaled by the cosine of the middle latitude of the
+// extent, fitted into a viewBox of at most maxW × maxH pixels.
+type projection struct {
+	box          bbox
+	kx, s        float64
+	padX, padY   float64
+	W, H         float64
+	overviewMode bool
+}
+
+func fit(box bbox, maxW, maxH, minH float64) projection {
+	const pad = 8
+	pr := projection{box: box, kx: math.Cos((box.minLat + box.maxLat) / 2 * math.Pi / 180)}
+	dx := max((box.maxLng-box.minLng)*pr.kx, 1e-6)
+	dy := max(box.maxLat-box.minLat, 1e-6)
+	pr.s = min((maxW-2*pad)/dx, (maxH-2*pad)/dy)
+	pr.W = maxW
+	pr.H = max(dy*pr.s+2*pad, minH)
+	pr.padX = (maxW - dx*pr.s) / 2
+	pr.padY = (pr.H - dy*pr.s) / 2
+	return pr
+}
+
+func (pr *projection) xy(p geo.Point) (float64, float64) {
+	return pr.padX + (p.Lng-pr.box.minLng)*pr.kx*pr.s, pr.padY + (pr.box.maxLat-p.Lat)*pr.s
+}
+
+func (pr *projection) points(ring []geo.Point) string {
+	var b []byte
+	for i, p := range ring {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		x, y := pr.xy(p)
+		b = strconv.AppendFloat(b, x, 'f', 1, 64)
+		b = append(b, ',')
+		b = strconv.AppendFloat(b, y, 'f', 1, 64)
+	}
+	return string(b)
+}
+
+// shapeView is one polygon of a map.
+type shapeView struct {
+	Points string
+	Fill   string
+	Stroke string
+	Title  string
+}
+
+// mapView is one map of one area.
+type mapView struct {
+	Title      string
+	W, H       string // viewBox size
+	Suppressed []shapeView
+	Released   []shapeView
+	Cells      int // released cells drawn
+}
+
+// dotView is a partition cell on the overview map.
+type dotView struct {
+	X, Y, R string
+	Title   string
+}
+
+// overview is a world map of where the volume is, with the areas drawn as maps.
+type overview struct {
+	W, H       string
+	Graticule  []string // SVG path data
+	Released   []dotView
+	Suppressed []dotView
+	Labels     []labelView
+	Ticks      []labelView // graticule degrees
+}
+
+type labelView struct {
+	X, Y, Text string
+}
+
+// partnerMaps is everything drawn for one partner.
+type partnerMaps struct {
+	Maps           []mapView
+	Overview       *overview
+	Note           string
+	Legend         []legendBin
+	SuppLegend     []legendBin
+	ReleasedCells  int
+	SuppressedCell int
+}
+
+// maxAreaMaps bounds the maps drawn per partner: the largest area, and the next ones
+// as smaller maps.
+const maxAreaMaps = 5
+
+func buildMaps(pr *PartnerReport, partitionRes int) (*partnerMaps, error) {
+	var items []mapItem
+	maxRel, maxSup := 1, 1
+	for _, cc := range pr.Cells {
+		it, err := newMapItem(cc, true)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+		maxRel = max(maxRel, cc.Checkins)
+	}
+	for _, cc := range pr.Suppressed {
+		it, err := newMapItem(cc, false)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, it)
+		maxSup = max(maxSup, cc.Checkins)
+	}
+	pm := &partnerMaps{ReleasedCells: len(pr.Cells), SuppressedCell: len(pr.Suppressed)}
+	relScale := newScale(maxRel, len(releasedPalette))
+	supScale := newScale(maxSup, suppressedLevels)
+	pm.Legend = relScale.legend(relScale.color)
+	pm.SuppLegend = supScale.legend(func(i int) string { return fmt.Sprintf("url(#hatch%d)", i) })
+	if len(items) == 0 {
+		pm.Note = "Nothing reached a window for this partner: there is nothing to draw."
+		return pm, nil
+	}
+	areas := clusters(items)
+	drawn := min(len(areas), maxAreaMaps)
+	// draw maps the items of c into a view fitted to box.
+	draw := func(c *cluster, box bbox, maxW, maxH, minH float64, title func(kx float64) string) mapView {
+		proj := fit(box, maxW, maxH, minH)
+		mv := mapView{W: fixed(proj.W, 0), H: fixed(proj.H, 0), Title: title(proj.kx)}
+		var rel, sup []int
+		for _, i := range c.items {
+			if items[i].released {
+				rel = append(rel, i)
+			} else {
+				sup = append(sup, i)
+			}
+		}
+		// Coarse cells first, so that finer ones are drawn over them.
+		slices.SortFunc(rel, func(x, y int) int {
+			a, b := items[x].cc.Cell, items[y].cc.Cell
+			return cmp.Or(cmp.Compare(a.Res(), b.Res()), cmp.Compare(a, b))
+		})
+		slices.SortFunc(sup, func(x, y int) int { return cmp.Compare(items[x].cc.Cell, items[y].cc.Cell) })
+		for _, i := range sup {
+			it := &items[i]
+			mv.Suppressed = append(mv.Suppressed, shapeView{
+				Points: proj.points(it.ring),
+				Fill:   fmt.Sprintf("url(#hatch%d)", supScale.bin(it.cc.Checkins)),
+				Title: fmt.Sprintf("%s check-ins suppressed (below_k, contribution_cap, sensitive_category) in this resolution-%d cell",
+					groupDigits(int64(it.cc.Checkins)), partitionRes),
+			})
+		}
+		for _, i := range rel {
+			it := &items[i]
+			fill := relScale.color(relScale.bin(it.cc.Checkins))
+			// A white edge tells neighbours of one colour apart; a cell a few pixels
+			// wide keeps an edge of its own colour, so that it stays visible.
+			stroke := "#ffffff"
+			if (it.box.maxLng-it.box.minLng)*proj.kx*proj.s < 8 {
+				stroke = fill
+			}
+			mv.Released = append(mv.Released, shapeView{
+				Points: proj.points(it.ring),
+				Fill:   fill,
+				Stroke: stroke,
+				Title: fmt.Sprintf("cell %s, res %d: %s check-ins released in %s windows",
+					it.cc.Cell, it.cc.Cell.Res(), groupDigits(int64(it.cc.Checkins)), groupDigits(int64(it.cc.Windows))),
+			})
+		}
+		mv.Cells = len(mv.Released)
+		return mv
+	}
+	for a := range drawn {
+		c := &areas[a]
+		maxW, maxH, minH := 860.0, 600.0, 260.0
+		if a > 0 {
+			maxW, maxH, minH = 420.0, 320.0, 160.0
+		}
+		lat, lng := (c.box.minLat+c.box.maxLat)/2, (c.box.minLng+c.box.maxLng)/2
+		pm.Maps = append(pm.Maps, draw(c, c.box, maxW, maxH, minH, func(kx float64) string {
+			return fmt.Sprintf("Area %d, around %s: %s check-ins released, %s suppressed (%s)",
+				a+1, latLngText(lat, lng), groupDigits(int64(c.released)), groupDigits(int64(c.suppressed)), extentText(c.box, kx))
+		}))
+		if a > 0 {
+			continue
+		}
+		// When the suppressed partition cells make the largest area much wider than
+		// what is released in it, a second map shows the released cells up close.
+		rel := emptyBox()
+		for _, i := range c.items {
+			if items[i].released {
+				rel.union(items[i].box)
+			}
+		}
+		if !math.IsInf(rel.minLat, 1) && rel.maxLat-rel.minLat < 0.5*(c.box.maxLat-c.box.minLat) &&
+			rel.maxLng-rel.minLng < 0.5*(c.box.maxLng-c.box.minLng) {
+			pm.Maps = append(pm.Maps, draw(c, rel, 420, 420, 160, func(kx float64) string {
+				return fmt.Sprintf("Area 1, detail: the released cells up close (%s)", extentText(rel, kx))
+			}))
+		}
+	}
+	inAreas := make([]bool, len(items))
+	for _, c := range areas[:drawn] {
+		for _, i := range c.items {
+			inAreas[i] = true
+		}
+	}
+	var relOut, supOut int
+	for i := range items {
+		if !inAreas[i] {
+			if items[i].released {
+				relOut += items[i].cc.Checkins
+			} else {
+				supOut += items[i].cc.Checkins
+			}
+		}
+	}
+	if relOut+supOut > 0 || len(areas) > 1 {
+		pm.Overview = buildOverview(items, areas[:drawn], partitionRes)
+		pm.Note = fmt.Sprintf("The data span %d areas; the %d largest are drawn above. Outside them: %s released and %s suppressed check-ins, shown only on the overview.",
+			len(areas), drawn, groupDigits(int64(relOut)), groupDigits(int64(supOut)))
+	}
+	return pm, nil
+}
+
+// buildOverview draws the world (equirectangular, no base map) with one dot per cell at
+// partition resolution: released volume filled, suppressed volume as rings, and the
+// numbers of the areas drawn as maps.
+func buildOverview(items []mapItem, areas []cluster, partitionRes int) *overview {
+	const w, h = 860.0, 430.0
+	xy := func(lat, lng float64) (float64, float64) {
+		for lng > 180 {
+			lng -= 360
+		}
+		return (lng + 180) / 360 * w, (90 - lat) / 180 * h
+	}
+	ov := &overview{W: fixed(w, 0), H: fixed(h, 0)}
+	for lng := -180; lng <= 180; lng += 30 {
+		x, _ := xy(0, float64(lng))
+		ov.Graticule = append(ov.Graticule, fmt.Sprintf("M%s,0V%s", fixed(x, 1), fixed(h, 0)))
+	}
+	for lat := -90; lat <= 90; lat += 30 {
+		_, y := xy(float64(lat), 0)
+		ov.Graticule = append(ov.Graticule, fmt.Sprintf("M0,%sH%s", fixed(y, 1), fixed(w, 0)))
+		if lat > -90 && lat < 90 {
+			ov.Ticks = append(ov.Ticks, labelView{X: "3", Y: fixed(y-3, 1), Text: degreeText(lat, "N", "S")})
+		}
+	}
+	for lng := -120; lng <= 120; lng += 60 {
+		x, _ := xy(0, float64(lng))
+		ov.Ticks = append(ov.Ticks, labelView{X: fixed(x+3, 1), Y: fixed(h-4, 0), Text: degreeText(lng, "E", "W")})
+	}
+	rel := make(map[geo.Cell]int)
+	sup := make(map[geo.Cell]int)
+	for _, it := range items {
+		pc := it.cc.Cell.Parent(partitionRes)
+		if it.released {
+			rel[pc] += it.cc.Checkins
+		} else {
+			sup[pc] += it.cc.Checkins
+		}
+	}
+	dots := func(m map[geo.Cell]int, what string) []dotView {
+		cells := make([]geo.Cell, 0, len(m))
+		maxN := 1
+		for c, n := range m {
+			cells = append(cells, c)
+			maxN = max(maxN, n)
+		}
+		slices.Sort(cells)
+		var out []dotView
+		for _, c := range cells {
+			p, err := c.Center()
+			if err != nil {
+				continue
+			}
+			x, y := xy(p.Lat, p.Lng)
+			r := 1.5 + 10*math.Sqrt(float64(m[c])/float64(maxN))
+			out = append(out, dotView{X: fixed(x, 1), Y: fixed(y, 1), R: fixed(r, 1),
+				Title: fmt.Sprintf("%s check-ins %s in this resolution-%d cell", groupDigits(int64(m[c])), what, partitionRes)})
+		}
+		return out
+	}
+	ov.Suppressed = dots(sup, "suppressed")
+	ov.Released = dots(rel, "released")
+	for i, c := range areas {
+		x, y := xy(c.box.maxLat, c.box.maxLng)
+		ov.Labels = append(ov.Labels, labelView{X: fixed(x+4, 1), Y: fixed(y+4, 1), Text: strconv.Itoa(i + 1)})
+	}
+	return ov
+}
+
+func degreeText(d int, pos, neg string) string {
+	switch {
+	case d > 0:
+		return strconv.Itoa(d) + "°" + pos
+	case d < 0:
+		return strconv.Itoa(-d) + "°" + neg
+	}
+	return "0°"
+}
+
+// extentText is the size of a box in km, "W × H km".
+func extentText(b bbox, kx float64) string {
+	return fixed((b.maxLng-b.minLng)*111.32*kx, 0) + " × " + fixed((b.maxLat-b.minLat)*110.57, 0) + " km"
+}
+
+// latLngText writes a position rounded to 0.1°, to name an area, never a place.
+func latLngText(lat, lng float64) string {
+	ns, ew := "N", "E"
+	if lat < 0 {
+		ns, lat = "S", -lat
+	}
+	for lng > 180 {
+		lng -= 360
+	}
+	if lng < 0 {
+		ew, lng = "W", -lng
+	}
+	return fixed(lat, 1) + "°" + ns + " " + fixed(lng, 1) + "°" + ew
+}

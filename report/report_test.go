@@ -1,0 +1,681 @@
+package report
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/geocloak/geocloak/config"
+	"github.com/geocloak/geocloak/geo"
+	"github.com/geocloak/geocloak/pipeline"
+	"github.com/geocloak/geocloak/synth"
+)
+
+const (
+	cityConfig = "../testdata/city.yaml"
+)
+
+var testKey = []byte("report-test-key-0123456789")
+
+func loadConfig(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(cityConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// smallCity is a synthetic city of 600 users over 3 days (about 5,000 check-ins).
+func smallCity(t *testing.T) []byte { return city(t, 600, 3) }
+
+// city is a synthetic city of users over days, with 0.5% late and 0.5% invalid records.
+func city(t *testing.T, users, days int) []byte {
+	t.Helper()
+	sc := synth.DefaultConfig()
+	sc.Users, sc.Venues, sc.Days = users, users, days
+	sc.LateFraction, sc.InvalidFraction = 0.005, 0.005
+	var buf bytes.Buffer
+	if _, err := synth.Generate(sc, &buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+var testNow = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// evaluate runs the engine over input into a Collector that tees to audit lines and
+// partner records (either may be nil).
+func evaluate(t *testing.T, cfg *config.Config, input []byte, workers int, audit io.Writer, partners []io.Writer) (*Collector, *pipeline.Summary) {
+	t.Helper()
+	pols := pipeline.NewPolicies(cfg)
+	wo := pipeline.NewWriterOutput(pols, partners, audit)
+	c := NewCollector(len(pols), wo)
+	sum, err := pipeline.Evaluate(context.Background(), bytes.NewReader(input),
+		pipeline.EvalOptions{Config: cfg, Key: testKey, Now: testNow, Workers: workers, KeepIDs: audit != nil}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wo.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return c, sum
+}
+
+func build(t *testing.T, c *Collector, cfg *config.Config, sum *pipeline.Summary, sw *Sweep) *Report {
+	t.Helper()
+	r, err := Build(c, Options{Config: cfg, Summary: sum, Sweep: sw, Source: "test.jsonl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func gunzipped(t *testing.T, b []byte) []byte {
+	t.Helper()
+	r, err := pipeline.Decompress(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+type auditLine struct {
+	EventID     string `json:"event_id"`
+	Partner     string `json:"partner"`
+	Released    bool   `json:"released"`
+	Cell        string `json:"cell"`
+	WindowStart string `json:"window_start"`
+	Reason      string `json:"reason"`
+}
+
+type inputRecord struct {
+	User     string
+	Lat, Lng float64
+	Time     time.Time
+}
+
+// TestAttacksFromAudit recomputes class sizes, prosecutor risk, traces and home
+// inference independently, from evaluate's audit lines joined with the raw input by
+// event id, and compares them with the report. One partner releases pid.
+func TestAttacksFromAudit(t *testing.T) {
+	cfg := loadConfig(t)
+	cfg.Partners[2].Fields = append(cfg.Partners[2].Fields, "pid")
+	// A quarter of the bundled city: 1,500 users over 4 days.
+	raw := city(t, 1500, 4)
+	var audit bytes.Buffer
+	c, sum := evaluate(t, cfg, raw, 0, &audit, nil)
+	rep := build(t, c, cfg, sum, nil)
+
+	input := make(map[string]inputRecord)
+	sc := bufio.NewScanner(bytes.NewReader(gunzipped(t, raw)))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var r struct {
+			EventID string   `json:"event_id"`
+			UserID  string   `json:"user_id"`
+			Lat     *float64 `json:"lat"`
+			Lng     *float64 `json:"lng"`
+			TS      string   `json:"ts"`
+		}
+		if json.Unmarshal(sc.Bytes(), &r) != nil || r.Lat == nil || r.Lng == nil {
+			continue
+		}
+		ts, err := time.Parse(time.RFC3339, r.TS)
+		if err != nil {
+			continue
+		}
+		input[r.EventID] = inputRecord{User: r.UserID, Lat: *r.Lat, Lng: *r.Lng, Time: ts}
+	}
+	lines := make(map[string][]auditLine)
+	dec := json.NewDecoder(&audit)
+	for dec.More() {
+		var a auditLine
+		if err := dec.Decode(&a); err != nil {
+			t.Fatal(err)
+		}
+		lines[a.Partner] = append(lines[a.Partner], a)
+	}
+	size := cfg.Window.Size.D()
+	finest := cfg.FinestResolution()
+
+	for p, pol := range cfg.Partners {
+		t.Run(pol.Name, func(t *testing.T) {
+			pr := rep.Partners[p]
+			type classKey struct{ start, cell string }
+			classUsers := make(map[classKey]map[string]bool)
+			classRecs := make(map[classKey]int)
+			nightCells := make(map[string]map[string]int) // user -> home-resolution cell -> night check-ins
+			type traceKey struct {
+				user  string
+				epoch int64
+			}
+			traces := make(map[traceKey]map[classKey]bool)
+			nightRel := make(map[traceKey]map[string]int)
+			crowd := make(map[string]bool)
+			released := 0
+			for _, a := range lines[pol.Name] {
+				in, ok := input[a.EventID]
+				if a.Reason == "invalid" || a.Reason == "late" {
+					continue
+				}
+				if !ok {
+					t.Fatalf("audit event %s is not in the input", a.EventID)
+				}
+				h := in.Time.UTC().Hour()
+				if h >= 22 || h < 6 {
+					pt, _ := geo.NewPoint(in.Lat, in.Lng)
+					fine, err := geo.CellOf(pt, finest)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if nightCells[in.User] == nil {
+						nightCells[in.User] = make(map[string]int)
+					}
+					nightCells[in.User][fine.Parent(pol.MaxResolution).String()]++
+				}
+				if !a.Released {
+					continue
+				}
+				released++
+				k := classKey{a.WindowStart, a.Cell}
+				if classUsers[k] == nil {
+					classUsers[k] = make(map[string]bool)
+				}
+				classUsers[k][in.User] = true
+				classRecs[k]++
+				ws, err := time.Parse(time.RFC3339, a.WindowStart)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tk := traceKey{in.User, ws.UnixMilli() / pol.PIDRotation.D().Milliseconds()}
+				if traces[tk] == nil {
+					traces[tk] = make(map[classKey]bool)
+				}
+				traces[tk][k] = true
+				mid := ws.Add(size / 2).UTC().Hour()
+				if mid >= 22 || mid < 6 {
+					if nightRel[tk] == nil {
+						nightRel[tk] = make(map[string]int)
+					}
+					nightRel[tk][a.Cell]++
+					cell, _ := geo.ParseCell(a.Cell)
+					if cell.Res() == pol.MaxResolution {
+						crowd[a.Cell] = true
+					}
+				}
+			}
+			if released != pr.Stats.Released {
+				t.Fatalf("audit has %d released, stats %d", released, pr.Stats.Released)
+			}
+
+			// Class sizes and prosecutor risk.
+			var sizes []int
+			risk, records := 0.0, 0
+			for k, us := range classUsers {
+				sizes = append(sizes, len(us))
+				if pol.Mode == config.ModeCounts {
+					risk += 1 / float64(len(us))
+					records++
+				} else {
+					risk += float64(classRecs[k]) / float64(len(us))
+					records += classRecs[k]
+				}
+			}
+			slices.Sort(sizes)
+			nr := func(q float64) int { return sizes[int(math.Ceil(q*float64(len(sizes))))-1] }
+			s := pr.Sizes
+			if s.Classes != len(sizes) || s.Min != sizes[0] || s.Q1 != nr(.25) || s.Median != nr(.5) || s.Q3 != nr(.75) ||
+				s.Max != sizes[len(sizes)-1] || s.Records != records {
+				t.Errorf("class sizes %+v; from the audit: %d classes, %d/%d/%d/%d/%d, %d records", s, len(sizes),
+					sizes[0], nr(.25), nr(.5), nr(.75), sizes[len(sizes)-1], records)
+			}
+			if math.Abs(s.MaxRisk-1/float64(sizes[0])) > 1e-12 || math.Abs(s.MeanRisk-risk/float64(records)) > 1e-12 {
+				t.Errorf("risk max %v mean %v; from the audit %v, %v", s.MaxRisk, s.MeanRisk, 1/float64(sizes[0]), risk/float64(records))
+			}
+			if s.Min < pol.K || s.Min != pr.Stats.MinClassUsers {
+				t.Errorf("smallest class %d, k %d, stats %d", s.Min, pol.K, pr.Stats.MinClassUsers)
+			}
+
+			// Home inference.
+			homes := make(map[string]string)
+			for u, cells := range nightCells {
+				total, best, bestN := 0, "", 0
+				for cell, n := range cells {
+					total += n
+					if n > bestN || n == bestN && cellLess(cell, best) {
+						best, bestN = cell, n
+					}
+				}
+				if total >= 3 {
+					homes[u] = best
+				}
+			}
+			crowds := 0
+			for _, h := range homes {
+				if crowd[h] {
+					crowds++
+				}
+			}
+			located := make(map[string]bool)
+			atMax := make(map[string]bool)
+			for tk, cells := range nightRel {
+				best, bestN := "", 0
+				for cell, n := range cells {
+					if n > bestN || n == bestN && cellLess(cell, best) {
+						best, bestN = cell, n
+					}
+				}
+				home, ok := homes[tk.user]
+				if !ok {
+					continue
+				}
+				g, _ := geo.ParseCell(best)
+				hc, _ := geo.ParseCell(home)
+				if hc.Parent(g.Res()) == g {
+					located[tk.user] = true
+					if g.Res() == pol.MaxResolution {
+						atMax[tk.user] = true
+					}
+				}
+			}
+			h := pr.Home
+			if h.Eligible != len(homes) || h.Crowds != crowds {
+				t.Errorf("home: %d eligible, %d crowds; from the audit %d, %d", h.Eligible, h.Crowds, len(homes), crowds)
+			}
+			if pol.Mode == config.ModeCounts {
+				if h.Located != 0 {
+					t.Errorf("counts mode: %d located, want 0", h.Located)
+				}
+				return
+			}
+			if h.Located != len(located) || h.LocatedAtMax != len(atMax) {
+				t.Errorf("home: %d located (%d at max), from the audit %d (%d)", h.Located, h.LocatedAtMax, len(located), len(atMax))
+			}
+
+			// Traces: the same sets of points.
+			got := c.buildTraces(p, pol.PIDRotation.D().Milliseconds())
+			var a, b []string
+			for _, tr := range got {
+				var pts []string
+				for _, x := range tr.points {
+					cl := c.classes[p][x]
+					pts = append(pts, time.UnixMilli(cl.start).UTC().Format(time.RFC3339)+"/"+cl.cell.String())
+				}
+				slices.Sort(pts)
+				a = append(a, strings.Join(pts, " "))
+			}
+			for _, pts := range traces {
+				var s []string
+				for k := range pts {
+					s = append(s, k.start+"/"+k.cell)
+				}
+				slices.Sort(s)
+				b = append(b, strings.Join(s, " "))
+			}
+			slices.Sort(a)
+			slices.Sort(b)
+			if !slices.Equal(a, b) {
+				t.Errorf("traces differ: %d from the collector, %d from the audit", len(a), len(b))
+			}
+			if pr.Traces != len(b) {
+				t.Errorf("report counts %d traces, audit %d", pr.Traces, len(b))
+			}
+			if pr.Unicity[0].P != 1 || pr.Unicity[0].Unique != 0 {
+				t.Errorf("unicity at p=1 is %d of %d: every point has at least k=%d users", pr.Unicity[0].Unique, pr.Unicity[0].Considered, pol.K)
+			}
+		})
+	}
+}
+
+func cellLess(a, b string) bool {
+	if b == "" {
+		return true
+	}
+	x, _ := strconv.ParseUint(a, 16, 64)
+	y, _ := strconv.ParseUint(b, 16, 64)
+	return x < y
+}
+
+// The pid in the partner's records links exactly the traces the report builds.
+func TestTracesArePIDs(t *testing.T) {
+	cfg := loadConfig(t)
+	cfg.Partners[0].Fields = append(cfg.Partners[0].Fields, "pid")
+	cfg.Partners[0].PIDRotation = config.Duration(6 * time.Hour)
+	var records bytes.Buffer
+	c, _ := evaluate(t, cfg, smallCity(t), 0, nil, []io.Writer{&records})
+	byPID := make(map[string]map[string]bool)
+	dec := json.NewDecoder(&records)
+	for dec.More() {
+		var r struct{ PID, Cell, WindowStart string }
+		var m map[string]any
+		if err := dec.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		r.PID, r.Cell, r.WindowStart = m["pid"].(string), m["cell"].(string), m["window_start"].(string)
+		if byPID[r.PID] == nil {
+			byPID[r.PID] = make(map[string]bool)
+		}
+		byPID[r.PID][r.WindowStart+"/"+r.Cell] = true
+	}
+	var fromPID, fromReport []string
+	for _, pts := range byPID {
+		fromPID = append(fromPID, strings.Join(slices.Sorted(maps.Keys(pts)), " "))
+	}
+	for _, tr := range c.buildTraces(0, cfg.Partners[0].PIDRotation.D().Milliseconds()) {
+		var pts []string
+		for _, x := range tr.points {
+			cl := c.classes[0][x]
+			pts = append(pts, time.UnixMilli(cl.start).UTC().Format(time.RFC3339)+"/"+cl.cell.String())
+		}
+		slices.Sort(pts)
+		fromReport = append(fromReport, strings.Join(pts, " "))
+	}
+	slices.Sort(fromPID)
+	slices.Sort(fromReport)
+	if len(fromPID) < 100 || !slices.Equal(fromPID, fromReport) {
+		t.Errorf("%d pids in the records, %d traces in the report; equal: %v", len(fromPID), len(fromReport), slices.Equal(fromPID, fromReport))
+	}
+}
+
+// unicity's postings and intersections against a scan of every trace, with the same
+// draws.
+func TestUnicityAgainstScan(t *testing.T) {
+	cfg := loadConfig(t)
+	c, _ := evaluate(t, cfg, smallCity(t), 0, nil, nil)
+	for p := range cfg.Partners {
+		traces := c.buildTraces(p, day)
+		got := unicity(traces, len(c.classes[p]), UnicityPoints)
+		sets := make([]map[int32]bool, len(traces))
+		for i, tr := range traces {
+			sets[i] = make(map[int32]bool)
+			for _, x := range tr.points {
+				sets[i][x] = true
+			}
+		}
+		for j, np := range UnicityPoints {
+			rng := rand.New(rand.NewPCG(unicitySeed, uint64(np)))
+			want := UnicityAt{P: np}
+			for _, tr := range traces {
+				if len(tr.points) < np {
+					continue
+				}
+				want.Considered++
+				var pick []int32
+				for len(pick) < np {
+					x := tr.points[rng.IntN(len(tr.points))]
+					if !slices.Contains(pick, x) {
+						pick = append(pick, x)
+					}
+				}
+				holders := 0
+				for _, s := range sets {
+					all := true
+					for _, x := range pick {
+						all = all && s[x]
+					}
+					if all {
+						holders++
+					}
+				}
+				if holders == 1 {
+					want.Unique++
+				}
+			}
+			if got[j] != want {
+				t.Errorf("partner %d, p=%d: %+v, scan gives %+v", p, np, got[j], want)
+			}
+		}
+		if got[len(got)-1].Considered == 0 {
+			t.Errorf("partner %d: no trace with 4 points: the test data prove nothing", p)
+		}
+	}
+}
+
+// Same input and config: the same bytes, whatever the decoding parallelism.
+func TestDeterministic(t *testing.T) {
+	cfg := loadConfig(t)
+	input := smallCity(t)
+	sw, err := RunSweep(context.Background(), input, SweepOptions{Config: cfg, Key: testKey, Now: testNow,
+		Grid: Grid{K: []int{5, 20}, Resolutions: [][2]int{{9, 5}, {8, 5}}, Windows: []time.Duration{time.Hour}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outs [2][2]bytes.Buffer
+	for i, workers := range []int{1, 3} {
+		c, sum := evaluate(t, cfg, input, workers, nil, nil)
+		sum.Elapsed = time.Duration(i+1) * time.Second // wall-clock figures must not show
+		r := build(t, c, cfg, sum, sw)
+		if err := r.WriteHTML(&outs[i][0]); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.WriteGeoJSON(&outs[i][1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(outs[0][0].Bytes(), outs[1][0].Bytes()) {
+		t.Error("HTML differs between two runs")
+	}
+	if !bytes.Equal(outs[0][1].Bytes(), outs[1][1].Bytes()) {
+		t.Error("GeoJSON differs between two runs")
+	}
+}
+
+// The sweep is the engine: its configured points are the evaluation's figures, and a
+// grid point is what that policy gets when it is configured alone.
+func TestSweepMatchesEngine(t *testing.T) {
+	cfg := loadConfig(t)
+	// Finest resolution 9 here, so that the (10, 6) points need a run of their own.
+	cfg.Partners = cfg.Partners[:2]
+	input := smallCity(t)
+	_, sum := evaluate(t, cfg, input, 0, nil, nil)
+	grid := Grid{K: []int{5, 10}, Resolutions: [][2]int{{9, 5}, {10, 6}, {9, 3}}, Windows: []time.Duration{15 * time.Minute, time.Hour}}
+	sw, err := RunSweep(context.Background(), input, SweepOptions{Config: cfg, Key: testKey, Now: testNow, Grid: grid, Parallel: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Per partner: the configured point and 2 k × 2 resolution pairs × 2 windows ((9, 3)
+	// is below partition_resolution 4).
+	if want := 2 * (1 + 8); len(sw.Points) != want {
+		t.Fatalf("%d points, want %d", len(sw.Points), want)
+	}
+	if sw.Runs != 4 {
+		t.Errorf("%d runs, want 4 (2 windows × finest 9 or 10)", sw.Runs)
+	}
+	for _, pt := range sw.Points {
+		if pt.Configured && pt.Stats != sum.Partners[pt.Partner].Stats {
+			t.Errorf("configured point of %s: %+v, evaluate: %+v", cfg.Partners[pt.Partner].Name, pt.Stats, sum.Partners[pt.Partner].Stats)
+		}
+		if pt.MinRes < cfg.PartitionResolution {
+			t.Errorf("point below partition_resolution: %+v", pt)
+		}
+	}
+	// A grid point against the engine with that policy configured instead.
+	for _, pt := range sw.Points {
+		if pt.Configured || pt.Partner != 1 || pt.MaxRes != 10 || pt.K != 5 || pt.Window != 15*time.Minute {
+			continue
+		}
+		alone := *cfg
+		alone.Window.Size = config.Duration(pt.Window)
+		alone.Partners = slices.Clone(cfg.Partners)
+		alone.Partners[1].K, alone.Partners[1].MaxResolution, alone.Partners[1].MinResolution = pt.K, pt.MaxRes, pt.MinRes
+		_, s := evaluate(t, &alone, input, 0, nil, nil)
+		if s.Partners[1].Stats != pt.Stats {
+			t.Errorf("grid point %+v, engine with that policy: %+v", pt.Stats, s.Partners[1].Stats)
+		}
+		var text bytes.Buffer
+		if err := sw.WriteText(&text, cfg); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(text.String(), "\n"); n != len(sw.Points)+3 {
+			t.Errorf("sweep table has %d lines for %d points:\n%s", n, len(sw.Points), text.String())
+		}
+		return
+	}
+	t.Fatal("no grid point (partner 1, k=5, 10..6, 15m)")
+}
+
+func TestGeoJSON(t *testing.T) {
+	cfg := loadConfig(t)
+	c, sum := evaluate(t, cfg, smallCity(t), 0, nil, nil)
+	r := build(t, c, cfg, sum, nil)
+	var buf bytes.Buffer
+	if err := r.WriteGeoJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var fc struct {
+		Type     string
+		Features []struct {
+			Type       string
+			Properties struct {
+				Partner          string
+				Cell             string
+				Res, Checkins    int
+				Classes, Windows int
+			}
+			Geometry struct {
+				Type        string
+				Coordinates [][][2]float64
+			}
+		}
+	}
+	if err := json.Unmarshal(buf.Bytes(), &fc); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	if fc.Type != "FeatureCollection" || len(fc.Features) == 0 {
+		t.Fatalf("type %q with %d features", fc.Type, len(fc.Features))
+	}
+	released := make(map[string]int)
+	for _, f := range fc.Features {
+		cell, err := geo.ParseCell(f.Properties.Cell)
+		if err != nil || cell.Res() != f.Properties.Res {
+			t.Errorf("cell %q res %d: %v", f.Properties.Cell, f.Properties.Res, err)
+		}
+		ring := f.Geometry.Coordinates[0]
+		if f.Type != "Feature" || f.Geometry.Type != "Polygon" || len(ring) < 7 || ring[0] != ring[len(ring)-1] {
+			t.Errorf("feature %s: not a closed polygon ring: %v", f.Properties.Cell, ring)
+		}
+		center, _ := cell.Center()
+		if math.Abs(ring[0][0]-center.Lng) > 1 || math.Abs(ring[0][1]-center.Lat) > 1 {
+			t.Errorf("feature %s: vertex %v far from the centre %v: not [lng, lat]", f.Properties.Cell, ring[0], center)
+		}
+		released[f.Properties.Partner] += f.Properties.Checkins
+	}
+	for p, ps := range sum.Partners {
+		if got := released[cfg.Partners[p].Name]; got != ps.Released {
+			t.Errorf("%s: %d check-ins in features, %d released", cfg.Partners[p].Name, got, ps.Released)
+		}
+	}
+}
+
+// What a person sees in the HTML is what the report computed: one polygon per released
+// cell drawn, one point per sweep policy, and the attack rows.
+func TestHTML(t *testing.T) {
+	cfg := loadConfig(t)
+	input := smallCity(t)
+	c, sum := evaluate(t, cfg, input, 0, nil, nil)
+	grid := Grid{K: []int{5, 10}, Resolutions: [][2]int{{9, 5}}, Windows: []time.Duration{time.Hour, 4 * time.Hour}}
+	sw, err := RunSweep(context.Background(), input, SweepOptions{Config: cfg, Key: testKey, Now: testNow, Grid: grid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := build(t, c, cfg, sum, sw)
+	var buf bytes.Buffer
+	if err := r.WriteHTML(&buf); err != nil {
+		t.Fatal(err)
+	}
+	html := buf.String()
+	cells := 0
+	for _, pr := range r.Partners {
+		cells += len(pr.Cells)
+		for _, cc := range pr.Cells {
+			if !strings.Contains(html, fmt.Sprintf("<title>cell %s, res %d: %s check-ins released", cc.Cell, cc.Cell.Res(), groupDigits(int64(cc.Checkins)))) {
+				t.Errorf("%s: released cell %s not drawn", pr.Policy.Name, cc.Cell)
+			}
+		}
+	}
+	if got := strings.Count(html, `<polygon class="cell"`); got < cells {
+		t.Errorf("%d cell polygons, %d released cells", got, cells)
+	}
+	// Two charts per partner, 2 k × 2 windows each; the configured point is a diamond.
+	if got, want := strings.Count(html, `class="sweep-pt"`), 2*len(cfg.Partners)*4; got != want {
+		t.Errorf("%d sweep points, want %d", got, want)
+	}
+	if got, want := strings.Count(html, `<path class="sweep-configured"`), 2*len(cfg.Partners)+len(cfg.Partners); got != want {
+		t.Errorf("%d configured markers, want %d (two charts and a legend per partner)", got, want)
+	}
+	if !strings.Contains(html, "records carry no pseudonym: no trace can be built, unicity does not apply") {
+		t.Error("no statement that unicity does not apply without pid")
+	}
+	for _, s := range []string{"<script", "http://", "https://", "@import", "url(http"} {
+		if strings.Contains(html, s) {
+			t.Errorf("the report holds %q: it must need no script and no network", s)
+		}
+	}
+	for _, pr := range r.Partners {
+		if !strings.Contains(html, fmt.Sprintf("%d / %d / %d / %d / %d", pr.Sizes.Min, pr.Sizes.Q1, pr.Sizes.Median, pr.Sizes.Q3, pr.Sizes.Max)) {
+			t.Errorf("%s: class sizes not shown", pr.Policy.Name)
+		}
+	}
+}
+
+func TestScale(t *testing.T) {
+	for _, tc := range []struct {
+		max, bins int
+		edges     []int
+	}{
+		{1, 7, []int{1, 2}},
+		{4, 7, []int{1, 2, 5}},
+		{5, 7, []int{1, 2, 5, 10}},
+		{3000, 7, []int{1, 10, 100, 1000, 10000}},
+		{2999, 8, []int{1, 3, 10, 30, 100, 300, 1000, 3000}},
+		{38000, 4, []int{1, 100, 10000, 1000000}},
+	} {
+		s := newScale(tc.max, tc.bins)
+		if !slices.Equal(s.edges, tc.edges) {
+			t.Errorf("newScale(%d, %d) = %v, want %v", tc.max, tc.bins, s.edges, tc.edges)
+		}
+		if b := s.bin(tc.max); b != len(s.edges)-2 {
+			t.Errorf("newScale(%d, %d): the maximum is in bin %d of %d", tc.max, tc.bins, b, len(s.edges)-1)
+		}
+	}
+}
+
+// A dp partner's classes that do not pass the noisy threshold are not released: the
+// report counts only the released ones.
+func TestDPDroppedClasses(t *testing.T) {
+	cfg := loadConfig(t)
+	cfg.Partners[1].DP = &config.DP{Epsilon: 0.5, Delta: 1e-3}
+	c, sum := evaluate(t, cfg, smallCity(t), 0, nil, nil)
+	r := build(t, c, cfg, sum, nil)
+	pr := r.Partners[1]
+	if pr.Stats.DPDropped == 0 {
+		t.Fatal("no class dropped by the dp threshold: the test proves nothing")
+	}
+	released := 0
+	for _, cc := range pr.Cells {
+		released += cc.Checkins
+	}
+	if pr.Sizes.Classes != pr.Stats.Classes || pr.Sizes.Records != pr.Stats.Classes || released != pr.Stats.Released {
+		t.Errorf("report: %d classes, %d records, %d check-ins in cells; stats: %d classes, %d released",
+			pr.Sizes.Classes, pr.Sizes.Records, released, pr.Stats.Classes, pr.Stats.Released)
+	}
+	if pr.Sizes.Min != pr.Stats.MinClassUsers {
+		t.Errorf("smallest class %d, stats %d", pr.Sizes.Min, pr.Stats.MinClassUsers)
+	}
+}
