@@ -4,9 +4,10 @@
 //
 // Usage:
 //
-//	geocloak evaluate --config FILE --input FILE [--audit FILE] [--out DIR]
+//	geocloak demo [--keep-running]
+//	geocloak run --config FILE [--stage all|ingest|cloak]
+//	geocloak evaluate --config FILE --input FILE [--audit FILE] [--out DIR] [--report FILE.html]
 //	geocloak config check FILE
-//	geocloak synth [--seed N] [--out FILE]
 //
 // Run "geocloak help" for every command.
 package main
@@ -73,13 +74,15 @@ Commands:
                          the streaming job (embedded broker when no brokers are configured)
   broker [--addr HOST:PORT]
                          the embedded Kafka-protocol broker alone, for any Kafka client
-  evaluate --config FILE --input FILE [--audit FILE] [--out DIR]
-                         run the release engine offline on a JSONL file (plain or gzip)
-                         and print what each partner would get
+  evaluate --config FILE --input FILE [--audit FILE] [--out DIR] [--report FILE.html]
+                         run the release engine offline on a JSONL file (plain or gzip),
+                         print what each partner would get; --report writes the privacy
+                         reviewer's HTML report (maps, threshold sweep, attack figures)
   config check FILE      validate a config and print the effective policy per partner
-  bench [--events N] [--engine]
+  bench [--events N] [--engine] [--soak DURATION]
                          throughput side by side: kafka-go passthrough vs the pipeline
-                         (or, with --engine, the encoding/json floor vs evaluate)
+                         (or, with --engine, the encoding/json floor vs evaluate; with
+                         --soak, steady load with throughput and memory over time)
   synth [--seed N] [--out FILE] [--lines N]
                          write the synthetic test city's check-ins (JSONL)
   version                print the version
