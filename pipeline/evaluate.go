@@ -3,12 +3,14 @@ package pipeline
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,6 +91,18 @@ type Summary struct {
 type PartnerSummary struct {
 	Policy *Policy
 	Stats
+}
+
+// InvalidByCount lists the invalid reasons, most frequent first.
+func (s *Summary) InvalidByCount() []string {
+	reasons := make([]string, 0, len(s.InvalidReasons))
+	for r := range s.InvalidReasons {
+		reasons = append(reasons, r)
+	}
+	slices.SortFunc(reasons, func(a, b string) int {
+		return cmp.Or(cmp.Compare(s.InvalidReasons[b], s.InvalidReasons[a]), strings.Compare(a, b))
+	})
+	return reasons
 }
 
 // EventsPerSecond is the evaluation's throughput.

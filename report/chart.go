@@ -233,9 +233,9 @@ func buildSweepView(s *Sweep, partner int) *sweepView {
 	for _, p := range pts {
 		sv.Rows = append(sv.Rows, sweepRow{
 			Configured: p.Configured, Window: durationText(p.Window), Res: fmt.Sprintf("%d..%d", p.MaxRes, p.MinRes),
-			K: strconv.Itoa(p.K), Released: groupDigits(int64(p.Released)), Rate: pct(p.Released, p.In),
-			Area: areaText(p.MeanAreaKm2()), BelowK: pct(p.Suppressed[belowK], p.In), Cap: pct(p.Suppressed[capped], p.In),
-			Classes: groupDigits(int64(p.Classes)), Min: dash(p.MinClassUsers),
+			K: strconv.Itoa(p.K), Released: Thousands(int64(p.Released)), Rate: Percent(p.Released, p.In),
+			Area: AreaText(p.MeanAreaKm2()), BelowK: Percent(p.Suppressed[belowK], p.In), Cap: Percent(p.Suppressed[capped], p.In),
+			Classes: Thousands(int64(p.Classes)), Min: dash(p.MinClassUsers),
 		})
 	}
 	return sv
@@ -243,7 +243,7 @@ func buildSweepView(s *Sweep, partner int) *sweepView {
 
 func pointTitle(p *SweepPoint) string {
 	return fmt.Sprintf("k=%d, resolutions %d..%d, window %s: %s released, mean area %s km²",
-		p.K, p.MaxRes, p.MinRes, durationText(p.Window), pct(p.Released, p.In), areaText(p.MeanAreaKm2()))
+		p.K, p.MaxRes, p.MinRes, durationText(p.Window), Percent(p.Released, p.In), AreaText(p.MeanAreaKm2()))
 }
 
 func polyline(pts []string) string {
@@ -256,7 +256,7 @@ func polyline(pts []string) string {
 func decadeText(d float64) string {
 	v := math.Pow(10, d)
 	if d >= 0 {
-		return groupDigits(int64(v))
+		return Thousands(int64(v))
 	}
 	return strconv.FormatFloat(v, 'f', int(-d), 64)
 }

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// groupDigits writes n with thousands separators.
-func groupDigits(n int64) string {
+// Thousands writes n with thousands separators.
+func Thousands(n int64) string {
 	s := strconv.FormatInt(n, 10)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
@@ -25,8 +25,8 @@ func groupDigits(n int64) string {
 	return b.String()
 }
 
-// pct is n/of as a percentage with one decimal ("-" when of is 0).
-func pct(n, of int) string {
+// Percent is n/of as a percentage with one decimal ("-" when of is 0).
+func Percent(n, of int) string {
 	if of == 0 {
 		return "-"
 	}
@@ -45,11 +45,11 @@ func share(n, of int) string {
 	case n < of && 1000*(of-n) < of:
 		return "> 99.9%"
 	}
-	return pct(n, of)
+	return Percent(n, of)
 }
 
-// areaText writes km² with the precision the summary uses ("-" for NaN).
-func areaText(km2 float64) string {
+// AreaText writes km² with the precision the summary uses ("-" for NaN).
+func AreaText(km2 float64) string {
 	switch {
 	case math.IsNaN(km2):
 		return "-"

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -110,10 +109,10 @@ func (r *Report) WriteHTML(w io.Writer) error {
 func (r *Report) page() (*page, error) {
 	cfg, sum := r.Config, r.Summary
 	pg := &page{
-		Source: r.Source, Lines: groupDigits(sum.Lines), Invalid: groupDigits(sum.Invalid), Late: groupDigits(sum.Late),
-		Users: groupDigits(int64(r.Users)), Events: groupDigits(int64(r.Events)), Windows: groupDigits(int64(r.Windows)),
+		Source: r.Source, Lines: Thousands(sum.Lines), Invalid: Thousands(sum.Invalid), Late: Thousands(sum.Late),
+		Users: Thousands(int64(r.Users)), Events: Thousands(int64(r.Events)), Windows: Thousands(int64(r.Windows)),
 		WindowSize: durationText(cfg.Window.Size.D()), Lateness: durationText(cfg.Window.AllowedLateness.D()),
-		PartitionRes: r.PartitionRes, PartitionArea: areaText(geo.AvgAreaKm2(r.PartitionRes)), FinestRes: r.FinestRes,
+		PartitionRes: r.PartitionRes, PartitionArea: AreaText(geo.AvgAreaKm2(r.PartitionRes)), FinestRes: r.FinestRes,
 		HasSweep: r.Sweep != nil,
 	}
 	for i := range suppressedLevels {
@@ -122,18 +121,8 @@ func (r *Report) page() (*page, error) {
 	if r.Events > 0 {
 		pg.Span = utc(r.FirstWindow) + " to " + utc(r.LastWindow)
 	}
-	reasons := make([]string, 0, len(sum.InvalidReasons))
-	for k := range sum.InvalidReasons {
-		reasons = append(reasons, k)
-	}
-	slices.SortFunc(reasons, func(a, b string) int {
-		if d := sum.InvalidReasons[b] - sum.InvalidReasons[a]; d != 0 {
-			return int(d)
-		}
-		return strings.Compare(a, b)
-	})
-	for _, k := range reasons {
-		pg.InvalidReasons = append(pg.InvalidReasons, kv{k, groupDigits(sum.InvalidReasons[k])})
+	for _, k := range sum.InvalidByCount() {
+		pg.InvalidReasons = append(pg.InvalidReasons, kv{k, Thousands(sum.InvalidReasons[k])})
 	}
 	if r.Sweep != nil {
 		pg.SweepRuns = r.Sweep.Runs
@@ -190,7 +179,7 @@ func glance(pr *PartnerReport, pv *partnerView) glanceRow {
 	st := &pr.Stats
 	g := glanceRow{Anchor: pv.Anchor, Name: pr.Policy.Name, Policy: fmt.Sprintf("k=%d, res %d..%d",
 		pr.Policy.K, pr.Policy.MaxResolution, pr.Policy.MinResolution),
-		Rate: pct(st.Released, st.In), Area: pv.MeanArea, Smallest: dash(st.MinClassUsers)}
+		Rate: Percent(st.Released, st.In), Area: pv.MeanArea, Smallest: dash(st.MinClassUsers)}
 	if pr.Sizes.Classes > 0 {
 		g.MaxRisk = fixed(pr.Sizes.MaxRisk, 3)
 	} else {
@@ -224,27 +213,27 @@ func (r *Report) partnerView(pr *PartnerReport) (*partnerView, error) {
 	pv := &partnerView{
 		Anchor: "partner-" + strconv.Itoa(pr.Index), Name: p.Name, Topic: p.Topic,
 		Policy: policyText(p, durationText(r.Config.Window.Size.D())), Fields: strings.Join(p.Fields, ", "),
-		MeanArea: "-", Classes: groupDigits(int64(st.Classes)),
+		MeanArea: "-", Classes: Thousands(int64(st.Classes)),
 	}
 	if st.Released > 0 {
-		pv.MeanArea = areaText(st.AreaKm2 / float64(st.Released))
+		pv.MeanArea = AreaText(st.AreaKm2 / float64(st.Released))
 	}
 	row := func(label string, n int, share string, sub bool) {
-		pv.Summary = append(pv.Summary, summaryRow{Label: label, N: groupDigits(int64(n)), Share: share, Sub: sub})
+		pv.Summary = append(pv.Summary, summaryRow{Label: label, N: Thousands(int64(n)), Share: share, Sub: sub})
 	}
 	row("events in", st.In, "", false)
-	row("released", st.Released, pct(st.Released, st.In), false)
-	row("suppressed", st.In-st.Released, pct(st.In-st.Released, st.In), false)
+	row("released", st.Released, Percent(st.Released, st.In), false)
+	row("suppressed", st.In-st.Released, Percent(st.In-st.Released, st.In), false)
 	for reason := pipeline.NumReasons - 1; reason > pipeline.Released; reason-- {
-		row(reason.String(), st.Suppressed[reason], pct(st.Suppressed[reason], st.In), true)
+		row(reason.String(), st.Suppressed[reason], Percent(st.Suppressed[reason], st.In), true)
 		if reason == pipeline.BelowK && p.DP != nil {
-			row("of below_k: under the dp threshold", st.DPDropped, pct(st.DPDropped, st.In), true)
+			row("of below_k: under the dp threshold", st.DPDropped, Percent(st.DPDropped, st.In), true)
 		}
 	}
 	for res := geo.MaxRes; res >= 0; res-- {
 		if n := st.ByRes[res]; n > 0 {
-			pv.ByRes = append(pv.ByRes, summaryRow{Label: fmt.Sprintf("res %d (avg %s km²)", res, areaText(geo.AvgAreaKm2(res))),
-				N: groupDigits(int64(n)), Share: pct(n, st.Released)})
+			pv.ByRes = append(pv.ByRes, summaryRow{Label: fmt.Sprintf("res %d (avg %s km²)", res, AreaText(geo.AvgAreaKm2(res))),
+				N: Thousands(int64(n)), Share: Percent(n, st.Released)})
 		}
 	}
 	maps, err := buildMaps(pr, r.PartitionRes)
@@ -268,8 +257,8 @@ func (r *Report) partnerView(pr *PartnerReport) (*partnerView, error) {
 		if pv.HistMax > 0 {
 			w = 260 * float64(b.Classes) / float64(pv.HistMax)
 		}
-		pv.Hist = append(pv.Hist, histBar{Label: label, Classes: groupDigits(int64(b.Classes)),
-			Checkins: groupDigits(int64(b.Checkins)), W: fixed(w, 1)})
+		pv.Hist = append(pv.Hist, histBar{Label: label, Classes: Thousands(int64(b.Classes)),
+			Checkins: Thousands(int64(b.Checkins)), W: fixed(w, 1)})
 	}
 	pv.Attacks = attackRows(pr, r)
 	return pv, nil
@@ -285,7 +274,7 @@ func attackRows(pr *PartnerReport, r *Report) []attackRow {
 	if sz.Classes == 0 {
 		add("Class sizes", "released classes", "0", "nothing released: no class to attack", false)
 	} else {
-		add("Class sizes", "released classes", groupDigits(int64(sz.Classes)), "a class is (window, cell): its records are indistinguishable", false)
+		add("Class sizes", "released classes", Thousands(int64(sz.Classes)), "a class is (window, cell): its records are indistinguishable", false)
 		note := fmt.Sprintf("never below k = %d (G1)", p.K)
 		if p.DP != nil {
 			note += "; true counts: the partner receives noisy ones"
@@ -294,7 +283,7 @@ func attackRows(pr *PartnerReport, r *Report) []attackRow {
 			fmt.Sprintf("%d / %d / %d / %d / %d", sz.Min, sz.Q1, sz.Median, sz.Q3, sz.Max), note, false)
 		add("Prosecutor risk", "maximum, 1 / smallest class", fixed(sz.MaxRisk, 3),
 			fmt.Sprintf("at most 1/k = %s by construction", fixed(1/float64(p.K), 3)), true)
-		add("", fmt.Sprintf("mean over the %s records received", groupDigits(int64(sz.Records))), fixed(sz.MeanRisk, 3),
+		add("", fmt.Sprintf("mean over the %s records received", Thousands(int64(sz.Records))), fixed(sz.MeanRisk, 3),
 			"chance of picking out a known person's record, averaged over records", false)
 	}
 	rot := durationText(p.PIDRotation.D())
@@ -309,7 +298,7 @@ func attackRows(pr *PartnerReport, r *Report) []attackRow {
 				g = "Unicity"
 			}
 			add(g, fmt.Sprintf("p = %d: traces unique, with pid (rotation %s)", u.P, rot), share(u.Unique, u.Considered),
-				fmt.Sprintf("%s of %s traces with at least %s", groupDigits(int64(u.Unique)), groupDigits(int64(u.Considered)), points(u.P)), u.P == 4)
+				fmt.Sprintf("%s of %s traces with at least %s", Thousands(int64(u.Unique)), Thousands(int64(u.Considered)), points(u.P)), u.P == 4)
 		}
 		add("", "without pid", "does not apply",
 			"no pseudonym: no trace can be built; removing pid from fields removes this risk", false)
@@ -318,42 +307,42 @@ func attackRows(pr *PartnerReport, r *Report) []attackRow {
 			"records carry no pseudonym: no trace can be built, unicity does not apply", true)
 		for _, u := range pr.Unicity {
 			add("", fmt.Sprintf("p = %d: traces unique if pid were enabled (rotation %s)", u.P, rot), share(u.Unique, u.Considered),
-				fmt.Sprintf("hypothetical: %s of %s traces with at least %s", groupDigits(int64(u.Unique)), groupDigits(int64(u.Considered)), points(u.P)), false)
+				fmt.Sprintf("hypothetical: %s of %s traces with at least %s", Thousands(int64(u.Unique)), Thousands(int64(u.Considered)), points(u.P)), false)
 		}
 	}
 	h := &pr.Home
 	add("Home inference", "eligible users (at least 3 night-time check-ins in the input)",
-		fmt.Sprintf("%s of %s", groupDigits(int64(h.Eligible)), groupDigits(int64(r.Users))),
+		fmt.Sprintf("%s of %s", Thousands(int64(h.Eligible)), Thousands(int64(r.Users))),
 		fmt.Sprintf("home = most frequent night-time cell at resolution %d", p.MaxResolution), false)
 	located := fmt.Sprintf("%s (%s users); mean area %s km²; %s at resolution %d", share(h.Located, h.Eligible),
-		groupDigits(int64(h.Located)), areaText(h.MeanAreaKm2), share(h.LocatedAtMax, h.Eligible), p.MaxResolution)
+		Thousands(int64(h.Located)), AreaText(h.MeanAreaKm2), share(h.LocatedAtMax, h.Eligible), p.MaxResolution)
 	if h.Located == 0 {
-		located = pct(0, h.Eligible)
+		located = Percent(0, h.Eligible)
 	}
 	switch {
 	case !pr.Linkable:
-		add("", "located as released", pct(0, h.Eligible), "counts mode: a record is a class, never one person's", true)
+		add("", "located as released", Percent(0, h.Eligible), "counts mode: a record is a class, never one person's", true)
 	case pr.PID:
 		add("", "located, with pid", located, "the trace's most frequent night-time released cell holds the user's home", true)
 	default:
-		add("", "located as released", pct(0, h.Eligible), "no pid: a record cannot be attributed to a person", true)
+		add("", "located as released", Percent(0, h.Eligible), "no pid: a record cannot be attributed to a person", true)
 		add("", "located if pid were enabled", located, "hypothetical, same definition", false)
 	}
 	add("", "home cells visible as crowds", share(h.Crowds, h.Eligible),
 		fmt.Sprintf("home cell at resolution %d released as a class in a night-time window: k people there, not the person", p.MaxResolution), false)
 	c := &pr.Cat
 	add("Categories", "suppressed as sensitive_category", fmt.Sprintf("%s (%s of events in)",
-		groupDigits(int64(c.Sensitive)), pct(c.Sensitive, pr.Stats.In)), fmt.Sprintf("%d categories never released", len(p.SuppressCategories)), false)
+		Thousands(int64(c.Sensitive)), Percent(c.Sensitive, pr.Stats.In)), fmt.Sprintf("%d categories never released", len(p.SuppressCategories)), false)
 	if p.LDiversity > 0 {
 		add("", fmt.Sprintf("released without category (l-diversity, l = %d)", p.LDiversity),
-			fmt.Sprintf("%s (%s of released)", groupDigits(int64(c.NoCategory)), pct(c.NoCategory, c.Records)),
+			fmt.Sprintf("%s (%s of released)", Thousands(int64(c.NoCategory)), Percent(c.NoCategory, c.Records)),
 			"classes with fewer than l categories lose them", false)
 	} else {
 		add("", "released without category (l-diversity)", "off", "l_diversity is 0", false)
 	}
 	if c.Released {
 		add("", "released records carrying a category", fmt.Sprintf("%s (%s of released)",
-			groupDigits(int64(c.WithCategory)), pct(c.WithCategory, c.Records)), "the rest had none in the input or lost it to l-diversity", false)
+			Thousands(int64(c.WithCategory)), Percent(c.WithCategory, c.Records)), "the rest had none in the input or lost it to l-diversity", false)
 	} else {
 		add("", "released records carrying a category", "none", "category is not in this partner's fields", false)
 	}

@@ -75,12 +75,12 @@ func (s scale) legend(fill func(int) string) []legendBin {
 	out := make([]legendBin, len(s.edges)-1)
 	for i := range out {
 		lo, hi := s.edges[i], s.edges[i+1]-1
-		label := groupDigits(int64(lo)) + "–" + groupDigits(int64(hi))
+		label := Thousands(int64(lo)) + "–" + Thousands(int64(hi))
 		switch {
 		case i == len(out)-1:
-			label = "≥ " + groupDigits(int64(lo))
+			label = "≥ " + Thousands(int64(lo))
 		case lo == hi:
-			label = groupDigits(int64(lo))
+			label = Thousands(int64(lo))
 		}
 		out[i] = legendBin{Fill: fill(i), Label: label}
 	}
@@ -395,7 +395,7 @@ func buildMaps(pr *PartnerReport, partitionRes int) (*partnerMaps, error) {
 				Points: proj.points(it.ring),
 				Fill:   fmt.Sprintf("url(#hatch%d)", supScale.bin(it.cc.Checkins)),
 				Title: fmt.Sprintf("%s check-ins suppressed (below_k, contribution_cap, sensitive_category) in this resolution-%d cell",
-					groupDigits(int64(it.cc.Checkins)), partitionRes),
+					Thousands(int64(it.cc.Checkins)), partitionRes),
 			})
 		}
 		for _, i := range rel {
@@ -412,7 +412,7 @@ func buildMaps(pr *PartnerReport, partitionRes int) (*partnerMaps, error) {
 				Fill:   fill,
 				Stroke: stroke,
 				Title: fmt.Sprintf("cell %s, res %d: %s check-ins released in %s windows",
-					it.cc.Cell, it.cc.Cell.Res(), groupDigits(int64(it.cc.Checkins)), groupDigits(int64(it.cc.Windows))),
+					it.cc.Cell, it.cc.Cell.Res(), Thousands(int64(it.cc.Checkins)), Thousands(int64(it.cc.Windows))),
 			})
 		}
 		mv.Cells = len(mv.Released)
@@ -427,7 +427,7 @@ func buildMaps(pr *PartnerReport, partitionRes int) (*partnerMaps, error) {
 		lat, lng := (c.box.minLat+c.box.maxLat)/2, (c.box.minLng+c.box.maxLng)/2
 		pm.Maps = append(pm.Maps, draw(c, c.box, maxW, maxH, minH, func(kx float64) string {
 			return fmt.Sprintf("Area %d, around %s: %s check-ins released, %s suppressed (%s)",
-				a+1, latLngText(lat, lng), groupDigits(int64(c.released)), groupDigits(int64(c.suppressed)), extentText(c.box, kx))
+				a+1, latLngText(lat, lng), Thousands(int64(c.released)), Thousands(int64(c.suppressed)), extentText(c.box, kx))
 		}))
 		if a > 0 {
 			continue
@@ -466,7 +466,7 @@ func buildMaps(pr *PartnerReport, partitionRes int) (*partnerMaps, error) {
 	if relOut+supOut > 0 || len(areas) > 1 {
 		pm.Overview = buildOverview(items, areas[:drawn], partitionRes)
 		pm.Note = fmt.Sprintf("The data span %d areas; the %d largest are drawn above. Outside them: %s released and %s suppressed check-ins, shown only on the overview.",
-			len(areas), drawn, groupDigits(int64(relOut)), groupDigits(int64(supOut)))
+			len(areas), drawn, Thousands(int64(relOut)), Thousands(int64(supOut)))
 	}
 	return pm, nil
 }
@@ -525,7 +525,7 @@ func buildOverview(items []mapItem, areas []cluster, partitionRes int) *overview
 			x, y := xy(p.Lat, p.Lng)
 			r := 1.5 + 10*math.Sqrt(float64(m[c])/float64(maxN))
 			out = append(out, dotView{X: fixed(x, 1), Y: fixed(y, 1), R: fixed(r, 1),
-				Title: fmt.Sprintf("%s check-ins %s in this resolution-%d cell", groupDigits(int64(m[c])), what, partitionRes)})
+				Title: fmt.Sprintf("%s check-ins %s in this resolution-%d cell", Thousands(int64(m[c])), what, partitionRes)})
 		}
 		return out
 	}

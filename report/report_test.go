@@ -604,7 +604,7 @@ func TestHTML(t *testing.T) {
 	for _, pr := range r.Partners {
 		cells += len(pr.Cells)
 		for _, cc := range pr.Cells {
-			if !strings.Contains(html, fmt.Sprintf("<title>cell %s, res %d: %s check-ins released", cc.Cell, cc.Cell.Res(), groupDigits(int64(cc.Checkins)))) {
+			if !strings.Contains(html, fmt.Sprintf("<title>cell %s, res %d: %s check-ins released", cc.Cell, cc.Cell.Res(), Thousands(int64(cc.Checkins)))) {
 				t.Errorf("%s: released cell %s not drawn", pr.Policy.Name, cc.Cell)
 			}
 		}

@@ -228,9 +228,9 @@ func (s *Sweep) WriteText(w io.Writer, cfg *config.Config) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d..%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			cfg.Partners[pt.Partner].Name, mark, durationText(pt.Window), pt.MaxRes, pt.MinRes, pt.K,
-			groupDigits(int64(pt.Released)), pct(pt.Released, pt.In), areaText(pt.MeanAreaKm2()),
-			pct(pt.Suppressed[pipeline.BelowK], pt.In), pct(pt.Suppressed[pipeline.ContributionCap], pt.In),
-			groupDigits(int64(pt.Classes)), dash(pt.MinClassUsers))
+			Thousands(int64(pt.Released)), Percent(pt.Released, pt.In), AreaText(pt.MeanAreaKm2()),
+			Percent(pt.Suppressed[pipeline.BelowK], pt.In), Percent(pt.Suppressed[pipeline.ContributionCap], pt.In),
+			Thousands(int64(pt.Classes)), dash(pt.MinClassUsers))
 	}
 	fmt.Fprintf(tw, "\n")
 	if err := tw.Flush(); err != nil {

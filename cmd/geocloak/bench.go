@@ -18,6 +18,7 @@ import (
 
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/pipeline"
+	"github.com/geocloak/geocloak/report"
 	"github.com/geocloak/geocloak/synth"
 )
 
@@ -75,7 +76,7 @@ func (e *env) benchCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "geocloak bench: %s synthetic check-ins, %d CPUs, %s\n", group(int64(len(lines))), runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(e.stdout, "geocloak bench: %s synthetic check-ins, %d CPUs, %s\n", report.Thousands(int64(len(lines))), runtime.NumCPU(), runtime.Version())
 	if *profile != "" {
 		f, err := os.Create(*profile)
 		if err != nil {
@@ -125,7 +126,7 @@ func (e *env) benchEngine(ctx context.Context, cfg *config.Config, lines [][]byt
 		return err
 	}
 	eval := sum.Elapsed
-	rate := func(d time.Duration) string { return group(int64(float64(len(lines))/d.Seconds())) + "/s" }
+	rate := func(d time.Duration) string { return report.Thousands(int64(float64(len(lines))/d.Seconds())) + "/s" }
 	fmt.Fprintf(e.stdout, "floor (encoding/json + time.Parse + H3 cell, one loop)  %8s  %s\n", floor.Round(time.Millisecond), rate(floor))
 	fmt.Fprintf(e.stdout, "evaluate (whole engine, %d partners, records written)     %8s  %s\n", len(pols), eval.Round(time.Millisecond), rate(eval))
 	fmt.Fprintf(e.stdout, "evaluate / floor speed: %.2f (target >= 1)\n", floor.Seconds()/eval.Seconds())
@@ -144,7 +145,7 @@ func (e *env) benchKafka(ctx context.Context, cfg *config.Config, lines [][]byte
 		return err
 	}
 	fmt.Fprintf(e.stdout, "embedded broker %s; %s raw messages in %s (%d partitions)\n",
-		j.conn.Brokers[0], group(int64(len(lines))), cfg.Kafka.InputTopic, cfg.Kafka.Partitions.Input)
+		j.conn.Brokers[0], report.Thousands(int64(len(lines))), cfg.Kafka.InputTopic, cfg.Kafka.Partitions.Input)
 
 	pass, err := passthrough(ctx, j.conn, cfg.Kafka.InputTopic, "bench.passthrough", len(lines))
 	if err != nil {
@@ -152,7 +153,7 @@ func (e *env) benchKafka(ctx context.Context, cfg *config.Config, lines [][]byte
 	}
 	passRate := float64(len(lines)) / pass.Seconds()
 	fmt.Fprintf(e.stdout, "kafka-go passthrough (group reader -> writer, commit every 1,000)  %8s  %s msg/s\n",
-		pass.Round(time.Millisecond), group(int64(passRate)))
+		pass.Round(time.Millisecond), report.Thousands(int64(passRate)))
 
 	// One record per raw partition, 3 h after the data, closes every window of the data
 	// without waiting for partitions to go idle.
@@ -197,7 +198,7 @@ func (e *env) benchKafka(ctx context.Context, cfg *config.Config, lines [][]byte
 	}
 	pipeRate := float64(len(lines)) / pipe.Seconds()
 	fmt.Fprintf(e.stdout, "geocloak pipeline (ingest + cloak, %d partners, %s partner records) %8s  %s check-ins/s\n",
-		len(names), group(records), pipe.Round(time.Millisecond), group(int64(pipeRate)))
+		len(names), report.Thousands(records), pipe.Round(time.Millisecond), report.Thousands(int64(pipeRate)))
 	fmt.Fprintf(e.stdout, "pipeline / passthrough rate: %.2f (target >= 0.8)\n", pipeRate/passRate)
 	return nil
 }

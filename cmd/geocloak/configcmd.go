@@ -13,6 +13,7 @@ import (
 
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
+	"github.com/geocloak/geocloak/report"
 )
 
 // configCheck validates a config file and prints the effective policy per partner: what
@@ -47,7 +48,7 @@ func (e *env) configCheck(args []string) error {
 	fmt.Fprintf(tw, "kafka\t%s; in %s, internal %s, dead letters %s, group %s\n",
 		brokers, cfg.Kafka.InputTopic, cfg.Kafka.InternalTopic, cfg.Kafka.DeadLetterTopic, cfg.Kafka.GroupID)
 	fmt.Fprintf(tw, "cells\tcomputed at res %d; internal topic keyed at res %d (%s km² avg)\n",
-		cfg.FinestResolution(), cfg.PartitionResolution, area(geo.AvgAreaKm2(cfg.PartitionResolution)))
+		cfg.FinestResolution(), cfg.PartitionResolution, report.AreaText(geo.AvgAreaKm2(cfg.PartitionResolution)))
 	tw.Flush()
 	for _, p := range cfg.Partners {
 		fmt.Fprintf(w, "\npartner %s -> topic %s\n", p.Name, p.Topic)
@@ -55,7 +56,7 @@ func (e *env) configCheck(args []string) error {
 		fmt.Fprintf(tw, "  mode\t%s\n", p.Mode)
 		fmt.Fprintf(tw, "  k\t%d distinct users in every released class (cell, resolution, window)\n", p.K)
 		fmt.Fprintf(tw, "  resolutions\t%d (%s km² avg) down to %d (%s km² avg); coarser than that: suppressed\n",
-			p.MaxResolution, area(geo.AvgAreaKm2(p.MaxResolution)), p.MinResolution, area(geo.AvgAreaKm2(p.MinResolution)))
+			p.MaxResolution, report.AreaText(geo.AvgAreaKm2(p.MaxResolution)), p.MinResolution, report.AreaText(geo.AvgAreaKm2(p.MinResolution)))
 		fmt.Fprintf(tw, "  fields\t%s\n", strings.Join(p.Fields, ", "))
 		ld := "off"
 		if p.LDiversity > 0 {

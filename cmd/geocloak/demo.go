@@ -19,6 +19,7 @@ import (
 
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/pipeline"
+	"github.com/geocloak/geocloak/report"
 )
 
 // demo is `geocloak demo`: the embedded broker, the bundled city replayed into the raw
@@ -78,7 +79,7 @@ func (e *env) demo(ctx context.Context, args []string) error {
 	}
 	broker := j.conn.Brokers[0]
 	fmt.Fprintf(e.stdout, "geocloak demo: embedded broker on %s; replaying %s check-ins from %s into %s\n",
-		broker, group(int64(len(lines))), *input, cfg.Kafka.InputTopic)
+		broker, report.Thousands(int64(len(lines))), *input, cfg.Kafka.InputTopic)
 
 	stagesCtx, stopStages := context.WithCancel(ctx)
 	defer stopStages()
@@ -117,10 +118,10 @@ func (e *env) demo(ctx context.Context, args []string) error {
 			acc := t.Accounted(n)
 			done = done && acc >= int64(len(lines))
 			p := t.Partners[n]
-			parts = append(parts, fmt.Sprintf("%s %s released, %s suppressed", n, group(p.Released), group(acc-p.Released)))
+			parts = append(parts, fmt.Sprintf("%s %s released, %s suppressed", n, report.Thousands(p.Released), report.Thousands(acc-p.Released)))
 		}
 		line := fmt.Sprintf("%5.1fs  in %s/%s | %s | %s dead letters",
-			time.Since(start).Seconds(), group(t.IngestIn), group(int64(len(lines))), strings.Join(parts, " | "), group(t.DeadLetters))
+			time.Since(start).Seconds(), report.Thousands(t.IngestIn), report.Thousands(int64(len(lines))), strings.Join(parts, " | "), report.Thousands(t.DeadLetters))
 		switch {
 		case tty:
 			fmt.Fprintf(e.stdout, "\r\033[K%s", line)
@@ -166,7 +167,7 @@ func (e *env) demo(ctx context.Context, args []string) error {
 	out.Flush()
 	t := j.metrics.Totals(names)
 	fmt.Fprintf(e.stdout, "\nsummary: %s check-ins in, %s dead-lettered (invalid), %s late\n",
-		group(t.IngestIn), group(t.DeadLetters), group(t.Late))
+		report.Thousands(t.IngestIn), report.Thousands(t.DeadLetters), report.Thousands(t.Late))
 	fmt.Fprintf(e.stdout, "%-16s %10s %8s %10s %10s %10s  %s\n", "partner", "released", "share", "below_k", "cap", "sensitive", "records = evaluate?")
 	allSame := true
 	for i, p := range cfg.Partners {
@@ -180,13 +181,13 @@ func (e *env) demo(ctx context.Context, args []string) error {
 		slices.Sort(have)
 		same := slices.Equal(want, have) && pt.Released == int64(sum.Partners[i].Released)
 		allSame = allSame && same
-		verdict := fmt.Sprintf("yes (%s records)", group(int64(len(have))))
+		verdict := fmt.Sprintf("yes (%s records)", report.Thousands(int64(len(have))))
 		if !same {
-			verdict = fmt.Sprintf("NO: %s through Kafka, %s from evaluate", group(int64(len(have))), group(int64(len(want))))
+			verdict = fmt.Sprintf("NO: %s through Kafka, %s from evaluate", report.Thousands(int64(len(have))), report.Thousands(int64(len(want))))
 		}
-		fmt.Fprintf(e.stdout, "%-16s %10s %7.1f%% %10s %10s %10s  %s\n", p.Name, group(pt.Released),
-			100*float64(pt.Released)/float64(len(lines)), group(pt.Suppressed["below_k"]), group(pt.Suppressed["contribution_cap"]),
-			group(pt.Suppressed["sensitive_category"]), verdict)
+		fmt.Fprintf(e.stdout, "%-16s %10s %7.1f%% %10s %10s %10s  %s\n", p.Name, report.Thousands(pt.Released),
+			100*float64(pt.Released)/float64(len(lines)), report.Thousands(pt.Suppressed["below_k"]), report.Thousands(pt.Suppressed["contribution_cap"]),
+			report.Thousands(pt.Suppressed["sensitive_category"]), verdict)
 	}
 	if *keep {
 		fmt.Fprintf(e.stdout, "\nStill running. Try, from another terminal:\n")

@@ -140,7 +140,7 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 		rate := float64(p.Lines) / p.Elapsed.Seconds()
 		if tty {
 			fmt.Fprintf(e.stderr, "\r%s check-ins, %s/s, %d windows open holding %s events ",
-				group(p.Lines), group(int64(rate)), p.Open, group(int64(p.Buffered)))
+				report.Thousands(p.Lines), report.Thousands(int64(rate)), p.Open, report.Thousands(int64(p.Buffered)))
 			return
 		}
 		if time.Since(lastLog) >= 10*time.Second {
@@ -169,7 +169,7 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 	if sum.Late > 0 && *partitions == 0 {
 		fmt.Fprintf(e.stdout, "\nnote: %s check-ins were late in the file's order. The stream judges lateness per raw partition, on\n"+
 			"each partition's own order; to reproduce a replay through Kafka exactly, add --partitions N (the raw\n"+
-			"topic's) and --partitioner (crc32 for kcat, murmur2 for Java clients, fnv1a for kafka-go's Hash).\n", group(sum.Late))
+			"topic's) and --partitioner (crc32 for kcat, murmur2 for Java clients, fnv1a for kafka-go's Hash).\n", report.Thousands(sum.Late))
 	}
 	if collector == nil && !needSweep {
 		return nil

@@ -20,6 +20,7 @@ import (
 
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/pipeline"
+	"github.com/geocloak/geocloak/report"
 	"github.com/geocloak/geocloak/synth"
 )
 
@@ -62,7 +63,7 @@ func (e *env) soak(ctx context.Context, cfg *config.Config, opt soakOptions) err
 	}
 	defer j.close()
 	fmt.Fprintf(e.stdout, "soak: %s at %s check-ins/s offered, broker %s (own process), window %s, max_buffered_events %s\n",
-		opt.duration, group(int64(opt.rate)), addr, cfg.Window.Size, group(int64(cfg.Kafka.MaxBufferedEvents)))
+		opt.duration, report.Thousands(int64(opt.rate)), addr, cfg.Window.Size, report.Thousands(int64(cfg.Kafka.MaxBufferedEvents)))
 
 	ctx, cancel := context.WithTimeout(ctx, opt.duration)
 	defer cancel()
@@ -98,8 +99,8 @@ func (e *env) soak(ctx context.Context, cfg *config.Config, opt soakOptions) err
 		s := soakSample{elapsed: time.Since(start), produced: produced.Load(), in: t.IngestIn,
 			rssMB: rssMB(), heapMB: heapMB(), buffered: t.Buffered, paused: t.Pauses}
 		s.rate = float64(s.in-last.in) / (s.elapsed - last.elapsed).Seconds()
-		fmt.Fprintf(e.stdout, "%8s %12s %12s %12s %9.0f %9.0f %12s %7d\n", s.elapsed.Round(time.Second), group(s.produced),
-			group(s.in), group(int64(s.rate)), s.rssMB, s.heapMB, group(s.buffered), s.paused)
+		fmt.Fprintf(e.stdout, "%8s %12s %12s %12s %9.0f %9.0f %12s %7d\n", s.elapsed.Round(time.Second), report.Thousands(s.produced),
+			report.Thousands(s.in), report.Thousands(int64(s.rate)), s.rssMB, s.heapMB, report.Thousands(s.buffered), s.paused)
 		samples = append(samples, s)
 		last = s
 	}
@@ -131,7 +132,7 @@ func printSoakVerdict(e *env, samples []soakSample) {
 		total += s.rate
 	}
 	fmt.Fprintf(e.stdout, "throughput: %s check-ins/s on average over %s (%s ingested)\n",
-		group(int64(float64(lastS.in)/lastS.elapsed.Seconds())), lastS.elapsed.Round(time.Second), group(lastS.in))
+		report.Thousands(int64(float64(lastS.in)/lastS.elapsed.Seconds())), lastS.elapsed.Round(time.Second), report.Thousands(lastS.in))
 	fmt.Fprintf(e.stdout, "resident memory: %.0f MB after warm-up (%s), %.0f MB at the end, peak %.0f MB: %+.1f%% from warm-up to end\n",
 		warm.rssMB, warm.elapsed.Round(time.Second), lastS.rssMB, peak, 100*(lastS.rssMB-warm.rssMB)/warm.rssMB)
 }
