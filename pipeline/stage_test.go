@@ -713,3 +713,28 @@ func TestStreamMatchesPartitionedEvaluate(t *testing.T) {
 		t.Error("evaluate on the whole file gives the same records: the late check-ins do not exercise the partitioned judgement")
 	}
 }
+
+// With kafka.dead_letter_payloads false, dead letters keep only their reason and source:
+// the dead-letter topic holds no personal data.
+func TestDeadLettersWithoutPayloads(t *testing.T) {
+	cfg := streamConfig(t)
+	cfg.Kafka.DeadLetterPayloads = false
+	lines := append(cityLines(t, 100, 1)[:200], []byte(`{"event_id":"bad","user_id":"SENTINEL-user","lat":91,"lng":4.8,"ts":"2026-03-02T10:00:00Z"}`))
+	c := cluster(t)
+	conn := dialTest(t, c, cfg)
+	produce(t, conn, cfg.Kafka.InputTopic, lines)
+	opt := StageOptions{Config: cfg, Key: testStageKey, Conn: conn, Log: testLogger(t), Timing: testTiming, MaxWait: 100 * time.Millisecond}
+	s := startStages(t, context.Background(), opt, true, false)
+	deadline := time.Now().Add(30 * time.Second)
+	for topicSize(t, conn, cfg.Kafka.DeadLetterTopic) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no dead letter")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.stop(t)
+	dl := deadLetters(t, conn, cfg.Kafka.DeadLetterTopic)
+	if reason, ok := dl[""]; len(dl) != 1 || !ok || !strings.Contains(reason, "latitude out of range") {
+		t.Fatalf("dead letters by payload: %v; want one, without payload", dl)
+	}
+}
