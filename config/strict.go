@@ -46,7 +46,17 @@ func join(path, key string) string {
 }
 
 func problem(n *yaml.Node, path, format string, args ...any) error {
+	if path == "" {
+		path = "document"
+	}
 	return fmt.Errorf("%s (line %d): %s", path, n.Line, fmt.Sprintf(format, args...))
+}
+
+// decodes reports whether the scalar n decodes into a value of type T: an explicit tag
+// (!!int x) or an out-of-range number would otherwise fail later, without a key path.
+func decodes[T any](n *yaml.Node) bool {
+	var v T
+	return n.Decode(&v) == nil
 }
 
 func checkNode(n *yaml.Node, t reflect.Type, path string) []error {
@@ -71,7 +81,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) []error {
 		if n.Kind != yaml.ScalarNode {
 			return []error{problem(n, path, "must be an RFC 3339 time, such as 2000-01-01T00:00:00Z")}
 		}
-		if _, err := time.Parse(time.RFC3339, n.Value); err != nil {
+		if _, err := time.Parse(time.RFC3339, n.Value); err != nil || !decodes[time.Time](n) {
 			return []error{problem(n, path, "%q must be an RFC 3339 time, such as 2000-01-01T00:00:00Z", n.Value)}
 		}
 		return nil
@@ -80,7 +90,7 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) []error {
 	case reflect.Pointer:
 		return checkNode(n, t.Elem(), path)
 	case reflect.Float64:
-		if n.Kind != yaml.ScalarNode || (n.Tag != "!!float" && n.Tag != "!!int") {
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!float" && n.Tag != "!!int") || !decodes[float64](n) {
 			return []error{problem(n, path, "%q must be a number", n.Value)}
 		}
 		return nil
@@ -93,6 +103,10 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) []error {
 		seen := make(map[string]bool)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode {
+				errs = append(errs, problem(k, join(path, "(key)"), "a key must be a plain name, not a list or a mapping"))
+				continue
+			}
 			kp := join(path, k.Value)
 			if seen[k.Value] {
 				errs = append(errs, problem(k, kp, "duplicate key"))
@@ -113,21 +127,27 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) []error {
 		}
 		var errs []error
 		for i, e := range n.Content {
-			errs = append(errs, checkNode(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
+			ep := fmt.Sprintf("%s[%d]", path, i)
+			if e.Kind == yaml.ScalarNode && e.Tag == "!!null" {
+				errs = append(errs, problem(e, ep, "must not be empty"))
+				continue
+			}
+			errs = append(errs, checkNode(e, t.Elem(), ep)...)
 		}
 		return errs
 	case reflect.String:
-		if n.Kind != yaml.ScalarNode {
-			return []error{problem(n, path, "must be a string")}
+		// !!binary would decode base64 into the value: a name must read as written.
+		if n.Kind != yaml.ScalarNode || n.Tag == "!!binary" || !decodes[string](n) {
+			return []error{problem(n, path, "must be a plain string")}
 		}
 		return nil
 	case reflect.Int:
-		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-			return []error{problem(n, path, "%q must be an integer", n.Value)}
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || !decodes[int](n) {
+			return []error{problem(n, path, "%q must be an integer (64-bit)", n.Value)}
 		}
 		return nil
 	case reflect.Bool:
-		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || !decodes[bool](n) {
 			return []error{problem(n, path, "%q must be true or false", n.Value)}
 		}
 		return nil

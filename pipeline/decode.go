@@ -299,16 +299,15 @@ func (d *Decoder) time(s *scanner) (int64, error) {
 	return int64(math.Floor(ms)), nil
 }
 
-// parseRFC3339 parses the common layouts by hand and falls back to the time package.
+// parseRFC3339 parses an RFC 3339 date-time, strictly:
+// "2006-01-02T15:04:05[.fff…](Z|±hh:mm)", T and Z in either case, offsets up to 23:59.
+// (The time package also takes a 24:00 offset, a comma as decimal mark and one-digit
+// hours; RFC 3339 does not, and neither does geocloak.)
 func parseRFC3339(v []byte) (int64, error) {
 	if ms, ok := fastRFC3339(v); ok {
 		return ms, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, string(v))
-	if err != nil {
-		return 0, invalid("time: not an RFC 3339 time")
-	}
-	return t.UnixMilli(), nil
+	return 0, invalid("time: not an RFC 3339 time")
 }
 
 // fastRFC3339 handles "2006-01-02T15:04:05[.fff…](Z|±hh:mm)".
@@ -579,10 +578,29 @@ func (s *scanner) skip(depth int) error {
 	return errJSON
 }
 
+// checkEscapes checks the escapes of a string geocloak skips. A lone surrogate is
+// accepted there, as raw invalid UTF-8 is: the value is dropped unread.
 func checkEscapes(v []byte) error {
-	var buf [64]byte
-	_, err := unescape(buf[:0], v)
-	return err
+	for i := 0; i < len(v); i++ {
+		if v[i] != '\\' {
+			continue
+		}
+		i++
+		if i >= len(v) {
+			return errJSON
+		}
+		switch v[i] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		case 'u':
+			if _, _, ok := hex4(v[i+1:]); !ok {
+				return errJSON
+			}
+			i += 4
+		default:
+			return errJSON
+		}
+	}
+	return nil
 }
 
 // unescape appends the decoded contents of a JSON string (without quotes) to dst.

@@ -115,7 +115,7 @@ func (s *Summary) EventsPerSecond() float64 {
 
 // chunk is a run of input lines decoded by one worker.
 type chunk struct {
-	first int64 // line number (1-based) of lines[0]
+	nums  []int64 // line number (1-based, blank lines counted) of each line
 	buf   []byte
 	lines [][]byte
 	evs   []Event
@@ -218,7 +218,8 @@ func Evaluate(ctx context.Context, in io.Reader, opt EvalOptions, out Output) (*
 		return nil, err
 	}
 	e.sum.Elapsed = time.Since(start)
-	return &e.sum, nil
+	sum := e.sum // a copy: the engine's windows and buffers must not outlive the call
+	return &sum, nil
 }
 
 // Decompress returns r, gunzipped when it starts with the gzip magic bytes.
@@ -251,8 +252,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // to maxBytes+1 bytes, so that it is reported invalid without holding all of it.
 func readChunks(ctx context.Context, r io.Reader, maxBytes int, work, ordered chan<- *chunk) error {
 	br := bufio.NewReaderSize(r, 1<<20)
-	lineNo := int64(0)
-	c := &chunk{first: 1, done: make(chan struct{})}
+	lineNo := int64(0) // physical lines, blank ones included
+	c := &chunk{done: make(chan struct{})}
 	send := func() error {
 		select {
 		case work <- c:
@@ -264,7 +265,7 @@ func readChunks(ctx context.Context, r io.Reader, maxBytes int, work, ordered ch
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		c = &chunk{first: lineNo + 1, done: make(chan struct{})}
+		c = &chunk{done: make(chan struct{})}
 		return nil
 	}
 	var long []byte
@@ -286,12 +287,15 @@ func readChunks(ctx context.Context, r io.Reader, maxBytes int, work, ordered ch
 			}
 			line, long = long, nil
 		}
+		if len(line) > 0 || !errors.Is(err, io.EOF) {
+			lineNo++
+		}
 		line = bytes.TrimRight(line, "\r\n")
 		if len(bytes.TrimSpace(line)) > 0 {
-			lineNo++
 			off := len(c.buf)
 			c.buf = append(c.buf, line...)
 			c.lines = append(c.lines, c.buf[off:len(c.buf):len(c.buf)])
+			c.nums = append(c.nums, lineNo)
 			if len(c.lines) == chunkLines {
 				// Lines point into c.buf; re-slice them now that it no longer grows.
 				if err := send(); err != nil {
@@ -342,7 +346,7 @@ func decodeChunk(m *Minimizer, c *chunk, now int64, keepIDs bool, part func(user
 			if len(ck.EventID) > 0 {
 				c.ids[i] = string(ck.EventID)
 			} else {
-				c.ids[i] = "line:" + strconv.FormatInt(c.first+int64(i), 10)
+				c.ids[i] = "line:" + strconv.FormatInt(c.nums[i], 10)
 			}
 		}
 	}
@@ -410,7 +414,7 @@ func (e *evalEngine) chunk(c *chunk) error {
 			}
 			continue
 		}
-		e.windows.Add(ev, 0, c.first+int64(i), id)
+		e.windows.Add(ev, 0, c.nums[i], id)
 		e.sum.MaxBuffered = max(e.sum.MaxBuffered, e.windows.Buffered())
 		wm.Observe(ev.Time)
 		// Windows close at the minimum over the partitions (one without data holds them
