@@ -123,10 +123,45 @@ func TestLogCanary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	printed := stdout + stderr
 	if !strings.Contains(stderr, "PSEUDONYM KEY NOT SET") {
 		t.Errorf("no loud warning about the development key in:\n%s", stderr)
 	}
+	checkCanary(t, stdout+stderr, canarySentinels(t, audit, nil))
+}
+
+// TestDemoCanary (G6) for the streaming path: the demo's logs, progress, sample records
+// and summary hold nothing a person could be found by.
+func TestDemoCanary(t *testing.T) {
+	dir := t.TempDir()
+	audit := filepath.Join(dir, "audit.jsonl")
+	if _, _, err := geocloak(t, "evaluate", "--config", cityConfig, "--input", cityInput, "--out", dir, "--audit", audit, "--quiet"); err != nil {
+		t.Fatal(err)
+	}
+	// Released cells may be printed (sample records): they are not sentinels.
+	releasedCells := make(map[string]bool)
+	for _, name := range []string{"acme-ads", "metro-insights", "beacon-media"} {
+		for _, l := range strings.Split(string(must(os.ReadFile(filepath.Join(dir, name+".jsonl")))), "\n") {
+			var r struct{ Cell string }
+			if json.Unmarshal([]byte(l), &r) == nil {
+				releasedCells[r.Cell] = true
+			}
+		}
+	}
+	stdout, stderr, err := geocloak(t, "demo", "--config", cityConfig, "--input", cityInput, "--addr", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stdout, "records = evaluate?") {
+		t.Fatalf("no summary in the demo's output:\n%s", stdout)
+	}
+	checkCanary(t, stdout+stderr, canarySentinels(t, audit, releasedCells))
+}
+
+// canarySentinels lists what a person could be found by in the city: ids, names, device
+// ids, venue ids, captions, coordinates, and the cells (res 4 to 10) of every check-in no
+// partner received, except cells in skip.
+func canarySentinels(t *testing.T, audit string, skip map[string]bool) map[string]bool {
+	t.Helper()
 	sentinels := make(map[string]bool)
 	released := make(map[string]bool)
 	for _, l := range strings.Split(string(must(os.ReadFile(audit))), "\n") {
@@ -158,7 +193,7 @@ func TestLogCanary(t *testing.T) {
 			id, _ := rec["event_id"].(string)
 			if p, err := geo.NewPoint(lat, lng); err == nil && !released[id] {
 				for res := 4; res <= 10; res++ {
-					if c, err := geo.CellOf(p, res); err == nil {
+					if c, err := geo.CellOf(p, res); err == nil && !skip[c.String()] {
 						sentinels[c.String()] = true
 					}
 				}
@@ -168,6 +203,11 @@ func TestLogCanary(t *testing.T) {
 	if len(sentinels) < 1000 {
 		t.Fatalf("only %d sentinels", len(sentinels))
 	}
+	return sentinels
+}
+
+func checkCanary(t *testing.T, printed string, sentinels map[string]bool) {
+	t.Helper()
 	for s := range sentinels {
 		if strings.Contains(printed, s) {
 			t.Errorf("G6: %q from the input appears in geocloak's output:\n%s", s, printed)
