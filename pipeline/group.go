@@ -64,10 +64,20 @@ func (c *Conn) runGroup(ctx context.Context, stop <-chan struct{}, group, topic 
 	defer g.Close()
 	nextCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var workers sync.WaitGroup
+	// Supervisors of generations are counted so that a graceful stop waits for their
+	// commits before the group is left. Once stopping, no supervisor is added (a
+	// WaitGroup must not grow from zero while it is waited on).
+	var (
+		workers sync.WaitGroup
+		mu      sync.Mutex
+		leaving bool
+	)
 	go func() {
 		select {
 		case <-stop:
+			mu.Lock()
+			leaving = true
+			mu.Unlock()
 			workers.Wait() // let them commit before the group is left
 			cancel()
 		case <-nextCtx.Done():
@@ -98,7 +108,13 @@ func (c *Conn) runGroup(ctx context.Context, stop <-chan struct{}, group, topic 
 		// One supervisor per generation: it reads the committed offsets (retrying: a
 		// generation without its workers would never end) and runs a worker per
 		// partition. kafka-go ends the generation when it returns.
+		mu.Lock()
+		if leaving {
+			mu.Unlock()
+			return nil
+		}
 		workers.Add(1)
+		mu.Unlock()
 		genID, member := int(gen.ID), gen.MemberID
 		gen.Start(func(gctx context.Context) {
 			defer workers.Done()
