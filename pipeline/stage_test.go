@@ -541,9 +541,10 @@ func deadLetters(t *testing.T, conn *Conn, topic string) map[string]string {
 	return out
 }
 
-// TestBufferCap: with one raw partition far behind, events pile up in open windows; at
-// kafka.max_buffered_events the cloak pauses taking events instead of growing, never
-// releases early and never drops: the output still equals evaluate's.
+// TestBufferCap: with one raw partition held back, no window can close and events pile
+// up; at kafka.max_buffered_events the cloak pauses taking events instead of growing, never
+// releases early and never drops: once the partition is read, the output equals
+// evaluate's.
 func TestBufferCap(t *testing.T) {
 	cfg := streamConfig(t)
 	cfg.Kafka.MaxBufferedEvents = config.MinBufferedEvents
@@ -554,14 +555,22 @@ func TestBufferCap(t *testing.T) {
 	produce(t, conn, cfg.Kafka.InputTopic, lines)
 	m := NewMetrics(nil)
 	opt := StageOptions{Config: cfg, Key: testStageKey, Conn: conn, Log: testLogger(t), Timing: testTiming, Metrics: m,
-		MaxWait: 100 * time.Millisecond, FetchBytes: 64 << 10,
-		FetchDelay: func(p int) time.Duration {
-			if p == 0 {
-				return 150 * time.Millisecond
-			}
-			return 0
-		}}
-	s := startStages(t, context.Background(), opt, true, true)
+		MaxWait: 100 * time.Millisecond, FetchBytes: 64 << 10}
+	// Raw partition 0 is not read until the cap has been reached: the three others hold
+	// about 12,000 of the 16,000 check-ins, over the cap of 10,000.
+	unblock := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(unblock) }) }
+	defer release()
+	optIn := opt
+	optIn.FetchDelay = func(p int) time.Duration {
+		if p == 0 {
+			<-unblock
+		}
+		return 0
+	}
+	in := startStages(t, context.Background(), optIn, true, false)
+	s := startStages(t, context.Background(), opt, false, true)
 	var peak float64
 	stopPeak := make(chan struct{})
 	peakDone := make(chan struct{})
@@ -576,10 +585,21 @@ func TestBufferCap(t *testing.T) {
 			}
 		}
 	}()
+	for deadline := time.Now().Add(60 * time.Second); counterValue(m.Pauses) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the cap of %d events was never reached (peak %.0f)", cfg.Kafka.MaxBufferedEvents, peak)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := topicSize(t, conn, cfg.Partners[0].Topic); n != 0 {
+		t.Errorf("%d records released while a raw partition had not been read", n)
+	}
+	release()
 	waitRecords(t, conn, cfg, want, 120*time.Second)
 	close(stopPeak)
 	<-peakDone
 	s.stop(t)
+	in.stop(t)
 	if counterValue(m.Pauses) == 0 {
 		t.Errorf("the cap of %d events was never reached (peak %.0f): the test does not test it", cfg.Kafka.MaxBufferedEvents, peak)
 	}
