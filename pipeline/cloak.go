@@ -66,7 +66,7 @@ func NewCloak(ctx context.Context, opt StageOptions) (*Cloak, error) {
 func (s *Cloak) Run(ctx context.Context) error {
 	defer closeWriters(s.partners...)
 	return s.opt.Conn.runGroup(ctx, s.ch, s.opt.Config.Kafka.GroupID+".cloak", s.opt.Config.Kafka.InternalTopic,
-		s.opt.Timing, s.opt.Log.With().Str("stage", "cloak").Str("instance", s.opt.ID).Logger(), s.partition)
+		s.opt.Timing, s.opt.Log.With().Str("stage", "cloak").Logger(), s.partition)
 }
 
 // numSources is the number of raw partitions, refreshed every 30 s (partitions may be
@@ -116,7 +116,7 @@ func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) 
 	cp := &cloakPartition{
 		s:        s,
 		p:        cl.Partition,
-		log:      s.opt.Log.With().Str("stage", "cloak").Str("instance", s.opt.ID).Int("partition", cl.Partition).Logger(),
+		log:      s.opt.Log.With().Str("stage", "cloak").Int("partition", cl.Partition).Logger(),
 		windows:  NewWindows(cfg.Window.Size.D().Milliseconds(), false),
 		releaser: NewReleaser(s.policies, s.opt.Key),
 		srcWM:    make(map[int32]int64),
@@ -131,13 +131,25 @@ func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) 
 	if offset < 0 {
 		offset = kafka.FirstOffset
 	}
-	if err := cp.loadLedger(ctx); err != nil {
-		if ctx.Err() == nil {
-			cp.log.Warn().Err(err).Msg("read back of dp partner records failed; rejoining")
+	// Until the dp records are read back, nothing may be released: retry (returning would
+	// leave the partition unowned until the next rebalance).
+	for backoff := 200 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+		cp.ledger = nil
+		err := cp.loadLedger(ctx)
+		if err == nil {
+			break
 		}
-		return
+		if ctx.Err() != nil || stopping(stop) {
+			return
+		}
+		cp.log.Warn().Err(err).Msg("read back of dp partner records failed; retrying")
+		sleep(ctx, stop, backoff)
 	}
-	cp.log.Info().Int64("offset", offset).Int64("released_through", cp.released).Msg("partition started")
+	started := cp.log.Info().Int64("offset", offset)
+	if cp.released != NoWatermark {
+		started = started.Str("released_through", time.UnixMilli(cp.released).UTC().Format(time.RFC3339))
+	}
+	started.Msg("partition started")
 	res := cfg.FinestResolution()
 	size := cfg.Window.Size.D().Milliseconds()
 	maxBuffered := int64(cfg.Kafka.MaxBufferedEvents)
@@ -201,6 +213,13 @@ func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) 
 		if err != nil {
 			if ctx.Err() != nil {
 				return
+			}
+			if next, lost, ok := s.opt.Conn.resumeAfterRetention(ctx, cfg.Kafka.InternalTopic, cp.p, offset, err); ok {
+				cp.log.Error().Int64("offset", offset).Int64("resume_at", next).Int64("lost", lost).
+					Msg("internal messages deleted by retention before they were read (retention shorter than window + lateness + downtime); reading resumes at the first one left")
+				s.opt.Metrics.Lost.WithLabelValues("cloak").Add(float64(lost))
+				offset = next
+				continue
 			}
 			cp.log.Warn().Err(err).Int64("offset", offset).Msg("fetch failed; retrying")
 			// State may hold part of the failed fetch; events carry their raw offsets,

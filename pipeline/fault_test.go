@@ -224,3 +224,45 @@ func TestRebalanceDuringRelease(t *testing.T) {
 	in.stop(t)
 	checkOutput(t, conn, cfg, want)
 }
+
+// TestRetentionOvertakes: raw records deleted by retention before the ingest stage read
+// them (the job was down longer than the topic keeps data) are counted as lost and logged;
+// the stage goes on from the first record left instead of retrying forever.
+func TestRetentionOvertakes(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0), kfake.BrokerConfigs(map[string]string{"log.retention.ms": "300"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cfg := streamConfig(t)
+	conn := dialTest(t, c, cfg)
+	lines := cityLines(t, 600, 1)
+	first, second, third := lines[:300], lines[300:600], lines[600:900]
+	m := NewMetrics(nil)
+	opt := StageOptions{Config: cfg, Key: testStageKey, Conn: conn, Log: testLogger(t), Timing: testTiming, Metrics: m, MaxWait: 100 * time.Millisecond}
+	produce(t, conn, cfg.Kafka.InputTopic, first)
+	in := startStages(t, context.Background(), opt, true, false)
+	for deadline := time.Now().Add(30 * time.Second); counterValue(m.EventsIn.WithLabelValues("ingest")) < float64(len(first)); {
+		if time.Now().After(deadline) {
+			t.Fatal("the first records were not read")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	in.stop(t) // commits after the first records
+	produce(t, conn, cfg.Kafka.InputTopic, second)
+	time.Sleep(time.Second)
+	c.ApplyRetention() // the first and second records are gone; the second were never read
+	produce(t, conn, cfg.Kafka.InputTopic, third)
+	in = startStages(t, context.Background(), opt, true, false)
+	want := float64(len(first) + len(third))
+	for deadline := time.Now().Add(30 * time.Second); counterValue(m.EventsIn.WithLabelValues("ingest")) < want; {
+		if time.Now().After(deadline) {
+			t.Fatalf("read %.0f of %.0f records: stuck on the deleted offsets?", counterValue(m.EventsIn.WithLabelValues("ingest")), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	in.stop(t)
+	if lost := counterValue(m.Lost.WithLabelValues("ingest")); lost != float64(len(second)) {
+		t.Errorf("lost %.0f records, want the %d deleted before they were read", lost, len(second))
+	}
+}

@@ -49,7 +49,7 @@ func NewIngest(ctx context.Context, opt StageOptions) (*Ingest, error) {
 func (s *Ingest) Run(ctx context.Context) error {
 	defer closeWriters(s.internal, s.dlq)
 	return s.opt.Conn.runGroup(ctx, s.ch, s.opt.Config.Kafka.GroupID+".ingest", s.opt.Config.Kafka.InputTopic,
-		s.opt.Timing, s.opt.Log.With().Str("stage", "ingest").Str("instance", s.opt.ID).Logger(), s.partition)
+		s.opt.Timing, s.opt.Log.With().Str("stage", "ingest").Logger(), s.partition)
 }
 
 func closeWriters(ws ...messageWriter) {
@@ -81,7 +81,7 @@ type ingestRound struct {
 func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{}) {
 	cfg := s.opt.Config
 	p := cl.Partition
-	log := s.opt.Log.With().Str("stage", "ingest").Str("instance", s.opt.ID).Int("partition", p).Logger()
+	log := s.opt.Log.With().Str("stage", "ingest").Int("partition", p).Logger()
 	m := NewMinimizer(cfg, s.opt.Key)
 	lateness := cfg.Window.AllowedLateness.D().Milliseconds()
 	size := cfg.Window.Size.D().Milliseconds()
@@ -102,7 +102,11 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 	lastData := s.opt.Now()
 	lastIdleRaise := time.Time{}
 	warnedEmpty := false
-	log.Info().Int64("offset", offset).Int64("watermark", wm.Value()).Msg("partition started")
+	started := log.Info().Int64("offset", offset)
+	if wm.Value() != NoWatermark {
+		started = started.Str("watermark", time.UnixMilli(wm.Value()).UTC().Format(time.RFC3339))
+	}
+	started.Msg("partition started")
 	commit := func() {
 		if offset < 0 {
 			return
@@ -140,13 +144,18 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 				err := m.Minimize(value, nowMs, &ck, &ev)
 				var ie *InvalidError
 				if errors.As(err, &ie) {
-					msg := kafka.Message{Key: bytes.Clone(key), Headers: []kafka.Header{
+					msg := kafka.Message{Headers: []kafka.Header{
 						{Key: HeaderReason, Value: []byte(ie.Reason)},
 						{Key: HeaderSource, Value: fmt.Appendf(nil, "%s/%d/%d", cfg.Kafka.InputTopic, p, off)},
 					}}
 					switch {
 					case cfg.Kafka.DeadLetterPayloads && ie.Reason != reasonOversized:
-						msg.Value = bytes.Clone(value)
+						// The raw record, key (the user id) included: the dead-letter
+						// topic is as personal as the raw topic.
+						msg.Key, msg.Value = bytes.Clone(key), bytes.Clone(value)
+					case cfg.Kafka.DeadLetterPayloads:
+						msg.Key = bytes.Clone(key)
+						msg.Headers = append(msg.Headers, kafka.Header{Key: HeaderPayload, Value: []byte(payloadDropped)})
 					default:
 						msg.Headers = append(msg.Headers, kafka.Header{Key: HeaderPayload, Value: []byte(payloadDropped)})
 					}
@@ -174,6 +183,14 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 			if ctx.Err() != nil {
 				return
 			}
+			if next, lost, ok := s.opt.Conn.resumeAfterRetention(ctx, cfg.Kafka.InputTopic, p, offset, err); ok {
+				// The records are gone: nothing can account for them now.
+				log.Error().Int64("offset", offset).Int64("resume_at", next).Int64("lost", lost).
+					Msg("raw records deleted by retention before they were read; reading resumes at the first one left")
+				s.opt.Metrics.Lost.WithLabelValues("ingest").Add(float64(lost))
+				offset = next
+				continue
+			}
 			// Nothing of this round was written: fetch it again.
 			log.Warn().Err(err).Int64("offset", offset).Msg("fetch failed; retrying")
 			sleep(ctx, stop, time.Second)
@@ -194,7 +211,7 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 				if offset < 0 { // nothing ever read from this partition
 					if !warnedEmpty {
 						warnedEmpty = true
-						log.Warn().Dur("idle", now.Sub(lastData)).Msg("raw partition has had no record yet: windows wait for its first one")
+						log.Warn().Str("idle", now.Sub(lastData).Round(time.Second).String()).Msg("raw partition has had no record yet: windows wait for its first one")
 					}
 					continue
 				}

@@ -302,3 +302,28 @@ func (c *Conn) ReadTopic(ctx context.Context, topic string, fn func(partition in
 	}
 	return nil
 }
+
+// resumeAfterRetention handles a fetch that failed because offset is no longer in the
+// partition (deleted by retention before it was read, or the topic was recreated): it
+// returns where reading can go on, the partition's first offset, and how many messages
+// were lost. Any other error gives ok false.
+func (c *Conn) resumeAfterRetention(ctx context.Context, topic string, partition int, offset int64, err error) (next, lost int64, ok bool) {
+	if !errors.Is(err, kafka.OffsetOutOfRange) {
+		return offset, 0, false
+	}
+	res, lerr := c.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
+		Topics: map[string][]kafka.OffsetRequest{topic: {kafka.FirstOffsetOf(partition)}},
+	})
+	if lerr != nil {
+		return offset, 0, false
+	}
+	for _, po := range res.Topics[topic] {
+		if po.Partition == partition && po.Error == nil {
+			if offset >= 0 && offset < po.FirstOffset {
+				lost = po.FirstOffset - offset
+			}
+			return po.FirstOffset, lost, true
+		}
+	}
+	return offset, 0, false
+}

@@ -23,6 +23,7 @@ type Metrics struct {
 	Paused       prometheus.Gauge       // 1 while the buffering cap holds reading back
 	Pauses       prometheus.Counter     // times the buffering cap was reached
 	Retries      *prometheus.CounterVec // failed writes retried, by stage
+	Lost         *prometheus.CounterVec // messages deleted by retention before they were read, by stage
 }
 
 // NewMetrics registers the metrics with reg (nil: none).
@@ -59,11 +60,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "1 while the buffered-events cap holds reading back."}),
 		Pauses: prometheus.NewCounter(prometheus.CounterOpts{Name: "geocloak_pauses_total",
 			Help: "Times a cloak partition reached the buffered-events cap and paused taking events."}),
+		Lost: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "geocloak_retention_lost_total",
+			Help: "Messages deleted by the topic's retention before the stage read them, by stage: give topics a retention longer than window + lateness + the longest downtime."},
+			[]string{"stage"}),
 		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "geocloak_write_retries_total",
 			Help: "Failed writes that were retried (nothing is skipped), by stage."}, []string{"stage"}),
 	}
 	for _, c := range []prometheus.Collector{m.EventsIn, m.DeadLetters, m.Late, m.Released, m.Suppressed, m.Records,
-		m.Windows, m.Buffered, m.WatermarkLag, m.CommitLag, m.Paused, m.Pauses, m.Retries} {
+		m.Windows, m.Buffered, m.WatermarkLag, m.CommitLag, m.Paused, m.Pauses, m.Retries, m.Lost} {
 		f(c)
 	}
 	return m

@@ -53,6 +53,9 @@ func (o *StageOptions) defaults() {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(nil)
 	}
+	if o.ID != "" {
+		o.Log = o.Log.With().Str("instance", o.ID).Logger()
+	}
 }
 
 // stopper is a stage's graceful-stop signal.
@@ -108,7 +111,7 @@ func writeAll(ctx context.Context, w messageWriter, msgs []kafka.Message, m *Met
 			return ctx.Err()
 		}
 		m.Retries.WithLabelValues(stage).Inc()
-		log.Warn().Err(err).Int("messages", len(msgs)).Dur("backoff", backoff).Msg("write failed; retrying")
+		log.Warn().Err(err).Int("messages", len(msgs)).Str("backoff", backoff.String()).Msg("write failed; retrying")
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():

@@ -757,4 +757,13 @@ func TestDeadLettersWithoutPayloads(t *testing.T) {
 	if reason, ok := dl[""]; len(dl) != 1 || !ok || !strings.Contains(reason, "latitude out of range") {
 		t.Fatalf("dead letters by payload: %v; want one, without payload", dl)
 	}
+	// Nor the key: it is the user id.
+	retryTest(t, func() error {
+		return conn.ReadTopic(context.Background(), cfg.Kafka.DeadLetterTopic, func(_ int, key, value []byte, _ time.Time) error {
+			if len(key) > 0 || len(value) > 0 {
+				t.Errorf("dead letter holds key %q, value %q", key, value)
+			}
+			return nil
+		})
+	})
 }

@@ -33,7 +33,7 @@ func (e *env) benchCmd(ctx context.Context, args []string) error {
 	soakFor := fs.Duration("soak", 0, "instead: stream synthetic check-ins through both stages for `DURATION`, reporting throughput and resident memory")
 	rate := fs.Int("rate", 20000, "with --soak: check-ins per second offered")
 	interval := fs.Duration("interval", 10*time.Second, "with --soak: time between samples")
-	brokerAddr := fs.String("broker", "", "with --soak: use this broker instead of starting `geocloak broker` as a process")
+	brokerAddr := fs.String("broker", "", "with --soak: use the broker at `HOST:PORT` instead of starting geocloak broker as a process")
 	window := fs.Duration("window", 0, "override window.size (with --soak and a low --cap, to show the buffering cap at work)")
 	capEvents := fs.Int("cap", 0, "override kafka.max_buffered_events")
 	fs.Usage = func() {

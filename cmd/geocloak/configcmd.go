@@ -1,9 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math"
-	"os"
 	"runtime/debug"
 	"strings"
 	"text/tabwriter"
@@ -13,12 +13,17 @@ import (
 
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
+	"github.com/geocloak/geocloak/pipeline"
 	"github.com/geocloak/geocloak/report"
 )
 
 // configCheck validates a config file and prints the effective policy per partner: what
 // a privacy reviewer signs off.
 func (e *env) configCheck(args []string) error {
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fmt.Fprintln(e.stdout, "usage: geocloak config check FILE\nValidates a config and prints the effective policy per partner, or every problem with its key path.")
+		return nil
+	}
 	if len(args) != 1 {
 		return usageError{"usage: geocloak config check FILE"}
 	}
@@ -36,11 +41,18 @@ func (e *env) configCheck(args []string) error {
 		f.UserID, f.Lat, f.Lng, f.Time, orNone(f.Category), orNone(f.EventID))
 	fmt.Fprintf(tw, "input limits\ttime format %s; not before %s; at most %s in the future; records up to %d bytes\n",
 		cfg.Input.TimeFormat, cfg.Input.NotBefore.Format("2006-01-02T15:04:05Z07:00"), cfg.Input.MaxFuture, cfg.Input.MaxRecordBytes)
-	keyState := "set"
-	if v, ok := os.LookupEnv(cfg.Pseudonym.KeyEnv); !ok || v == "" {
-		keyState = "NOT SET: the public development key would be used"
+	// The key is read as the job would read it, to report its state, never its value.
+	keySource := "$" + cfg.Pseudonym.KeyEnv
+	if cfg.Pseudonym.KeyFile != "" {
+		keySource = "file " + cfg.Pseudonym.KeyFile
 	}
-	fmt.Fprintf(tw, "pseudonym key\tfrom $%s (%s)\n", cfg.Pseudonym.KeyEnv, keyState)
+	keyState := "set"
+	if _, err := pipeline.PseudonymKey(cfg.Pseudonym); errors.Is(err, pipeline.ErrDevKey) {
+		keyState = "NOT SET: the public development key would be used"
+	} else if err != nil {
+		keyState = "UNUSABLE: " + err.Error()
+	}
+	fmt.Fprintf(tw, "pseudonym key\tfrom %s (%s)\n", keySource, keyState)
 	brokers := "embedded broker on 127.0.0.1:9092"
 	if len(cfg.Kafka.Brokers) > 0 {
 		brokers = strings.Join(cfg.Kafka.Brokers, ", ")

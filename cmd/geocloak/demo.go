@@ -29,7 +29,7 @@ func (e *env) demo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	cfgPath := fs.String("config", "testdata/city.yaml", "config `FILE`")
-	input := fs.String("input", "testdata/city.jsonl.gz", "check-ins to replay (JSONL, plain or gzip)")
+	input := fs.String("input", "testdata/city.jsonl.gz", "check-ins to replay (JSONL `FILE`, plain or gzip)")
 	addr := fs.String("addr", "127.0.0.1:9092", "embedded broker `HOST:PORT` (another free port is used if it is taken)")
 	keep := fs.Bool("keep-running", false, "stay up after the replay, for kcat or any Kafka client")
 	sample := fs.Int("sample", 3, "records to show per partner")

@@ -24,7 +24,7 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 	cfgPath := fs.String("config", "", "config `FILE` (YAML)")
 	input := fs.String("input", "", "check-ins, JSONL, plain or gzip (`FILE`, or - for stdin)")
 	audit := fs.String("audit", "", "write one audit line per input event per partner to `FILE`")
-	outDir := fs.String("out", "", "write DIR/<partner>.jsonl, exactly the records each partner topic would get")
+	outDir := fs.String("out", "", "write `DIR`/<partner>.jsonl, exactly the records each partner topic would get")
 	workers := fs.Int("workers", 0, "decoding goroutines (0: one per CPU); the result does not depend on it")
 	quiet := fs.Bool("quiet", false, "no progress line")
 	reportPath := fs.String("report", "", "write the privacy reviewer's report to `FILE.html` (self-contained: maps, threshold sweep, attack figures)")
@@ -54,8 +54,11 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
 	}
-	if *partitions < 0 || !slices.Contains(pipeline.Partitioners(), *partitioner) {
-		return usageError{fmt.Sprintf("--partitions %d --partitioner %q: want N >= 0 and one of %s", *partitions, *partitioner, strings.Join(pipeline.Partitioners(), ", "))}
+	if *partitions < 0 {
+		return usageError{fmt.Sprintf("--partitions %d: want 0 (the file as a whole) or more", *partitions)}
+	}
+	if !slices.Contains(pipeline.Partitioners(), *partitioner) {
+		return usageError{fmt.Sprintf("--partitioner %q: want one of %s", *partitioner, strings.Join(pipeline.Partitioners(), ", "))}
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
@@ -145,7 +148,7 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 		}
 		if time.Since(lastLog) >= 10*time.Second {
 			lastLog = time.Now()
-			e.log.Info().Int64("checkins", p.Lines).Float64("per_second", rate).Int("windows_open", p.Open).
+			e.log.Info().Int64("checkins", p.Lines).Int64("per_second", int64(rate)).Int("windows_open", p.Open).
 				Int("events_buffered", p.Buffered).Msg("evaluate progress")
 		}
 	}
@@ -205,7 +208,7 @@ func (e *env) writeReport(ctx context.Context, o reportOptions) error {
 			return fmt.Errorf("sweep: %w", err)
 		}
 		if !o.quiet {
-			e.log.Info().Int("runs", sw.Runs).Int("policies", len(sw.Points)).Dur("took", sw.Elapsed).Msg("threshold sweep done")
+			e.log.Info().Int("runs", sw.Runs).Int("policies", len(sw.Points)).Str("took", sw.Elapsed.Round(time.Millisecond).String()).Msg("threshold sweep done")
 		}
 	}
 	var rep *report.Report
@@ -250,7 +253,7 @@ func (e *env) writeReport(ctx context.Context, o reportOptions) error {
 		}
 	}
 	if !o.quiet && (o.reportPath != "" || o.geojsonPath != "") {
-		e.log.Info().Str("report", o.reportPath).Str("geojson", o.geojsonPath).Dur("took", time.Since(start)).Msg("report written")
+		e.log.Info().Str("report", o.reportPath).Str("geojson", o.geojsonPath).Str("took", time.Since(start).Round(time.Millisecond).String()).Msg("report written")
 	}
 	return nil
 }

@@ -185,7 +185,7 @@ func (j *job) runStages(ctx context.Context, opt pipeline.StageOptions, which st
 	select {
 	case <-done:
 	case <-time.After(drain):
-		j.log.Warn().Dur("after", drain).Msg("stages did not stop in time; abandoning them")
+		j.log.Warn().Str("after", drain.String()).Msg("stages did not stop in time; abandoning them")
 		kill()
 		<-done
 	}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -32,10 +33,17 @@ func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		<-sigs
+		first := time.Now()
 		cancel()
-		<-sigs
-		fmt.Fprintln(os.Stderr, "geocloak: second signal: exiting without waiting")
-		os.Exit(130)
+		for range sigs {
+			// A supervisor that signals the whole process group (timeout, go run) delivers
+			// one stop twice: only a signal a second later means "now".
+			if time.Since(first) < time.Second {
+				continue
+			}
+			fmt.Fprintln(os.Stderr, "geocloak: second signal: exiting without waiting")
+			os.Exit(130)
+		}
 	}()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	cancel()
@@ -83,7 +91,7 @@ Commands:
                          throughput side by side: kafka-go passthrough vs the pipeline
                          (or, with --engine, the encoding/json floor vs evaluate; with
                          --soak, steady load with throughput and memory over time)
-  synth [--seed N] [--out FILE] [--lines N]
+  synth [--seed N] [--out FILE] [--users N] [--days N]
                          write the synthetic test city's check-ins (JSONL)
   version                print the version
   help                   print this help
