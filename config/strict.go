@@ -3,7 +3,9 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,12 +40,19 @@ func yamlKeys(t reflect.Type) ([]string, map[string]reflect.Type) {
 	return keys, fields
 }
 
+// join appends a key to a path. A key that is not a plain name (spaces, newlines, dots,
+// brackets, quotes, empty) is quoted, so that every path stays one readable line.
 func join(path, key string) string {
+	if !plainKey.MatchString(key) {
+		key = strconv.Quote(key)
+	}
 	if path == "" {
 		return key
 	}
 	return path + "." + key
 }
+
+var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 func problem(n *yaml.Node, path, format string, args ...any) error {
 	if path == "" {
@@ -104,7 +113,11 @@ func checkNode(n *yaml.Node, t reflect.Type, path string) []error {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Kind != yaml.ScalarNode {
-				errs = append(errs, problem(k, join(path, "(key)"), "a key must be a plain name, not a list or a mapping"))
+				kp := "(key)"
+				if path != "" {
+					kp = path + ".(key)"
+				}
+				errs = append(errs, problem(k, kp, "a key must be a plain name, not a list or a mapping"))
 				continue
 			}
 			kp := join(path, k.Value)
