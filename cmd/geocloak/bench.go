@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,11 +43,8 @@ func (e *env) benchCmd(ctx context.Context, args []string) error {
 		fmt.Fprintln(e.stderr, "With --engine: the floor (encoding/json + time + H3 per line) against evaluate, in memory.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err.Error()}
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
 	}
 	if *n < 1000 {
 		return usageError{"--events must be at least 1000"}

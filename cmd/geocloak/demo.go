@@ -39,11 +39,8 @@ func (e *env) demo(ctx context.Context, args []string) error {
 		fmt.Fprintln(e.stderr, "Replays the bundled synthetic city through an embedded broker and both stages.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err.Error()}
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {

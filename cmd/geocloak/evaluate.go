@@ -41,11 +41,8 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 		fmt.Fprintln(e.stderr, "again (k, resolutions and window varied for every partner).")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err.Error()}
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
 	}
 	if *cfgPath == "" || *input == "" {
 		fs.Usage()

@@ -27,11 +27,8 @@ func (e *env) runJob(ctx context.Context, args []string) error {
 		fmt.Fprintln(e.stderr, "SIGINT/SIGTERM stop it gracefully (finish the round, commit); a second signal exits at once.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err.Error()}
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
 	}
 	if *cfgPath == "" {
 		fs.Usage()
@@ -88,11 +85,8 @@ func (e *env) brokerCmd(ctx context.Context, args []string) error {
 		fmt.Fprintln(e.stderr, "Runs the embedded Kafka-protocol broker (in memory) until interrupted.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err.Error()}
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
 	}
 	if *partitions < 1 {
 		return usageError{"--partitions must be at least 1"}

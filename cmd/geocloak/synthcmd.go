@@ -3,7 +3,6 @@ package main
 import (
 	"compress/gzip"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,11 +27,8 @@ func (e *env) synth(ctx context.Context, args []string) error {
 		fmt.Fprintln(e.stderr, "Writes the synthetic test city's check-ins as JSONL (deterministic).")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err.Error()}
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
 	}
 	cfg := d
 	cfg.Seed, cfg.Users, cfg.Days, cfg.LateFraction, cfg.InvalidFraction = *seed, *users, *days, *late, *bad
