@@ -113,10 +113,7 @@ func TestBrokerRestart(t *testing.T) {
 	cfg := streamConfig(t)
 	lines := cityLines(t, 600, 3)
 	want := evaluateRecords(t, cfg, lines)
-	total := 0
-	for _, r := range want {
-		total += len(r)
-	}
+	total := recordCount(want)
 	dir := t.TempDir()
 	c1, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0), kfake.DataDir(dir))
 	if err != nil {
