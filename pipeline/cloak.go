@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"strconv"
 	"strings"
@@ -101,6 +102,11 @@ type cloakPartition struct {
 	resumeAt  int64
 	horizon   int64
 	minPassed int64 // earliest window start among the events passed over
+	// resumeWM is srcWM as it was at resumeAt. Watermarks read ahead during the scan
+	// speak for events up to where the scan got, which include the ones passed over:
+	// going back, they are put back, or they would close the windows being read again
+	// before their events are (released in part, the rest dropped as released).
+	resumeWM map[int32]int64
 	// After going back: events below rereadUntil of windows up to rereadHorizon were
 	// taken during the scan. (Taking them again would be harmless, only wasteful: copies
 	// of an event are dropped at release.)
@@ -252,6 +258,7 @@ func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) 
 			cp.log.Info().Int64("resume_at", cp.resumeAt).Msg("buffer below the cap; reading resumes")
 			cp.rereadUntil, cp.rereadHorizon = offset, cp.horizon
 			offset, cp.scanning = cp.resumeAt, false
+			cp.srcWM, cp.resumeWM = cp.resumeWM, nil
 			s.opt.Metrics.Paused.Set(0)
 		}
 		commit(offset, len(closed) > 0)
@@ -261,16 +268,17 @@ func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) 
 // take adds the events of one internal message, at internal offset off.
 func (cp *cloakPartition) take(off int64, b *Batch, size, maxBuffered int64) {
 	s := cp.s
-	if w, ok := cp.srcWM[b.Source]; !ok || b.Watermark > w {
-		cp.srcWM[b.Source] = b.Watermark
-	}
 	if !cp.scanning && len(b.Events) > 0 && s.buffered.Load() >= maxBuffered {
 		// At the cap: open no new window (never release early, never drop); keep
 		// reading watermarks and the events of open windows so that they can close.
 		cp.scanning, cp.resumeAt, cp.horizon, cp.minPassed = true, off, cp.windows.NewestStart(), math.MaxInt64
+		cp.resumeWM = maps.Clone(cp.srcWM)
 		s.opt.Metrics.Paused.Set(1)
 		s.opt.Metrics.Pauses.Inc()
 		cp.log.Warn().Int64("buffered", s.buffered.Load()).Int64("resume_at", off).Msg("buffered-events cap reached; pausing")
+	}
+	if w, ok := cp.srcWM[b.Source]; !ok || b.Watermark > w {
+		cp.srcWM[b.Source] = b.Watermark
 	}
 	for i := range b.Events {
 		ev := &b.Events[i]
