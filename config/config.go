@@ -158,6 +158,10 @@ type Window struct {
 	Size            Duration `yaml:"size"`
 	AllowedLateness Duration `yaml:"allowed_lateness"`
 	IdleAdvance     Duration `yaml:"idle_advance"`
+	// WatermarkUsers is how many distinct users must have reached an event time before
+	// a raw partition's watermark moves to it, so that fewer users (one bad clock, one
+	// forged record) cannot make everyone else's check-ins late.
+	WatermarkUsers int `yaml:"watermark_users"`
 }
 
 // Mode is what a partner receives.
@@ -276,6 +280,7 @@ func Default() Config {
 			Size:            Duration(time.Hour),
 			AllowedLateness: Duration(5 * time.Minute),
 			IdleAdvance:     Duration(30 * time.Second),
+			WatermarkUsers:  3,
 		},
 		PartitionResolution: 4,
 	}

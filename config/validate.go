@@ -29,6 +29,10 @@ const (
 	MaxRecordBytes = 16 << 20
 	// MaxPartitions bounds created topics; each partition is a worker goroutine.
 	MaxPartitions = 10_000
+	// MaxWatermarkUsers bounds window.watermark_users: the watermark keeps that many
+	// users' latest times, in memory per raw partition and in the ingest group's
+	// commit metadata (which brokers limit to a few kilobytes).
+	MaxWatermarkUsers = 16
 	// MinBufferedEvents: a cap below one busy window's events would stall the job.
 	MinBufferedEvents = 10_000
 	// MaxEpsilon: beyond it the noise protects nothing worth the name.
@@ -222,6 +226,9 @@ func (c *Config) validateWindow(v *validator) {
 	}
 	if w.IdleAdvance.D() < time.Second {
 		v.add("window.idle_advance", w.IdleAdvance, "must be >= 1s")
+	}
+	if w.WatermarkUsers < 1 || w.WatermarkUsers > MaxWatermarkUsers {
+		v.add("window.watermark_users", w.WatermarkUsers, "must be in [1, %d]", MaxWatermarkUsers)
 	}
 }
 

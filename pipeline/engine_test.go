@@ -39,11 +39,14 @@ var testCategories = []string{"Coffee Shop", "Bar", "Gym", "Park", "Office", "Ho
 // scenario draws an adversarial or random workload: the config and the input lines.
 func scenario(t *rapid.T) (*config.Config, []testEvent) {
 	kind := rapid.SampledFrom([]string{"random", "one-user-flood", "one-cell", "window-edges", "many-partners", "sparse"}).Draw(t, "kind")
-	r := rand.New(rand.NewPCG(rapid.Uint64().Draw(t, "seed"), 7))
+	seed := rapid.Uint64().Draw(t, "seed")
+	r := rand.New(rand.NewPCG(seed, 7))
 
 	cfg := config.Default()
 	cfg.Window.Size = config.Duration(rapid.SampledFrom([]time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour}).Draw(t, "window"))
 	cfg.Window.AllowedLateness = config.Duration(rapid.SampledFrom([]time.Duration{0, time.Minute, 10 * time.Minute}).Draw(t, "lateness"))
+	// From the seed, not a draw of its own: the committed failure files stay valid.
+	cfg.Window.WatermarkUsers = 1 + rand.New(rand.NewPCG(seed, 11)).IntN(4)
 	cfg.PartitionResolution = rapid.IntRange(0, 5).Draw(t, "partition_res")
 	nPartners := rapid.IntRange(1, 3).Draw(t, "partners")
 	if kind == "many-partners" {
@@ -401,8 +404,9 @@ type refOutcome struct {
 }
 
 // reference is a naive, map-based implementation of DESIGN.md's algorithm, written
-// independently of the engine: lateness in input order, sensitive categories, the cap
-// (earliest by time, cell, category, arrival), then the greedy walk.
+// independently of the engine: lateness in input order (against the watermark_users-th
+// latest of the users' latest times), sensitive categories, the cap (earliest by time,
+// cell, category, arrival), then the greedy walk.
 func reference(cfg *config.Config, evs []testEvent) []map[string]refOutcome {
 	size := cfg.Window.Size.D().Milliseconds()
 	late := cfg.Window.AllowedLateness.D().Milliseconds()
@@ -417,7 +421,18 @@ func reference(cfg *config.Config, evs []testEvent) []map[string]refOutcome {
 		order int
 	}
 	windows := make(map[int64][]ev)
-	maxT := int64(math.MinInt64)
+	latest := make(map[string]int64) // user → latest time of the events not late
+	reached := func() (int64, bool) {
+		var ts []int64
+		for _, t := range latest {
+			ts = append(ts, t)
+		}
+		slices.Sort(ts)
+		if len(ts) < cfg.Window.WatermarkUsers {
+			return 0, false
+		}
+		return ts[len(ts)-cfg.Window.WatermarkUsers], true
+	}
 	for i := range evs {
 		e := &evs[i]
 		if e.invalid {
@@ -427,13 +442,15 @@ func reference(cfg *config.Config, evs []testEvent) []map[string]refOutcome {
 			continue
 		}
 		ws := e.t - ((e.t%size)+size)%size
-		if maxT != math.MinInt64 && ws+size <= maxT-late {
+		if t, ok := reached(); ok && ws+size <= t-late {
 			for pi := range cfg.Partners {
 				out[pi][e.id] = refOutcome{reason: "late"}
 			}
 			continue
 		}
-		maxT = max(maxT, e.t)
+		if t, ok := latest[e.user]; !ok || e.t > t {
+			latest[e.user] = e.t
+		}
 		p, _ := geo.NewPoint(e.lat, e.lng)
 		c, _ := geo.CellOf(p, fine)
 		windows[ws] = append(windows[ws], ev{e, c, i})

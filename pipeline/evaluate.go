@@ -365,7 +365,7 @@ func newEvalEngine(cfg *config.Config, key []byte, partitions int, keepIDs bool,
 	pols := NewPolicies(cfg)
 	wms := make([]Watermark, max(1, partitions))
 	for i := range wms {
-		wms[i] = NewWatermark(cfg.Window.AllowedLateness.D().Milliseconds())
+		wms[i] = NewWatermark(cfg.Window.AllowedLateness.D().Milliseconds(), cfg.Window.WatermarkUsers)
 	}
 	e := &evalEngine{
 		wms:      wms,
@@ -416,7 +416,7 @@ func (e *evalEngine) chunk(c *chunk) error {
 		}
 		e.windows.Add(ev, 0, c.nums[i], id)
 		e.sum.MaxBuffered = max(e.sum.MaxBuffered, e.windows.Buffered())
-		wm.Observe(ev.Time)
+		wm.Observe(ev.Time, ev.User)
 		// Windows close at the minimum over the partitions (one without data holds them
 		// back, as in the stream, until the input ends).
 		low := e.wms[0].Value()

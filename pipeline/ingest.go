@@ -85,10 +85,8 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 	m := NewMinimizer(cfg, s.opt.Key)
 	lateness := cfg.Window.AllowedLateness.D().Milliseconds()
 	size := cfg.Window.Size.D().Milliseconds()
-	wm := NewWatermark(lateness)
-	if meta := parseCommitMeta(cl.Metadata); meta.Watermark != nil {
-		wm.Raise(*meta.Watermark)
-	}
+	wm := NewWatermark(lateness, cfg.Window.WatermarkUsers)
+	parseCommitMeta(cl.Metadata).restoreWatermark(&wm)
 	offset := cl.Offset
 	if offset < 0 {
 		offset = kafka.FirstOffset
@@ -99,7 +97,7 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 	}
 	var ck Checkin
 	var ev Event
-	lastData := s.opt.Now()
+	lastMoved := s.opt.Now() // the watermark last moved (or the partition was claimed)
 	lastIdleRaise := time.Time{}
 	warnedEmpty := false
 	started := log.Info().Int64("offset", offset)
@@ -111,10 +109,9 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 		if offset < 0 {
 			return
 		}
-		w := wm.Value()
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalCommitTimeout)
 		defer cancel()
-		if err := cl.Commit(cctx, offset, commitMeta{Watermark: &w}.String()); err != nil && ctx.Err() == nil {
+		if err := cl.Commit(cctx, offset, watermarkMeta(&wm).String()); err != nil && ctx.Err() == nil {
 			log.Warn().Err(err).Int64("offset", offset).Msg("commit failed")
 		}
 	}
@@ -176,7 +173,7 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 				b := &round.batches[internalPartition(ev.Cell, cfg.PartitionResolution, s.nInternal)]
 				b.Events = append(b.Events, ev)
 				b.Offsets = append(b.Offsets, off)
-				rwm.Observe(ev.Time)
+				rwm.Observe(ev.Time, ev.User)
 				return nil
 			})
 		if err != nil {
@@ -199,34 +196,28 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 		if high >= 0 && next >= 0 {
 			s.opt.Metrics.CommitLag.WithLabelValues("ingest", partitionLabel(p)).Set(float64(high - next))
 		}
-		if round.in == 0 {
-			// Idle: after window.idle_advance without records, this partition stops
-			// holding windows back: its watermark moves to the wall clock, again every
-			// idle_advance while it stays idle. A partition that has never had a record
-			// does not: it would make a replay that starts after the job late as a whole.
-			// It holds windows back until its first record arrives.
-			idle := cfg.Window.IdleAdvance.D()
-			if now.Sub(lastData) >= idle && now.Sub(lastIdleRaise) >= idle {
-				lastIdleRaise = now
-				if offset < 0 { // nothing ever read from this partition
-					if !warnedEmpty {
-						warnedEmpty = true
-						log.Warn().Str("idle", now.Sub(lastData).Round(time.Second).String()).Msg("raw partition has had no record yet: windows wait for its first one")
-					}
-					continue
-				}
+		if rwm.Value() > wm.Value() {
+			lastMoved = now
+		}
+		// Idle: after window.idle_advance without its watermark moving (no records, or
+		// records from fewer than window.watermark_users users), this partition stops
+		// holding windows back: its watermark moves to the wall clock, again every
+		// idle_advance while it stays so. A partition that has never had a record does
+		// not: it would make a replay that starts after the job late as a whole. It holds
+		// windows back until its first record arrives.
+		if idle := cfg.Window.IdleAdvance.D(); now.Sub(lastMoved) >= idle && now.Sub(lastIdleRaise) >= idle {
+			lastIdleRaise = now
+			switch {
+			case offset >= 0 || round.in > 0:
 				rwm.Raise(nowMs - lateness)
-				if rwm.Value() != wm.Value() {
-					if err := s.writeRound(ctx, &round, int32(p), rwm.Value(), log); err != nil {
-						return
-					}
-					wm = rwm
-					commit()
-				}
+			case !warnedEmpty:
+				warnedEmpty = true
+				log.Warn().Str("idle", now.Sub(lastMoved).Round(time.Second).String()).Msg("raw partition has had no record yet: windows wait for its first one")
 			}
+		}
+		if round.in == 0 && rwm.Value() == wm.Value() {
 			continue
 		}
-		lastData = now
 		if err := s.writeRound(ctx, &round, int32(p), rwm.Value(), log); err != nil {
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math/bits"
+	"strconv"
 	"sync"
 	"time"
 
@@ -145,11 +146,45 @@ func internalPartition(c geo.Cell, partitionRes, n int) int {
 // Commit metadata: what a partition's next owner needs besides the offset.
 type commitMeta struct {
 	V int `json:"v"`
-	// Watermark of a raw partition at the committed offset (ingest).
-	Watermark *int64 `json:"wm,omitempty"`
+	// Watermark of a raw partition at the committed offset (ingest), and the users
+	// with the latest event times it was computed from (pseudonym in hex, time in Unix
+	// ms), so that the next owner goes on exactly as this one would have. Pseudonyms are
+	// what the internal topic holds; the metadata is as internal as that topic.
+	Watermark      *int64         `json:"wm,omitempty"`
+	WatermarkUsers []watermarkUse `json:"wmu,omitempty"`
 	// Released is the end of the last window released from an internal partition
 	// (cloak): events of windows ending at or before it were released already.
 	Released *int64 `json:"released,omitempty"`
+}
+
+// watermarkUse is one entry of commitMeta.WatermarkUsers.
+type watermarkUse struct {
+	User string `json:"u"`
+	Time int64  `json:"t"`
+}
+
+// watermarkMeta is the commit metadata of a raw partition's watermark.
+func watermarkMeta(w *Watermark) commitMeta {
+	v := w.Value()
+	m := commitMeta{Watermark: &v}
+	for _, u := range w.Users() {
+		m.WatermarkUsers = append(m.WatermarkUsers, watermarkUse{User: strconv.FormatUint(uint64(u.User), 16), Time: u.Time})
+	}
+	return m
+}
+
+// restoreWatermark gives w the watermark committed in m, if any.
+func (m commitMeta) restoreWatermark(w *Watermark) {
+	if m.Watermark == nil {
+		return
+	}
+	var users []WatermarkUser
+	for _, u := range m.WatermarkUsers {
+		if p, err := strconv.ParseUint(u.User, 16, 64); err == nil {
+			users = append(users, WatermarkUser{User: Pseudonym(p), Time: u.Time})
+		}
+	}
+	w.Restore(*m.Watermark, users)
 }
 
 func (m commitMeta) String() string {

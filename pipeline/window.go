@@ -4,39 +4,104 @@ import (
 	"math"
 	"slices"
 
+	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
 )
 
 // NoWatermark is the watermark of a source that has seen nothing yet.
 const NoWatermark = math.MinInt64
 
-// Watermark tracks one source's event-time progress: the greatest event time seen minus
-// the allowed lateness. An event is late when the window it belongs to ends at or before
-// the watermark, which is exactly when that window may already have been released.
-// Times are Unix milliseconds. The zero value is not usable; use NewWatermark.
+// Watermark tracks one source's event-time progress (a raw partition in the stream; the
+// file, or each raw partition, in evaluate: the same code, so the same decisions). It
+// moves only to an event time that at least `users` distinct users have reached: it is
+// the users-th latest of the users' latest event times, minus the allowed lateness. So
+// no set of fewer than `users` users can move it, however far ahead their records are
+// dated: one wrong clock or one forged check-in cannot make other people's check-ins
+// late. Event times come from valid check-ins, which are never later than the wall clock
+// plus input.max_future, and neither is the watermark.
+//
+// An event is late when the window it belongs to ends at or before the watermark, which
+// is exactly when that window may already have been released. Times are Unix
+// milliseconds. The zero value is not usable; use NewWatermark. A Watermark is a value:
+// a copy (a round's working copy in ingest) is independent of the original.
 type Watermark struct {
 	lateness int64
 	wm       int64
+	users    int // how many users must have reached a time
+	n        int // entries of top in use
+	low      int // index of the earliest of top[:n]
+	// top holds the users with the latest event times, each with its latest time: exact,
+	// because a user that drops out has a latest time no later than the users-th, which
+	// only grows, so it can come back only with a new, later event.
+	top [config.MaxWatermarkUsers]WatermarkUser
 }
 
-// NewWatermark returns the watermark of a source with nothing seen yet.
-func NewWatermark(lateness int64) Watermark {
-	return Watermark{lateness: lateness, wm: NoWatermark}
+// WatermarkUser is one user's latest event time, as a Watermark keeps it.
+type WatermarkUser struct {
+	User Pseudonym
+	Time int64
 }
 
-// Value is the current watermark, NoWatermark before the first event.
+// NewWatermark returns the watermark of a source with nothing seen yet: lateness in ms,
+// users in [1, config.MaxWatermarkUsers].
+func NewWatermark(lateness int64, users int) Watermark {
+	return Watermark{lateness: lateness, wm: NoWatermark, users: max(1, min(users, config.MaxWatermarkUsers))}
+}
+
+// Value is the current watermark, NoWatermark until `users` users have been seen.
 func (w *Watermark) Value() int64 { return w.wm }
 
 // Late reports whether an event in the window ending at end comes too late.
 func (w *Watermark) Late(end int64) bool { return end <= w.wm }
 
-// Observe moves the watermark forward for an event at t (never backward).
-func (w *Watermark) Observe(t int64) { w.Raise(t - w.lateness) }
+// Observe records an event of user at t and moves the watermark forward if that makes
+// `users` users reach a later time (never backward).
+func (w *Watermark) Observe(t int64, user Pseudonym) {
+	if w.n == w.users && t <= w.top[w.low].Time {
+		// Neither enters the set nor raises a member's time above the earliest one.
+		return
+	}
+	i := 0
+	for i < w.n && w.top[i].User != user {
+		i++
+	}
+	switch {
+	case i < w.n:
+		w.top[i].Time = max(w.top[i].Time, t)
+	case w.n < w.users:
+		w.top[w.n] = WatermarkUser{User: user, Time: t}
+		w.n++
+	default:
+		w.top[w.low] = WatermarkUser{User: user, Time: t}
+	}
+	w.low = 0
+	for j := 1; j < w.n; j++ {
+		if w.top[j].Time < w.top[w.low].Time {
+			w.low = j
+		}
+	}
+	if w.n == w.users {
+		w.Raise(w.top[w.low].Time - w.lateness)
+	}
+}
 
 // Raise moves the watermark to at least wm (an idle source advancing by wall clock).
 func (w *Watermark) Raise(wm int64) {
 	if wm > w.wm {
 		w.wm = wm
+	}
+}
+
+// Users returns the users with the latest event times, with those times: with Value,
+// what Restore needs to go on exactly where w is.
+func (w *Watermark) Users() []WatermarkUser { return append([]WatermarkUser(nil), w.top[:w.n]...) }
+
+// Restore sets the watermark to at least wm and gives it the users Users returned (from
+// a commit of a previous run; if `users` is now smaller, the latest ones are kept).
+func (w *Watermark) Restore(wm int64, users []WatermarkUser) {
+	w.Raise(wm)
+	for _, u := range users {
+		w.Observe(u.Time, u.User)
 	}
 }
 
