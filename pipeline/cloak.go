@@ -365,7 +365,7 @@ func (cp *cloakPartition) release(ctx context.Context, closed []*Window) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = writeAll(ctx, s.partners[i], msgs[i], s.opt.Metrics, "cloak", cp.log)
+			errs[i] = s.opt.writeAll(ctx, s.partners[i], s.policies[i].Topic, "cloak", cp.p, msgs[i], cp.log, nil)
 			if errs[i] == nil {
 				s.opt.Metrics.Records.WithLabelValues(s.policies[i].Name).Add(float64(len(msgs[i])))
 			}

@@ -25,6 +25,9 @@ type Ingest struct {
 	internal  messageWriter
 	dlq       messageWriter
 	nInternal int
+	// dlqBytes bounds a dead letter: what the dead-letter topic takes in one record
+	// batch, less room for the batch's own framing. A larger one keeps its headers only.
+	dlqBytes int
 	stopper
 }
 
@@ -35,11 +38,16 @@ func NewIngest(ctx context.Context, opt StageOptions) (*Ingest, error) {
 	if err != nil {
 		return nil, err
 	}
+	dlq := opt.Conn.Writer(opt.Config.Kafka.DeadLetterTopic, nil)
+	// One batch never holds more than the topic takes; a batch of one larger message is
+	// refused by the client at once (kafka.MessageTooLargeError), without a round trip.
+	dlq.BatchBytes = int64(min(opt.Conn.MaxMessageBytes(ctx, opt.Config.Kafka.DeadLetterTopic), int(dlq.BatchBytes)) - batchOverhead)
 	return &Ingest{
 		opt:       opt,
 		internal:  opt.Conn.Writer(opt.Config.Kafka.InternalTopic, toPartition),
-		dlq:       opt.Conn.Writer(opt.Config.Kafka.DeadLetterTopic, nil),
+		dlq:       dlq,
 		nInternal: n,
+		dlqBytes:  int(dlq.BatchBytes),
 		stopper:   newStopper(),
 	}, nil
 }
@@ -62,12 +70,34 @@ func closeWriters(ws ...messageWriter) {
 
 // Dead-letter headers.
 const (
-	HeaderReason    = "geocloak-reason"
-	HeaderSource    = "geocloak-source" // topic/partition/offset of the raw record
-	HeaderPayload   = "geocloak-payload"
-	payloadDropped  = "dropped"
-	reasonOversized = "record larger than input.max_record_bytes"
+	HeaderReason  = "geocloak-reason"
+	HeaderSource  = "geocloak-source"  // topic/partition/offset of the raw record
+	HeaderPayload = "geocloak-payload" // "dropped" when the raw record is not kept
+	// HeaderPayloadReason says why the payload was dropped.
+	HeaderPayloadReason = "geocloak-payload-reason"
+	payloadDropped      = "dropped"
+	reasonOversized     = "record larger than input.max_record_bytes"
+	// Why a payload is dropped.
+	droppedOversized = "larger than input.max_record_bytes"
+	droppedByConfig  = "kafka.dead_letter_payloads is false"
+	droppedTooLarge  = "larger than the dead-letter topic takes"
 )
+
+// batchOverhead is room for a record batch's framing around one record (61 bytes of
+// batch header, a record's own varints and attributes), with a margin.
+const batchOverhead = 512
+
+// dropPayload removes a dead letter's key and value (the raw record) and says why in its
+// headers. It reports whether there was anything to drop.
+func dropPayload(m *kafka.Message, why string) bool {
+	if m.Key == nil && m.Value == nil {
+		return false
+	}
+	m.Key, m.Value = nil, nil
+	m.Headers = append(m.Headers, kafka.Header{Key: HeaderPayload, Value: []byte(payloadDropped)},
+		kafka.Header{Key: HeaderPayloadReason, Value: []byte(why)})
+	return true
+}
 
 // ingestRound is the output of one fetch of one raw partition.
 type ingestRound struct {
@@ -148,13 +178,23 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 					switch {
 					case cfg.Kafka.DeadLetterPayloads && ie.Reason != reasonOversized:
 						// The raw record, key (the user id) included: the dead-letter
-						// topic is as personal as the raw topic.
+						// topic is as personal as the raw topic. Unless the topic would
+						// refuse it: a dead letter is written whatever its size (a
+						// refused one would hold the partition, and every window, back).
 						msg.Key, msg.Value = bytes.Clone(key), bytes.Clone(value)
+						if messageBytes(&msg) > s.dlqBytes {
+							dropPayload(&msg, droppedTooLarge)
+						}
 					case cfg.Kafka.DeadLetterPayloads:
 						msg.Key = bytes.Clone(key)
-						msg.Headers = append(msg.Headers, kafka.Header{Key: HeaderPayload, Value: []byte(payloadDropped)})
+						msg.Headers = append(msg.Headers, kafka.Header{Key: HeaderPayload, Value: []byte(payloadDropped)},
+							kafka.Header{Key: HeaderPayloadReason, Value: []byte(droppedOversized)})
+						if messageBytes(&msg) > s.dlqBytes {
+							msg.Key = nil // a key that large is not a user id worth keeping
+						}
 					default:
-						msg.Headers = append(msg.Headers, kafka.Header{Key: HeaderPayload, Value: []byte(payloadDropped)})
+						msg.Headers = append(msg.Headers, kafka.Header{Key: HeaderPayload, Value: []byte(payloadDropped)},
+							kafka.Header{Key: HeaderPayloadReason, Value: []byte(droppedByConfig)})
 					}
 					round.dlq = append(round.dlq, msg)
 					s.opt.Metrics.DeadLetters.WithLabelValues(ie.Reason).Inc()
@@ -244,7 +284,10 @@ func (r *ingestRound) reset() {
 // are acknowledged, or ctx ends (then nothing may be committed).
 func (s *Ingest) writeRound(ctx context.Context, r *ingestRound, src int32, wm int64, l zerolog.Logger) error {
 	if len(r.dlq) > 0 {
-		if err := writeAll(ctx, s.dlq, r.dlq, s.opt.Metrics, "ingest", l); err != nil {
+		// The topic's limit may be lower than it said at start, or a batch of several
+		// larger than one: what it refuses as too large goes again without payload.
+		shrink := func(m *kafka.Message) bool { return dropPayload(m, droppedTooLarge) }
+		if err := s.opt.writeAll(ctx, s.dlq, s.opt.Config.Kafka.DeadLetterTopic, "ingest", int(src), r.dlq, l, shrink); err != nil {
 			return err
 		}
 	}
@@ -261,7 +304,7 @@ func (s *Ingest) writeRound(ctx context.Context, r *ingestRound, src int32, wm i
 	if len(msgs) == 0 {
 		return nil
 	}
-	if err := writeAll(ctx, s.internal, msgs, s.opt.Metrics, "ingest", l); err != nil {
+	if err := s.opt.writeAll(ctx, s.internal, s.opt.Config.Kafka.InternalTopic, "ingest", int(src), msgs, l, nil); err != nil {
 		return err
 	}
 	for i := range r.sent {

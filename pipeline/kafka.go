@@ -9,9 +9,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
@@ -113,6 +115,68 @@ func saslMechanism(s config.SASL) (sasl.Mechanism, error) {
 // EnsureTopics creates the topics of cfg that do not exist yet, with the configured
 // partition counts. Existing topics are left as they are.
 func (c *Conn) EnsureTopics(ctx context.Context, cfg *config.Config) error {
+	_, err := c.CreateMissingTopics(ctx, cfg)
+	return err
+}
+
+// CreateMissingTopics is EnsureTopics, and returns the topics it created.
+func (c *Conn) CreateMissingTopics(ctx context.Context, cfg *config.Config) ([]string, error) {
+	want := topicPartitions(cfg)
+	missing, err := c.missingTopics(ctx, want)
+	if err != nil || len(missing) == 0 {
+		return nil, err
+	}
+	if err := c.createTopics(ctx, cfg, missing, want); err != nil {
+		return nil, err
+	}
+	return missing, nil
+}
+
+// WatchTopics checks every interval that the job's topics exist, until ctx ends. A
+// missing topic makes the job unready; one in recreate (the topics the job created at
+// start: a broker restarted without its data has lost them) is created again, and the
+// log says so. Errors reaching the cluster are left to the writes and fetches to report.
+func (c *Conn) WatchTopics(ctx context.Context, cfg *config.Config, recreate []string, h *Health, log zerolog.Logger, interval time.Duration) {
+	want := topicPartitions(cfg)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		missing, err := c.missingTopics(ctx, want)
+		if err != nil {
+			continue
+		}
+		for topic := range want {
+			h.setMissing(topic, slices.Contains(missing, topic))
+		}
+		var again []string
+		for _, topic := range missing {
+			if slices.Contains(recreate, topic) {
+				again = append(again, topic)
+			}
+		}
+		if len(again) == 0 {
+			continue
+		}
+		if err := c.createTopics(ctx, cfg, again, want); err != nil {
+			if ctx.Err() == nil {
+				log.Error().Err(err).Strs("topics", again).Msg("topics created at start are gone; recreating them failed")
+			}
+			continue
+		}
+		for _, topic := range again {
+			h.setMissing(topic, false)
+		}
+		log.Warn().Strs("topics", again).Msg("topics created at start were gone (a broker restarted without its data?); recreated them empty")
+	}
+}
+
+// topicPartitions is every topic of cfg with the partition count geocloak creates it with.
+func topicPartitions(cfg *config.Config) map[string]int {
 	want := map[string]int{
 		cfg.Kafka.InputTopic:      cfg.Kafka.Partitions.Input,
 		cfg.Kafka.InternalTopic:   cfg.Kafka.Partitions.Internal,
@@ -121,25 +185,40 @@ func (c *Conn) EnsureTopics(ctx context.Context, cfg *config.Config) error {
 	for _, p := range cfg.Partners {
 		want[p.Topic] = cfg.Kafka.Partitions.Partner
 	}
+	return want
+}
+
+// missingTopics returns, sorted, the topics of want the cluster does not have.
+func (c *Conn) missingTopics(ctx context.Context, want map[string]int) ([]string, error) {
 	var topics []string
 	for t := range want {
 		topics = append(topics, t)
 	}
 	md, err := c.client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
-		return fmt.Errorf("read topic metadata: %w", err)
+		return nil, fmt.Errorf("read topic metadata: %w", err)
 	}
+	have := make(map[string]bool)
 	for _, t := range md.Topics {
 		if t.Error == nil && len(t.Partitions) > 0 {
-			delete(want, t.Name)
+			have[t.Name] = true
 		}
 	}
-	if len(want) == 0 {
-		return nil
+	var missing []string
+	for _, t := range topics {
+		if !have[t] {
+			missing = append(missing, t)
+		}
 	}
+	slices.Sort(missing)
+	return missing, nil
+}
+
+// createTopics creates topics with the partition counts of want and cfg's replication.
+func (c *Conn) createTopics(ctx context.Context, cfg *config.Config, topics []string, want map[string]int) error {
 	req := &kafka.CreateTopicsRequest{}
-	for t, n := range want {
-		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: n, ReplicationFactor: cfg.Kafka.ReplicationFactor})
+	for _, t := range topics {
+		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: want[t], ReplicationFactor: cfg.Kafka.ReplicationFactor})
 	}
 	res, err := c.client.CreateTopics(ctx, req)
 	if err != nil {

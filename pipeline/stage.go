@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math/bits"
 	"strconv"
 	"sync"
@@ -36,6 +37,9 @@ type StageOptions struct {
 	FetchDelay func(partition int) time.Duration
 	// ID names this instance in logs (tests run several in one process).
 	ID string
+	// Health receives write failures (nil: a Health of the stage's own, which nobody
+	// reads).
+	Health *Health
 }
 
 func (o *StageOptions) defaults() {
@@ -53,6 +57,9 @@ func (o *StageOptions) defaults() {
 	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(nil)
+	}
+	if o.Health == nil {
+		o.Health = NewHealth(o.Now)
 	}
 	if o.ID != "" {
 		o.Log = o.Log.With().Str("instance", o.ID).Logger()
@@ -99,20 +106,41 @@ func sleep(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
 	return false
 }
 
-// writeAll writes msgs until every one is acknowledged, retrying with backoff: a failed
-// write is never skipped (G4), it only delays. It gives up only when ctx ends.
-func writeAll(ctx context.Context, w messageWriter, msgs []kafka.Message, m *Metrics, stage string, log zerolog.Logger) error {
+// writeAll writes msgs to topic until every one is acknowledged, retrying with backoff
+// what was not: a failed write is never skipped (G4), it only delays. It gives up only
+// when ctx ends. Failures are reported to the Health of o under writer (stage/partition),
+// so that one that keeps failing makes the job unready. When the broker or the client
+// refuses a message as too large and shrink is set, shrink may make it smaller (and
+// report true): the write is then tried again at once.
+func (o *StageOptions) writeAll(ctx context.Context, w messageWriter, topic, stage string, partition int, msgs []kafka.Message,
+	log zerolog.Logger, shrink func(m *kafka.Message) bool) error {
+	writer := stage + "/" + strconv.Itoa(partition)
 	backoff := 100 * time.Millisecond
 	for {
 		err := w.WriteMessages(ctx, msgs...)
 		if err == nil {
+			o.Health.writeDone(topic, writer)
 			return nil
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		m.Retries.WithLabelValues(stage).Inc()
-		log.Warn().Err(err).Int("messages", len(msgs)).Str("backoff", backoff.String()).Msg("write failed; retrying")
+		o.Health.writeFailed(topic, writer, err)
+		shrunk := 0
+		if shrink != nil {
+			for _, i := range tooLarge(err, msgs) {
+				if shrink(&msgs[i]) {
+					shrunk++
+				}
+			}
+		}
+		msgs = unwritten(err, msgs)
+		if shrunk > 0 {
+			log.Warn().Err(err).Str("topic", topic).Int("messages", shrunk).Msg("messages too large for the broker; writing them again smaller")
+			continue
+		}
+		o.Metrics.Retries.WithLabelValues(stage).Inc()
+		log.Warn().Err(err).Str("topic", topic).Int("messages", len(msgs)).Str("backoff", backoff.String()).Msg("write failed; retrying")
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
@@ -122,6 +150,25 @@ func writeAll(ctx context.Context, w messageWriter, msgs []kafka.Message, m *Met
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
+}
+
+// unwritten returns the messages a failed write did not write: all of them, unless the
+// writer says which failed. It does not modify msgs.
+func unwritten(err error, msgs []kafka.Message) []kafka.Message {
+	var werrs kafka.WriteErrors
+	if !errors.As(err, &werrs) || len(werrs) != len(msgs) {
+		return msgs
+	}
+	var out []kafka.Message
+	for i, e := range werrs {
+		if e != nil {
+			out = append(out, msgs[i])
+		}
+	}
+	if len(out) == 0 {
+		return msgs
+	}
+	return out
 }
 
 // messageWriter is what the stages need of *kafka.Writer.

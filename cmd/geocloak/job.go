@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,16 +50,21 @@ type job struct {
 	broker  *kfake.Cluster // nil with an external cluster
 	reg     *prometheus.Registry
 	metrics *pipeline.Metrics
-	ready   atomic.Bool
-	ops     *http.Server
-	opsAddr string
-	opsDone chan struct{}
+	health  *pipeline.Health
+	created []string // topics this job created at start: recreated if they disappear
+	// topicCheck is how often the job checks that its topics exist.
+	topicCheck time.Duration
+	ready      atomic.Bool
+	ops        *http.Server
+	opsAddr    string
+	opsDone    chan struct{}
 }
 
 // newJob connects to the configured brokers, or starts the embedded broker on
 // embeddedAddr when none are configured, and creates missing topics.
 func newJob(ctx context.Context, cfg *config.Config, log zerolog.Logger, embeddedAddr string) (*job, error) {
-	j := &job{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	j := &job{cfg: cfg, log: log, reg: prometheus.NewRegistry(), health: pipeline.NewHealth(nil),
+		topicCheck: topicCheckInterval}
 	j.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	j.metrics = pipeline.NewMetrics(j.reg)
 	brokers := cfg.Kafka.Brokers
@@ -77,7 +83,7 @@ func newJob(ctx context.Context, cfg *config.Config, log zerolog.Logger, embedde
 		return nil, err
 	}
 	j.conn = conn
-	if err := conn.EnsureTopics(ctx, cfg); err != nil {
+	if j.created, err = conn.CreateMissingTopics(ctx, cfg); err != nil {
 		j.close()
 		return nil, err
 	}
@@ -116,6 +122,11 @@ func (j *job) serveOps(addr string) error {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
+		// Writes that keep failing and missing topics: the job runs but nothing moves.
+		if problems := j.health.Problems(); len(problems) > 0 {
+			http.Error(w, "not ready: "+strings.Join(problems, "; "), http.StatusServiceUnavailable)
+			return
+		}
 		fmt.Fprintln(w, "ready")
 	})
 	j.ops = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -131,6 +142,9 @@ func (j *job) serveOps(addr string) error {
 	return nil
 }
 
+// topicCheckInterval is how often the job checks that its topics exist.
+const topicCheckInterval = 5 * time.Second
+
 // stage is what runStages needs of pipeline.Ingest and pipeline.Cloak.
 type stage interface {
 	Run(ctx context.Context) error
@@ -141,7 +155,7 @@ type stage interface {
 // round, commit, leave the group). A stage that has not stopped after drain is
 // abandoned as in a crash: nothing it had not committed is lost, only repeated.
 func (j *job) runStages(ctx context.Context, opt pipeline.StageOptions, which string, drain time.Duration) error {
-	opt.Config, opt.Conn, opt.Log, opt.Metrics = j.cfg, j.conn, j.log, j.metrics
+	opt.Config, opt.Conn, opt.Log, opt.Metrics, opt.Health = j.cfg, j.conn, j.log, j.metrics, j.health
 	var stages []stage
 	if which == "all" || which == "ingest" {
 		s, err := pipeline.NewIngest(ctx, opt)
@@ -159,6 +173,13 @@ func (j *job) runStages(ctx context.Context, opt pipeline.StageOptions, which st
 	}
 	hard, kill := context.WithCancel(context.Background())
 	defer kill()
+	watchCtx, stopWatch := context.WithCancel(hard)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		j.conn.WatchTopics(watchCtx, j.cfg, j.created, j.health, j.log, j.topicCheck)
+	}()
+	defer func() { stopWatch(); <-watched }()
 	errs := make(chan error, len(stages))
 	var wg sync.WaitGroup
 	for _, s := range stages {
