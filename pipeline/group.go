@@ -18,8 +18,19 @@ type GroupTiming struct {
 }
 
 // DefaultGroupTiming suits a production cluster: a crashed instance's partitions move
-// after 10 s.
-var DefaultGroupTiming = GroupTiming{Session: 10 * time.Second, Heartbeat: time.Second, Rebalance: 15 * time.Second, JoinBackoff: time.Second}
+// after the session timeout (10 s), plus one rebalance (members are given 10 s to
+// rejoin; ours take about a second).
+var DefaultGroupTiming = GroupTiming{Session: 10 * time.Second, Heartbeat: time.Second, Rebalance: 5 * time.Second, JoinBackoff: time.Second}
+
+// coordinatorTimeout is kafka-go's network timeout with the group coordinator. A join
+// may be held by the coordinator until the members of killed processes are dropped:
+// up to a session timeout for one that had joined, then up to a rebalance timeout for
+// those that died while joining. kafka-go waits this plus the rebalance timeout for a
+// join; a join given up client-side leaves a member behind that the coordinator keeps
+// until a further rebalance timeout, and the member joins again under a new id: the
+// delays add up (150 s and more after six kills). So it must be at least the session
+// timeout plus the rebalance timeout.
+func (t GroupTiming) coordinatorTimeout() time.Duration { return t.Session + t.Rebalance }
 
 // claim is one partition assigned to this instance for one group generation.
 type claim struct {
@@ -56,7 +67,7 @@ func (c *Conn) runGroup(ctx context.Context, stop <-chan struct{}, group, topic 
 		WatchPartitionChanges:  true,
 		PartitionWatchInterval: 5 * time.Second,
 		StartOffset:            kafka.FirstOffset,
-		Timeout:                10 * time.Second,
+		Timeout:                timing.coordinatorTimeout(),
 	})
 	if err != nil {
 		return fmt.Errorf("join group %s: %w", group, err)

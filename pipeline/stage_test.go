@@ -21,7 +21,8 @@ import (
 	"github.com/geocloak/geocloak/synth"
 )
 
-var testTiming = GroupTiming{Session: 6 * time.Second, Heartbeat: 300 * time.Millisecond, Rebalance: 6 * time.Second, JoinBackoff: 200 * time.Millisecond}
+// The rebalance timeout is shorter than the session timeout, as in DefaultGroupTiming.
+var testTiming = GroupTiming{Session: 6 * time.Second, Heartbeat: 300 * time.Millisecond, Rebalance: 3 * time.Second, JoinBackoff: 200 * time.Millisecond}
 
 var testStageKey = []byte("stage-test-pseudonym-key-0123456789")
 

@@ -16,15 +16,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/pipeline"
 )
 
 // startBroker starts the embedded Kafka-protocol broker (kfake) on addr, one node,
-// topics created on first use. It keeps every message in memory: for local runs, demos
-// and tests, not production.
-func startBroker(addr string, partitions int, opts ...kfake.Opt) (*kfake.Cluster, error) {
+// topics created on first use, with the janitor of watchGroups. It keeps every message in
+// memory unless given kfake.DataDir: for local runs, demos and tests, not production.
+func startBroker(addr string, partitions int, log zerolog.Logger, opts ...kfake.Opt) (*embeddedBroker, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("broker address %q: %w", addr, err)
@@ -38,7 +39,35 @@ func startBroker(addr string, partitions int, opts ...kfake.Opt) (*kfake.Cluster
 	if err != nil {
 		return nil, fmt.Errorf("start embedded broker on %s: %w", addr, err)
 	}
-	return c, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &embeddedBroker{Cluster: c, stop: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(b.done)
+		watchGroups(ctx, c, log)
+	}()
+	return b, nil
+}
+
+// createPersistently makes the broker create a topic a client asks for (automatic topic
+// creation, as kcat's producer does) the way CreateTopics does: kfake writes topics
+// created that way to its data directory at once, while topics created implicitly by a
+// metadata request are written only at an orderly shutdown, so that a killed broker
+// would come back without them, and without their messages.
+func createPersistently(b *embeddedBroker) {
+	b.ControlKey(int16(kmsg.Metadata), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		b.KeepControl()
+		r := req.(*kmsg.MetadataRequest)
+		if !r.AllowAutoTopicCreation {
+			return nil, nil, false
+		}
+		for _, t := range r.Topics {
+			// The cluster runs administrative calls while a control function runs.
+			if t.Topic != nil && b.TopicInfo(*t.Topic) == nil {
+				b.CreateTopic(*t.Topic, -1, nil) // an error leaves the request to the cluster's own rules
+			}
+		}
+		return nil, nil, false
+	})
 }
 
 // job is the wiring of the streaming stages: broker connection, topics, metrics, the
@@ -47,7 +76,7 @@ type job struct {
 	cfg     *config.Config
 	log     zerolog.Logger
 	conn    *pipeline.Conn
-	broker  *kfake.Cluster // nil with an external cluster
+	broker  *embeddedBroker // nil with an external cluster
 	reg     *prometheus.Registry
 	metrics *pipeline.Metrics
 	health  *pipeline.Health
@@ -69,7 +98,7 @@ func newJob(ctx context.Context, cfg *config.Config, log zerolog.Logger, embedde
 	j.metrics = pipeline.NewMetrics(j.reg)
 	brokers := cfg.Kafka.Brokers
 	if len(brokers) == 0 {
-		b, err := startBroker(embeddedAddr, cfg.Kafka.Partitions.Input)
+		b, err := startBroker(embeddedAddr, cfg.Kafka.Partitions.Input, log)
 		if err != nil {
 			return nil, err
 		}

@@ -46,7 +46,7 @@ func TestKcatInterop(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines = lines[:20000]
-	b, err := startBroker("127.0.0.1:0", 4)
+	b, err := startBroker("127.0.0.1:0", 4, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,8 +81,9 @@ Commands:
                          progress, sample records, and a check against evaluate
   run --config FILE [--stage all|ingest|cloak] [--dev]
                          the streaming job (embedded broker when no brokers are configured)
-  broker [--addr HOST:PORT]
+  broker [--addr HOST:PORT] [--data-dir DIR]
                          the embedded Kafka-protocol broker alone, for any Kafka client
+                         (in memory, or kept in DIR across restarts)
   evaluate --config FILE --input FILE [--audit FILE] [--out DIR] [--report FILE.html]
                          run the release engine offline on a JSONL file (plain or gzip),
                          print what each partner would get; --report writes the privacy

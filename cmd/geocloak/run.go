@@ -79,10 +79,12 @@ func (e *env) brokerCmd(ctx context.Context, args []string) error {
 	fs.SetOutput(e.stderr)
 	addr := fs.String("addr", "127.0.0.1:9092", "listen `HOST:PORT`")
 	partitions := fs.Int("partitions", 4, "partitions of topics created on first use")
-	retention := fs.Duration("retention", 0, "drop messages older than this (0: keep all; the broker holds them in memory)")
+	retention := fs.Duration("retention", 0, "drop messages older than this (0: keep all)")
+	dataDir := fs.String("data-dir", "", "keep topics, messages, committed offsets and groups in `DIR` across restarts (default: in memory only)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: geocloak broker [--addr HOST:PORT] [--partitions N] [--retention DURATION]")
-		fmt.Fprintln(e.stderr, "Runs the embedded Kafka-protocol broker (in memory) until interrupted.")
+		fmt.Fprintln(e.stderr, "usage: geocloak broker [--addr HOST:PORT] [--partitions N] [--retention DURATION] [--data-dir DIR]")
+		fmt.Fprintln(e.stderr, "Runs the embedded Kafka-protocol broker until interrupted: in memory, or in DIR with --data-dir")
+		fmt.Fprintln(e.stderr, "(restarted with the same DIR and address, it has everything it had).")
 		fs.PrintDefaults()
 	}
 	if help, err := parseFlags(fs, args); help || err != nil {
@@ -95,11 +97,22 @@ func (e *env) brokerCmd(ctx context.Context, args []string) error {
 	if *retention > 0 {
 		opts = append(opts, kfake.BrokerConfigs(map[string]string{"log.retention.ms": strconv.FormatInt(retention.Milliseconds(), 10)}))
 	}
-	b, err := startBroker(*addr, *partitions, opts...)
+	storage := "in memory"
+	if *dataDir != "" {
+		// Written as it changes (segments through the page cache, state files replaced
+		// whole): a killed broker process loses nothing; a machine crash may lose the
+		// last writes, as with Kafka's default flush settings.
+		opts = append(opts, kfake.DataDir(*dataDir))
+		storage = *dataDir
+	}
+	b, err := startBroker(*addr, *partitions, e.log, opts...)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
+	if *dataDir != "" {
+		createPersistently(b)
+	}
 	if *retention > 0 {
 		go func() {
 			t := time.NewTicker(min(*retention/2, 10*time.Second))
@@ -114,8 +127,8 @@ func (e *env) brokerCmd(ctx context.Context, args []string) error {
 			}
 		}()
 	}
-	e.log.Info().Strs("listen", b.ListenAddrs()).Int("partitions", *partitions).
-		Msg("embedded Kafka-protocol broker running (in memory; topics are created on first use); Ctrl-C stops it")
+	e.log.Info().Strs("listen", b.ListenAddrs()).Int("partitions", *partitions).Str("storage", storage).
+		Msg("embedded Kafka-protocol broker running (topics are created on first use); Ctrl-C stops it")
 	fmt.Fprintf(e.stdout, "broker listening on %s\n", b.ListenAddrs()[0])
 	<-ctx.Done()
 	return nil
