@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/geocloak/geocloak/config"
@@ -45,7 +46,7 @@ func TestSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	j := newProcessJob(t, b.ListenAddrs()[0], 30000)
+	j := newProcessJob(t, b.ListenAddrs()[0], 30000, 30000)
 	j.logs = logs
 	r := rand.New(rand.NewPCG(uint64(seed), 0))
 	for i := range kills {
@@ -97,8 +98,16 @@ func TestBrokerDataDir(t *testing.T) {
 		broker.Process.Signal(syscall.SIGTERM)
 		broker.Wait()
 	}()
-	j := newProcessJob(t, addr, 20000)
+	j := newProcessJob(t, addr, 20000, 10000)
 	j.logs = logs
+	// A topic created on first use, as kcat's producer creates it.
+	tr := &kafka.Transport{}
+	defer tr.CloseIdleConnections()
+	auto := &kafka.Writer{Addr: kafka.TCP(addr), Topic: "created.on.first.use", AllowAutoTopicCreation: true, BatchTimeout: time.Millisecond, Transport: tr}
+	if err := auto.WriteMessages(context.Background(), kafka.Message{Value: []byte("kept")}); err != nil {
+		t.Fatal(err)
+	}
+	auto.Close()
 	cmd := j.start()
 	n := 0
 	for deadline := time.Now().Add(60 * time.Second); n < j.total()/3; n = j.records() {
@@ -111,9 +120,23 @@ func TestBrokerDataDir(t *testing.T) {
 	broker.Wait()
 	t.Logf("broker killed at %d of %d records", n, j.total())
 	broker = startBrokerProcess("broker 2")
+	j.replayRest() // the job has work left after the restart, whenever the kill came
 	got := j.waitOutput(120 * time.Second)
 	j.stop(cmd)
 	j.check(got, "after a broker restart")
+	// A new connection: the job's caches metadata (for up to 10 s).
+	conn, err := pipeline.Dial(context.Background(), j.cfg.Kafka, j.cfg.Kafka.Brokers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var kept []string
+	if err := conn.ReadTopic(context.Background(), "created.on.first.use", func(_ int, _, v []byte, _ time.Time) error {
+		kept = append(kept, string(v))
+		return nil
+	}); err != nil || !slices.Equal(kept, []string{"kept"}) {
+		t.Errorf("a topic created on first use, after the restart: %q, %v", kept, err)
+	}
 }
 
 // freeAddr is a loopback address with a port nobody listens on.
@@ -130,6 +153,7 @@ func freeAddr(t *testing.T) string {
 // processJob is `geocloak run` as a process on the first lines of the city, replayed
 // into the raw topic of the broker at addr, and what evaluate says it must release.
 type processJob struct {
+	rest    [][]byte // lines not replayed yet
 	t       *testing.T
 	bin     string
 	cfg     *config.Config
@@ -140,7 +164,9 @@ type processJob struct {
 	runs    int
 }
 
-func newProcessJob(t *testing.T, addr string, lines int) *processJob {
+// newProcessJob replays the first of the first lines lines of the city; replayRest
+// replays the others.
+func newProcessJob(t *testing.T, addr string, lines, first int) *processJob {
 	t.Helper()
 	j := &processJob{t: t, bin: buildBinary(t), want: make(map[string][]string)}
 	cfg, err := config.Load(cityConfig)
@@ -173,13 +199,27 @@ func newProcessJob(t *testing.T, addr string, lines int) *processJob {
 	if err := j.conn.EnsureTopics(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	if err := replay(ctx, j.conn, cfg.Kafka.InputTopic, all); err != nil {
+	if err := replay(ctx, j.conn, cfg.Kafka.InputTopic, all[:first]); err != nil {
 		t.Fatal(err)
 	}
+	j.rest = all[first:]
 	for i, recs := range evaluateAll(t, cfg, all) {
 		j.want[cfg.Partners[i].Name] = recs
 	}
 	return j
+}
+
+func (j *processJob) replayRest() {
+	// The test's connection may still hold connections to a broker that was killed.
+	var err error
+	for range 50 {
+		if err = replay(context.Background(), j.conn, j.cfg.Kafka.InputTopic, j.rest); err == nil {
+			j.rest = nil
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	j.t.Fatal(err)
 }
 
 // start starts `geocloak run`; its log goes to the test's process logs.
