@@ -36,6 +36,7 @@ func (e *env) configCheck(args []string) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "window\t%s tumbling, event time; allowed lateness %s; idle partitions advance after %s\n",
 		cfg.Window.Size, cfg.Window.AllowedLateness, cfg.Window.IdleAdvance)
+	fmt.Fprintf(tw, "watermark\tmoves to a time once %d distinct users of a raw partition have reached it\n", cfg.Window.WatermarkUsers)
 	f := cfg.Input.Fields
 	fmt.Fprintf(tw, "input fields\tuser_id=%s lat=%s lng=%s time=%s category=%s event_id=%s (all other fields dropped)\n",
 		f.UserID, f.Lat, f.Lng, f.Time, orNone(f.Category), orNone(f.EventID))
