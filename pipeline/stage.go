@@ -115,11 +115,13 @@ func sleep(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
 func (o *StageOptions) writeAll(ctx context.Context, w messageWriter, topic, stage string, partition int, msgs []kafka.Message,
 	log zerolog.Logger, shrink func(m *kafka.Message) bool) error {
 	writer := stage + "/" + strconv.Itoa(partition)
+	// Done, or given up with ctx (the partition moved, the stage stopped): this writer
+	// no longer fails.
+	defer o.Health.writeDone(topic, writer)
 	backoff := 100 * time.Millisecond
 	for {
 		err := w.WriteMessages(ctx, msgs...)
 		if err == nil {
-			o.Health.writeDone(topic, writer)
 			return nil
 		}
 		if ctx.Err() != nil {
