@@ -36,15 +36,16 @@ func releaseClass(r *Releaser, users int) (Class, bool) {
 	for u := range users {
 		ws.Add(&Event{Cell: c, User: Pseudonym(u + 1), Time: 1_772_445_600_000 + int64(u)}, 0, int64(u), "")
 	}
-	for _, w := range ws.Close(math.MaxInt64) {
-		rel := r.Release(w)
-		pr := &rel.Partners[0]
-		if len(pr.Classes) == 0 {
-			return Class{}, false
-		}
-		return pr.Classes[0], !pr.Classes[0].DPDropped && len(pr.Records) == 1
+	closed := ws.Close(math.MaxInt64)
+	if len(closed) == 0 {
+		return Class{}, false
 	}
-	return Class{}, false
+	rel := r.Release(closed[0])
+	pr := &rel.Partners[0]
+	if len(pr.Classes) == 0 {
+		return Class{}, false
+	}
+	return pr.Classes[0], !pr.Classes[0].DPDropped && len(pr.Records) == 1
 }
 
 // The noise is present: released counts differ from the true counts, and vary.

@@ -116,18 +116,6 @@ func (g *grouper) greedy(k, maxRes, minRes int, outcome []int32, classes []Class
 	return outcome, classes
 }
 
-// countUsers counts the distinct users of the items in idx.
-func (g *grouper) countUsers(idx []int32) int {
-	g.newGroup()
-	n := 0
-	for _, x := range idx {
-		if g.addUser(x) {
-			n++
-		}
-	}
-	return n
-}
-
 // mclass is a class of the maximal generalization while it is being built: its members
 // can still be lent to a coarser class that needs them.
 type mclass struct {

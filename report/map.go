@@ -251,11 +251,10 @@ func sortClusters(cs []*cluster) {
 // projection is equirectangular, x scaled by the cosine of the middle latitude of the
 // extent, fitted into a viewBox of at most maxW × maxH pixels.
 type projection struct {
-	box          bbox
-	kx, s        float64
-	padX, padY   float64
-	W, H         float64
-	overviewMode bool
+	box        bbox
+	kx, s      float64
+	padX, padY float64
+	W, H       float64
 }
 
 func fit(box bbox, maxW, maxH, minH float64) projection {
