@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -120,17 +119,4 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
-}
-
-func version() string {
-	v := "geocloak (devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				v += " " + s.Value
-			}
-		}
-		v += " " + bi.GoVersion
-	}
-	return v
 }

@@ -129,7 +129,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "broker":
 		return e.brokerCmd(ctx, args[1:])
 	case "version":
-		fmt.Fprintln(stdout, version())
+		fmt.Fprintln(stdout, readBuildInfo())
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
