@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -74,7 +73,7 @@ func (e *env) benchCmd(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "geocloak bench: %s synthetic check-ins, %d CPUs, %s\n", report.Thousands(int64(len(lines))), runtime.NumCPU(), runtime.Version())
 	if *profile != "" {
-		f, err := os.Create(*profile)
+		f, err := createFile(*profile)
 		if err != nil {
 			return err
 		}

@@ -93,7 +93,7 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 		}
 	}()
 	create := func(path string) (io.Writer, error) {
-		f, err := os.Create(path)
+		f, err := createFile(path)
 		if err != nil {
 			return nil, err
 		}
@@ -220,7 +220,7 @@ func (e *env) writeReport(ctx context.Context, o reportOptions) error {
 		}
 	}
 	write := func(path string, what string, fn func(io.Writer) error) error {
-		f, err := os.Create(path)
+		f, err := createFile(path)
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}

@@ -36,7 +36,7 @@ func (e *env) synth(ctx context.Context, args []string) error {
 	var f *os.File
 	if *out != "-" {
 		var err error
-		if f, err = os.Create(*out); err != nil {
+		if f, err = createFile(*out); err != nil {
 			return err
 		}
 		defer f.Close()
