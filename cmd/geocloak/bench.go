@@ -42,7 +42,7 @@ func (e *env) benchCmd(ctx context.Context, args []string) error {
 		fmt.Fprintln(e.stderr, "With --engine: the floor (encoding/json + time + H3 per line) against evaluate, in memory.")
 		fs.PrintDefaults()
 	}
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := e.parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if *n < 1000 {
@@ -131,7 +131,7 @@ func (e *env) benchEngine(ctx context.Context, cfg *config.Config, lines [][]byt
 func (e *env) benchKafka(ctx context.Context, cfg *config.Config, lines [][]byte) error {
 	cfg.Kafka.Brokers = nil
 	cfg.Ops.Listen = ""
-	j, err := newJob(ctx, cfg, e.log.Level(zerolog.WarnLevel), "127.0.0.1:0")
+	j, err := newJob(ctx, cfg, atLeast(e.log, zerolog.WarnLevel), "127.0.0.1:0")
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func (e *env) demo(ctx context.Context, args []string) error {
 		fmt.Fprintln(e.stderr, "Replays the bundled synthetic city through an embedded broker and both stages.")
 		fs.PrintDefaults()
 	}
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := e.parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	cfg, err := config.Load(*cfgPath)
@@ -61,7 +61,7 @@ func (e *env) demo(ctx context.Context, args []string) error {
 	// replay is read: raw partitions idle for 2 s release their windows.
 	cfg.Kafka.Brokers = nil
 	cfg.Window.IdleAdvance = config.Duration(2 * time.Second)
-	log := e.log.Level(zerolog.WarnLevel)
+	log := atLeast(e.log, zerolog.WarnLevel)
 	j, err := newJob(ctx, cfg, log, *addr)
 	if err != nil && !errors.Is(ctx.Err(), context.Canceled) {
 		e.log.Warn().Err(err).Msg("embedded broker address taken; using a free port")

@@ -41,7 +41,7 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 		fmt.Fprintln(e.stderr, "again (k, resolutions and window varied for every partner).")
 		fs.PrintDefaults()
 	}
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := e.parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if *cfgPath == "" || *input == "" {

@@ -101,11 +101,11 @@ Run "geocloak COMMAND -h" for a command's flags.
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	e := &env{
-		stdout: stdout,
-		stderr: stderr,
-		log:    zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: !isTerminal(stderr)}).With().Timestamp().Logger(),
+	log, err := newLogger(stderr, "auto", "info")
+	if err != nil {
+		return err
 	}
+	e := &env{stdout: stdout, stderr: stderr, log: log}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return usageError{"no command given"}
@@ -139,15 +139,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return usageError{fmt.Sprintf("unknown command %q", args[0])}
 }
 
-// parseFlags parses a command's flags. Asking for help is not an error; a bad flag is a
-// usage error (exit status 2).
-func parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
+// parseFlags parses a command's flags, with the log flags every command takes, and builds
+// the command's logger from them. Asking for help is not an error; a bad flag is a usage
+// error (exit status 2).
+func (e *env) parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
+	lf := addLogFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return true, nil
 		}
 		return false, usageError{err.Error()}
 	}
+	log, err := newLogger(e.stderr, *lf.format, *lf.level)
+	if err != nil {
+		return false, err
+	}
+	e.log = log
 	return false, nil
 }
 

@@ -27,7 +27,7 @@ func (e *env) runJob(ctx context.Context, args []string) error {
 		fmt.Fprintln(e.stderr, "SIGINT/SIGTERM stop it gracefully (finish the round, commit); a second signal exits at once.")
 		fs.PrintDefaults()
 	}
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := e.parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if *cfgPath == "" {
@@ -85,7 +85,7 @@ func (e *env) brokerCmd(ctx context.Context, args []string) error {
 		fmt.Fprintln(e.stderr, "Runs the embedded Kafka-protocol broker (in memory) until interrupted.")
 		fs.PrintDefaults()
 	}
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := e.parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if *partitions < 1 {

@@ -27,7 +27,7 @@ func (e *env) synth(ctx context.Context, args []string) error {
 		fmt.Fprintln(e.stderr, "Writes the synthetic test city's check-ins as JSONL (deterministic).")
 		fs.PrintDefaults()
 	}
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := e.parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	cfg := d
