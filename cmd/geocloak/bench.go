@@ -35,8 +35,8 @@ func (e *env) benchCmd(ctx context.Context, args []string) error {
 	window := fs.Duration("window", 0, "override window.size (with --soak and a low --cap, to show the buffering cap at work)")
 	capEvents := fs.Int("cap", 0, "override kafka.max_buffered_events")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: geocloak bench [--events N] [--config FILE] [--engine]")
-		fmt.Fprintln(e.stderr, "       geocloak bench --soak DURATION [--rate N] [--interval D] [--window D] [--cap N]")
+		fmt.Fprintln(e.stderr, "usage: geocloak bench [--events N] [--engine] [--config FILE] [--cpuprofile FILE]")
+		fmt.Fprintln(e.stderr, "       geocloak bench --soak DURATION [--rate N] [--interval D] [--window D] [--cap N] [--broker HOST:PORT]")
 		fmt.Fprintln(e.stderr, "Measures, in one run on the embedded broker, a plain kafka-go passthrough (group reader to")
 		fmt.Fprintln(e.stderr, "writer) and the pipeline end to end (raw topic to partner topics) on the same messages.")
 		fmt.Fprintln(e.stderr, "With --engine: the floor (encoding/json + time + H3 per line) against evaluate, in memory.")

@@ -35,7 +35,7 @@ func (e *env) demo(ctx context.Context, args []string) error {
 	sample := fs.Int("sample", 3, "records to show per partner")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up when the replay has not finished by then")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: geocloak demo [--keep-running] [--config FILE] [--input FILE] [--addr HOST:PORT]")
+		fmt.Fprintln(e.stderr, "usage: geocloak demo [--keep-running] [--config FILE] [--input FILE] [--addr HOST:PORT] [--sample N] [--timeout D]")
 		fmt.Fprintln(e.stderr, "Replays the bundled synthetic city through an embedded broker and both stages.")
 		fs.PrintDefaults()
 	}

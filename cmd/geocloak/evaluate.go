@@ -34,6 +34,7 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 	partitioner := fs.String("partitioner", "crc32", "with --partitions: the producer's partitioner: crc32 (kcat, librdkafka), murmur2 (Java clients), fnv1a (kafka-go Hash, Sarama)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: geocloak evaluate --config FILE --input FILE [--audit FILE] [--out DIR] [--report FILE.html] [--geojson FILE] [--sweep]")
+		fmt.Fprintln(e.stderr, "                         [--partitions N --partitioner crc32|murmur2|fnv1a] [--workers N] [--quiet]")
 		fmt.Fprintln(e.stderr, "Runs the release engine on a file and prints a per-partner summary.")
 		fmt.Fprintln(e.stderr, "Memory is bounded by the open windows, except: with --report or --geojson a compact copy of")
 		fmt.Fprintln(e.stderr, "every check-in is kept (about 24 bytes plus 4 per partner); with --report or --sweep the")

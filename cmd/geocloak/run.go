@@ -21,10 +21,12 @@ func (e *env) runJob(ctx context.Context, args []string) error {
 	cfgPath := fs.String("config", "", "config `FILE` (YAML)")
 	which := fs.String("stage", "all", "stage to run: all, ingest or cloak")
 	dev := fs.Bool("dev", false, "allow the public development pseudonym key (local trials only)")
+	opsListen := fs.String("ops-listen", "", "serve /metrics, /healthz, /readyz on `HOST:PORT` (empty: not at all); when not given: $"+opsListenEnv+" if set, else ops.listen")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: geocloak run --config FILE [--stage all|ingest|cloak] [--dev]")
+		fmt.Fprintln(e.stderr, "usage: geocloak run --config FILE [--stage all|ingest|cloak] [--dev] [--ops-listen HOST:PORT]")
 		fmt.Fprintln(e.stderr, "Runs the streaming job. With no kafka.brokers configured it starts the embedded broker on 127.0.0.1:9092.")
-		fmt.Fprintln(e.stderr, "SIGINT/SIGTERM stop it gracefully (finish the round, commit); a second signal exits at once.")
+		fmt.Fprintln(e.stderr, "SIGINT/SIGTERM stop it gracefully (finish the round, commit, within 30 s); another signal a second")
+		fmt.Fprintln(e.stderr, "or more after the first exits at once, without committing.")
 		fs.PrintDefaults()
 	}
 	if help, err := e.parseFlags(fs, args); help || err != nil {
@@ -43,6 +45,11 @@ func (e *env) runJob(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := overrideOpsListen(fs, cfg, *opsListen); err != nil {
+		return err
+	}
+	logStartup(e.log, cfg, *which)
+	logWarnings(e.log, cfg)
 	var key pipeline.Key
 	usesPID := false
 	for _, p := range cfg.Partners {

@@ -23,7 +23,7 @@ func (e *env) synth(ctx context.Context, args []string) error {
 	bad := fs.Float64("invalid-fraction", 0, "fraction of lines replaced by invalid records")
 	out := fs.String("out", "-", "output `FILE` (- for stdout; a name ending in .gz is gzipped)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: geocloak synth [flags]")
+		fmt.Fprintln(e.stderr, "usage: geocloak synth [--seed N] [--users N] [--days N] [--late-fraction F] [--invalid-fraction F] [--out FILE]")
 		fmt.Fprintln(e.stderr, "Writes the synthetic test city's check-ins as JSONL (deterministic).")
 		fs.PrintDefaults()
 	}
