@@ -23,6 +23,7 @@ import (
 //     of the repository, with a binary built once standing in for `go run ./cmd/geocloak`; it
 //     must exit 0 and create every file or folder its --out, --audit, --report, --geojson
 //     or --cpuprofile names;
+//   - a `go build` line is run as it is, in a fresh copy too;
 //   - a `go test` line is checked without running it: its -run, -bench and -fuzz
 //     patterns must select tests that exist (a -fuzz pattern exactly one fuzz target,
 //     with a -run that selects no test), in every package it names;
@@ -131,10 +132,16 @@ func TestReadmeCommands(t *testing.T) {
 				runReadmeCommand(t, bin, root, c)
 				os.RemoveAll(root)
 				ran++
+			case strings.HasPrefix(c.text, "go build "):
+				root := filepath.Join(tmp, fmt.Sprintf("repo%d", ran))
+				copyRepo(t, "../..", root)
+				runReadmeCommand(t, "go build", root, c)
+				os.RemoveAll(root)
+				ran++
 			case strings.HasPrefix(c.text, "go test "):
 				checkGoTest(t, c)
 			default:
-				t.Errorf("README.md:%d: %q is neither a geocloak command nor go test: mark its block with <!-- readme-test: skip: REASON --> or make it one", c.line, c.text)
+				t.Errorf("README.md:%d: %q is not a geocloak, go build or go test command: mark its block with <!-- readme-test: skip: REASON --> or make it one", c.line, c.text)
 			}
 		}
 	}
@@ -146,11 +153,14 @@ func TestReadmeCommands(t *testing.T) {
 	}
 }
 
-// runReadmeCommand runs one geocloak command line through bash in root, as a user of a
-// fresh clone would (no pseudonym key set).
+// runReadmeCommand runs one command line through bash in root, as a user of a fresh clone
+// would (no pseudonym key set), with bin in place of `go run ./cmd/geocloak`.
 func runReadmeCommand(t *testing.T, bin, root string, c readmeCommand) {
 	t.Helper()
-	line := bin + strings.TrimPrefix(c.text, "go run ./cmd/geocloak")
+	line := c.text
+	if rest, ok := strings.CutPrefix(line, "go run ./cmd/geocloak"); ok {
+		line = bin + rest
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", line)
