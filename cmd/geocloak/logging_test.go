@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/geocloak/geocloak/config"
 )
 
 // jsonLines parses every line of a log as one JSON object with a time (RFC 3339 with
@@ -92,5 +95,32 @@ func TestLogFlags(t *testing.T) {
 	}
 	if strings.Contains(buf.String(), "synthetic city written") {
 		t.Errorf("--log-level warn shows an info line: %s", buf.String())
+	}
+}
+
+// run warns at start about every setting config check warns about, one line each, with
+// the setting's key.
+func TestLogWarnings(t *testing.T) {
+	cfg := config.Default()
+	cfg.Kafka.TLS.InsecureSkipVerify = true
+	cfg.Kafka.SASL.Mechanism = "PLAIN"
+	cfg.Partners = []config.Partner{config.DefaultPartner()}
+	cfg.Partners[0].MaxCheckinsPerUserPerWindow = 0
+	var buf bytes.Buffer
+	log, err := newLogger(&buf, "json", "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logWarnings(log, &cfg)
+	var keys []string
+	for _, l := range jsonLines(t, buf.String()) {
+		if l["level"] != "warn" || l["message"] != "config weakens privacy or security" {
+			t.Errorf("line %v", l)
+		}
+		keys = append(keys, l["key"].(string))
+	}
+	want := []string{"partners[0].max_checkins_per_user_per_window", "kafka.tls.insecure_skip_verify", "kafka.sasl"}
+	if len(cfg.Warnings()) != len(want) || !slices.Equal(keys, want) {
+		t.Errorf("warned about %q, want %q (config check: %q)", keys, want, cfg.Warnings())
 	}
 }
