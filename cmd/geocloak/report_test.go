@@ -80,8 +80,13 @@ func TestEvaluateSweepFlag(t *testing.T) {
 }
 
 func TestReportWriteError(t *testing.T) {
+	// Folders are created as needed: a file in the way of one cannot be.
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	_, _, err := geocloak(t, "evaluate", "--config", cityConfig, "--input", smallCity(t), "--quiet",
-		"--geojson", filepath.Join(t.TempDir(), "no", "such", "dir", "x.geojson"))
+		"--geojson", filepath.Join(file, "x.geojson"))
 	if err == nil || !strings.Contains(err.Error(), "write geojson") {
 		t.Errorf("err = %v, want a write geojson error", err)
 	}
