@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
@@ -286,7 +287,7 @@ func attackRows(pr *PartnerReport, r *Report) []attackRow {
 		add("", fmt.Sprintf("mean over the %s records received", Thousands(int64(sz.Records))), fixed(sz.MeanRisk, 3),
 			"chance of picking out a known person's record, averaged over records", false)
 	}
-	rot := durationText(p.PIDRotation.D())
+	rot := durationText(24 * time.Hour) // the period a pseudonym would link, hypothetically
 	switch {
 	case !pr.Linkable:
 		add("Unicity", "p = 1, 2, 4 known points", "does not apply",

@@ -84,7 +84,7 @@ func Build(c *Collector, opt Options) (*Report, error) {
 	}
 	r := &Report{
 		Source: opt.Source, Config: cfg, Summary: sum, Users: c.Users(), Events: c.Events(),
-		Windows: c.windows, FinestRes: cfg.FinestResolution(), PartitionRes: cfg.PartitionResolution,
+		Windows: c.windows, FinestRes: cfg.CellResolution, PartitionRes: cfg.PartitionResolution,
 		Sweep: opt.Sweep,
 	}
 	size := cfg.Window.Size.D().Milliseconds()
@@ -102,12 +102,9 @@ func Build(c *Collector, opt Options) (*Report, error) {
 		pr.Suppressed = c.suppressedCells(p, cfg.PartitionResolution)
 		counts := pol.Mode == config.ModeCounts
 		pr.Sizes = classSizes(c.classes[p], pol.K, counts)
-		pr.PID = pol.Has("pid")
 		pr.Linkable = !counts
-		rotation := pol.PIDRotation.D().Milliseconds()
-		if rotation <= 0 {
-			rotation = (24 * time.Hour).Milliseconds()
-		}
+		// No record carries a pseudonym: traces are what one would link, per day.
+		rotation := (24 * time.Hour).Milliseconds()
 		if pr.Linkable {
 			traces := c.buildTraces(p, rotation)
 			pr.Traces = len(traces)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -112,10 +111,9 @@ type inputRecord struct {
 
 // TestAttacksFromAudit recomputes class sizes, prosecutor risk, traces and home
 // inference independently, from evaluate's audit lines joined with the raw input by
-// event id, and compares them with the report. One partner releases pid.
+// event id, and compares them with the report.
 func TestAttacksFromAudit(t *testing.T) {
 	cfg := loadConfig(t)
-	cfg.Partners[2].Fields = append(cfg.Partners[2].Fields, "pid")
 	// A quarter of the bundled city: 1,500 users over 4 days.
 	raw := city(t, 1500, 4)
 	var audit bytes.Buffer
@@ -152,7 +150,7 @@ func TestAttacksFromAudit(t *testing.T) {
 		lines[a.Partner] = append(lines[a.Partner], a)
 	}
 	size := cfg.Window.Size.D()
-	finest := cfg.FinestResolution()
+	finest := cfg.CellResolution
 
 	for p, pol := range cfg.Partners {
 		t.Run(pol.Name, func(t *testing.T) {
@@ -203,7 +201,7 @@ func TestAttacksFromAudit(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				tk := traceKey{in.User, ws.UnixMilli() / pol.PIDRotation.D().Milliseconds()}
+				tk := traceKey{in.User, ws.UnixMilli() / day}
 				if traces[tk] == nil {
 					traces[tk] = make(map[classKey]bool)
 				}
@@ -309,7 +307,7 @@ func TestAttacksFromAudit(t *testing.T) {
 			}
 
 			// Traces: the same sets of points.
-			got := c.buildTraces(p, pol.PIDRotation.D().Milliseconds())
+			got := c.buildTraces(p, day)
 			var a, b []string
 			for _, tr := range got {
 				var pts []string
@@ -350,47 +348,6 @@ func cellLess(a, b string) bool {
 	x, _ := strconv.ParseUint(a, 16, 64)
 	y, _ := strconv.ParseUint(b, 16, 64)
 	return x < y
-}
-
-// The pid in the partner's records links exactly the traces the report builds.
-func TestTracesArePIDs(t *testing.T) {
-	cfg := loadConfig(t)
-	cfg.Partners[0].Fields = append(cfg.Partners[0].Fields, "pid")
-	cfg.Partners[0].PIDRotation = config.Duration(6 * time.Hour)
-	var records bytes.Buffer
-	c, _ := evaluate(t, cfg, smallCity(t), 0, nil, []io.Writer{&records})
-	byPID := make(map[string]map[string]bool)
-	dec := json.NewDecoder(&records)
-	for dec.More() {
-		var r struct{ PID, Cell, WindowStart string }
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			t.Fatal(err)
-		}
-		r.PID, r.Cell, r.WindowStart = m["pid"].(string), m["cell"].(string), m["window_start"].(string)
-		if byPID[r.PID] == nil {
-			byPID[r.PID] = make(map[string]bool)
-		}
-		byPID[r.PID][r.WindowStart+"/"+r.Cell] = true
-	}
-	var fromPID, fromReport []string
-	for _, pts := range byPID {
-		fromPID = append(fromPID, strings.Join(slices.Sorted(maps.Keys(pts)), " "))
-	}
-	for _, tr := range c.buildTraces(0, cfg.Partners[0].PIDRotation.D().Milliseconds()) {
-		var pts []string
-		for _, x := range tr.points {
-			cl := c.classes[0][x]
-			pts = append(pts, time.UnixMilli(cl.start).UTC().Format(time.RFC3339)+"/"+cl.cell.String())
-		}
-		slices.Sort(pts)
-		fromReport = append(fromReport, strings.Join(pts, " "))
-	}
-	slices.Sort(fromPID)
-	slices.Sort(fromReport)
-	if len(fromPID) < 100 || !slices.Equal(fromPID, fromReport) {
-		t.Errorf("%d pids in the records, %d traces in the report; equal: %v", len(fromPID), len(fromReport), slices.Equal(fromPID, fromReport))
-	}
 }
 
 // unicity's postings and intersections against a scan of every trace, with the same
@@ -494,8 +451,9 @@ func TestSweepMatchesEngine(t *testing.T) {
 	if want := 2 * (1 + 8); len(sw.Points) != want {
 		t.Fatalf("%d points, want %d", len(sw.Points), want)
 	}
-	if sw.Runs != 4 {
-		t.Errorf("%d runs, want 4 (2 windows × finest 9 or 10)", sw.Runs)
+	// cell_resolution is one value for all: the policies of one window share a run.
+	if sw.Runs != 2 {
+		t.Errorf("%d runs, want 2 (one per window)", sw.Runs)
 	}
 	for _, pt := range sw.Points {
 		if pt.Configured && pt.Stats != sum.Partners[pt.Partner].Stats {
@@ -660,12 +618,18 @@ func TestScale(t *testing.T) {
 // report counts only the released ones.
 func TestDPDroppedClasses(t *testing.T) {
 	cfg := loadConfig(t)
-	cfg.Partners[1].DP = &config.DP{Epsilon: 0.5, Delta: 1e-3}
-	c, sum := evaluate(t, cfg, smallCity(t), 0, nil, nil)
-	r := build(t, c, cfg, sum, nil)
-	pr := r.Partners[1]
+	cfg.Partners[1].DP = &config.DP{Epsilon: 10, Delta: 1e-3}
+	cfg.Partners[1].K = 2
+	input := smallCity(t)
+	// Classes are built a margin above the threshold, so a drop is rare: evaluate until
+	// one happens (the noise is random by design).
+	var pr *PartnerReport
+	for try := 0; try < 200 && (pr == nil || pr.Stats.DPDropped == 0); try++ {
+		c, sum := evaluate(t, cfg, input, 0, nil, nil)
+		pr = build(t, c, cfg, sum, nil).Partners[1]
+	}
 	if pr.Stats.DPDropped == 0 {
-		t.Fatal("no class dropped by the dp threshold: the test proves nothing")
+		t.Fatal("no class dropped by the dp threshold in 200 runs: the test proves nothing")
 	}
 	released := 0
 	for _, cc := range pr.Cells {

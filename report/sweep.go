@@ -100,12 +100,11 @@ func RunSweep(ctx context.Context, input []byte, opt SweepOptions) (*Sweep, erro
 	start := time.Now()
 	type runKey struct {
 		window time.Duration
-		finest int
 	}
 	runs := make(map[runKey][]int) // point indices
 	var points []SweepPoint
 	add := func(pt SweepPoint) {
-		k := runKey{pt.Window, max(cfg.FinestResolution(), pt.MaxRes)}
+		k := runKey{pt.Window}
 		runs[k] = append(runs[k], len(points))
 		points = append(points, pt)
 	}
@@ -128,7 +127,7 @@ func RunSweep(ctx context.Context, input []byte, opt SweepOptions) (*Sweep, erro
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b runKey) int {
-		return cmp.Or(cmp.Compare(a.window, b.window), cmp.Compare(a.finest, b.finest))
+		return cmp.Compare(a.window, b.window)
 	})
 
 	par := opt.Parallel
@@ -151,8 +150,8 @@ func RunSweep(ctx context.Context, input []byte, opt SweepOptions) (*Sweep, erro
 				return
 			}
 			defer func() { <-sem }()
-			if err := sweepRun(ctx, input, opt, k.window, k.finest, points, runs[k]); err != nil {
-				errs[j] = fmt.Errorf("sweep run (window %s, finest resolution %d): %w", k.window, k.finest, err)
+			if err := sweepRun(ctx, input, opt, k.window, points, runs[k]); err != nil {
+				errs[j] = fmt.Errorf("sweep run (window %s): %w", k.window, err)
 				cancel()
 			}
 		}()
@@ -167,7 +166,7 @@ func RunSweep(ctx context.Context, input []byte, opt SweepOptions) (*Sweep, erro
 }
 
 // sweepRun evaluates the points idx, which share window and finest, in one run.
-func sweepRun(ctx context.Context, input []byte, opt SweepOptions, window time.Duration, finest int, points []SweepPoint, idx []int) error {
+func sweepRun(ctx context.Context, input []byte, opt SweepOptions, window time.Duration, points []SweepPoint, idx []int) error {
 	run := *opt.Config
 	run.Window.Size = config.Duration(window)
 	run.Partners = nil
@@ -177,17 +176,7 @@ func sweepRun(ctx context.Context, input []byte, opt SweepOptions, window time.D
 		p.Name = fmt.Sprintf("sweep-%d", n)
 		p.Topic = "sweep." + p.Name
 		p.K, p.MaxResolution, p.MinResolution = pt.K, pt.MaxRes, pt.MinRes
-		// pid changes no decision, only record contents; leaving it out saves an HMAC
-		// per released record.
-		p.Fields = slices.DeleteFunc(slices.Clone(p.Fields), func(f string) bool { return f == "pid" })
 		run.Partners = append(run.Partners, p)
-	}
-	if run.FinestResolution() < finest {
-		// The finest cell is the finest any partner uses, and ancestors of a finer cell
-		// can differ near edges: a partner that releases nothing keeps the run's cell
-		// at the configuration's finest resolution.
-		run.Partners = append(run.Partners, config.Partner{Name: "sweep-finest", Topic: "sweep.finest",
-			Mode: config.ModeEvents, K: math.MaxInt32, MaxResolution: finest, MinResolution: finest, Fields: []string{"cell"}})
 	}
 	sum, err := pipeline.Evaluate(ctx, bytes.NewReader(input),
 		pipeline.EvalOptions{Config: &run, Key: opt.Key, Now: opt.Now, Workers: 1}, discard{})

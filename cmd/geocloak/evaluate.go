@@ -31,6 +31,7 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 	geojsonPath := fs.String("geojson", "", "write the released cells, per partner, with their check-ins as GeoJSON to `FILE`")
 	sweep := fs.Bool("sweep", false, "after the summary, print the threshold sweep table (k, resolutions, window) without HTML")
 	partitions := fs.Int("partitions", 0, "judge lateness as the stream does on a raw topic of `N` partitions keyed by user id (0: on the file as a whole)")
+	alternatives := fs.Bool("alternatives", false, "the partners are alternative policies to compare, not partners of one stream: do not refuse sets of partners whose releases could be subtracted (config check and run still do)")
 	partitioner := fs.String("partitioner", "crc32", "with --partitions: the producer's partitioner: crc32 (kcat, librdkafka), murmur2 (Java clients), fnv1a (kafka-go Hash, Sarama)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: geocloak evaluate --config FILE --input FILE [--audit FILE] [--out DIR] [--report FILE.html] [--geojson FILE] [--sweep]")
@@ -57,7 +58,11 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 	if !slices.Contains(pipeline.Partitioners(), *partitioner) {
 		return usageError{fmt.Sprintf("--partitioner %q: want one of %s", *partitioner, strings.Join(pipeline.Partitioners(), ", "))}
 	}
-	cfg, err := config.Load(*cfgPath)
+	load := config.Load
+	if *alternatives {
+		load = config.LoadAlternatives
+	}
+	cfg, err := load(*cfgPath)
 	if err != nil {
 		return err
 	}

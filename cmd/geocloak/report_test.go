@@ -180,7 +180,7 @@ func TestReportCanary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fine, err := geo.CellOf(pt, cfg.FinestResolution())
+		fine, err := geo.CellOf(pt, cfg.CellResolution)
 		if err != nil {
 			t.Fatal(err)
 		}

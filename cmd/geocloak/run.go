@@ -44,13 +44,8 @@ func (e *env) runJob(ctx context.Context, args []string) error {
 		return err
 	}
 	var key pipeline.Key
-	usesPID := false
-	for _, p := range cfg.Partners {
-		usesPID = usesPID || p.Has("pid")
-	}
-	// The cloak stage never sees user ids; it needs the key only to derive partner
-	// pseudonyms (pid).
-	if *which != "cloak" || usesPID {
+	// The cloak stage never sees user ids: it needs no key.
+	if *which != "cloak" {
 		key, err = pipeline.PseudonymKey(cfg.Pseudonym)
 		if errors.Is(err, pipeline.ErrDevKey) {
 			if !*dev {
