@@ -528,7 +528,7 @@ func deadLetters(t *testing.T, conn *Conn, topic string) map[string]string {
 func TestBufferCap(t *testing.T) {
 	cfg := streamConfig(t)
 	cfg.Kafka.MaxBufferedEvents = config.MinBufferedEvents
-	lines := cityLines(t, 3000, 2)
+	lines := cityLines(t, 4000, 2)
 	want := evaluateRecords(t, cfg, lines)
 	c := cluster(t)
 	conn := dialTest(t, c, cfg)

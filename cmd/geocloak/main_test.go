@@ -265,7 +265,7 @@ func TestConfigCheck(t *testing.T) {
 		"config ../../testdata/city.yaml: valid",
 		"partner acme-ads -> topic sanitized.acme-ads",
 		"k                      20 distinct users",
-		"l-diversity            a class that shows categories shows at least 2 distinct ones, else none",
+		"l-diversity            off",
 		"categories             a record shows its category, else its group, when 10 users of its class share it",
 		"sensitive groups (suppressed unless a partner opts in): addiction, sexual, health, religion, death, children, residence, politics",
 		"every check-in's cell at res 15 (cell_resolution",
