@@ -61,7 +61,7 @@ type sweepView struct {
 }
 
 type sweepRow struct {
-	Configured                                      bool
+	Class, Mark                                     string // the configured policy, and grid points with its settings
 	Window, Res, K                                  string
 	Released, Rate, Area, BelowK, Cap, Classes, Min string
 }
@@ -138,7 +138,7 @@ func buildSweepView(s *Sweep, partner int) *sweepView {
 	sv.Rate.YLabel = "released"
 	for i := 0; i <= rateTicks; i++ {
 		r := top * float64(i) / rateTicks
-		sv.Rate.YTicks = append(sv.Rate.YTicks, tickView{Pos: fixed(rateY(r), 1), Label: strconv.FormatFloat(100*r, 'f', -1, 64) + "%"})
+		sv.Rate.YTicks = append(sv.Rate.YTicks, tickView{Pos: fixed(rateY(r), 1), Label: percentTick(r)})
 	}
 	sv.Area.Title = "Mean released cell area (check-in weighted) against k"
 	sv.Area.YLabel = "km² (log scale)"
@@ -231,14 +231,27 @@ func buildSweepView(s *Sweep, partner int) *sweepView {
 		}
 	}
 	for _, p := range pts {
+		row := sweepRow{}
+		switch {
+		case p.Configured:
+			row.Class, row.Mark = "configured", "configured"
+		case p.FromSummary:
+			row.Class, row.Mark = "configured same", "same settings"
+		}
 		sv.Rows = append(sv.Rows, sweepRow{
-			Configured: p.Configured, Window: durationText(p.Window), Res: fmt.Sprintf("%d..%d", p.MaxRes, p.MinRes),
+			Class: row.Class, Mark: row.Mark, Window: durationText(p.Window), Res: fmt.Sprintf("%d..%d", p.MaxRes, p.MinRes),
 			K: strconv.Itoa(p.K), Released: Thousands(int64(p.Released)), Rate: Percent(p.Released, p.In),
 			Area: AreaText(p.MeanAreaKm2()), BelowK: Percent(p.Suppressed[belowK], p.In), Cap: Percent(p.Suppressed[capped], p.In),
 			Classes: Thousands(int64(p.Classes)), Min: dash(p.MinClassUsers),
 		})
 	}
 	return sv
+}
+
+// percentTick writes an axis tick for a share: a percentage with at most one decimal,
+// without float noise (0.6 * 2 / 4 is 0.30000000000000004, which must read "30%").
+func percentTick(f float64) string {
+	return strconv.FormatFloat(math.Round(1000*f)/10, 'f', -1, 64) + "%"
 }
 
 func pointTitle(p *SweepPoint) string {

@@ -53,6 +53,7 @@ type kv struct{ K, V string }
 type glanceRow struct {
 	Anchor, Name, Policy          string
 	Rate, Area, Smallest, MaxRisk string
+	Risk, RiskNote                string
 	Unicity, UnicityNote          string
 	Home, HomeNote                string
 }
@@ -179,32 +180,31 @@ func glance(pr *PartnerReport, pv *partnerView) glanceRow {
 	st := &pr.Stats
 	g := glanceRow{Anchor: pv.Anchor, Name: pr.Policy.Name, Policy: fmt.Sprintf("k=%d, res %d..%d",
 		pr.Policy.K, pr.Policy.MaxResolution, pr.Policy.MinResolution),
-		Rate: Percent(st.Released, st.In), Area: pv.MeanArea, Smallest: dash(st.MinClassUsers)}
-	if pr.Sizes.Classes > 0 {
-		g.MaxRisk = fixed(pr.Sizes.MaxRisk, 3)
+		Rate: Percent(st.Released, st.In), Area: pv.MeanArea, Smallest: dash(st.MinClassUsers), MaxRisk: "-", Risk: "-"}
+	if sz := &pr.Sizes; sz.Classes > 0 {
+		g.MaxRisk = fixed(sz.MaxRisk, 3)
+		g.Risk, g.RiskNote = fixed(sz.MeanRisk, 3), "random choice: "+fixed(sz.RandomRisk, 4)
+	}
+	h := &pr.Home
+	guess := share(h.GuessLocated, h.Eligible) + " by one constant guess"
+	if pr.Linkable {
+		g.Unicity, g.UnicityNote = "n/a", unicityAt(pr, 4)+" if a pseudonym linked a day"
+		g.Home, g.HomeNote = "0%", share(h.Located, h.Eligible)+" if linked a day; "+guess
 	} else {
-		g.MaxRisk = "-"
-	}
-	u4 := func() string {
-		for _, u := range pr.Unicity {
-			if u.P == 4 {
-				return share(u.Unique, u.Considered)
-			}
-		}
-		return "-"
-	}
-	switch {
-	case !pr.Linkable:
 		g.Unicity, g.UnicityNote = "n/a", "counts mode: no record to link"
-		g.Home, g.HomeNote = "0%", "counts mode"
-	case pr.PID:
-		g.Unicity, g.UnicityNote = u4(), "with pid"
-		g.Home, g.HomeNote = share(pr.Home.Located, pr.Home.Eligible), "with pid"
-	default:
-		g.Unicity, g.UnicityNote = "n/a", "no pid; "+u4()+" if pid were enabled"
-		g.Home, g.HomeNote = "0%", "no pid; "+share(pr.Home.Located, pr.Home.Eligible)+" if pid were enabled"
+		g.Home, g.HomeNote = "0%", guess
 	}
 	return g
+}
+
+// unicityAt is the unicity share for p known points ("-" when not computed).
+func unicityAt(pr *PartnerReport, p int) string {
+	for _, u := range pr.Unicity {
+		if u.P == p {
+			return share(u.Unique, u.Considered)
+		}
+	}
+	return "-"
 }
 
 func (r *Report) partnerView(pr *PartnerReport) (*partnerView, error) {
@@ -281,32 +281,28 @@ func attackRows(pr *PartnerReport, r *Report) []attackRow {
 		}
 		add("", "distinct users per class: min / Q1 / median / Q3 / max",
 			fmt.Sprintf("%d / %d / %d / %d / %d", sz.Min, sz.Q1, sz.Median, sz.Q3, sz.Max), note, false)
-		add("Prosecutor risk", "maximum, 1 / smallest class", fixed(sz.MaxRisk, 3),
+		add("Picking out a record", "maximum prosecutor risk, 1 / smallest class", fixed(sz.MaxRisk, 3),
 			fmt.Sprintf("at most 1/k = %s by construction", fixed(1/float64(p.K), 3)), true)
-		add("", fmt.Sprintf("mean over the %s records received", Thousands(int64(sz.Records))), fixed(sz.MeanRisk, 3),
-			"chance of picking out a known person's record, averaged over records", false)
-	}
-	rot := durationText(p.PIDRotation.D())
-	switch {
-	case !pr.Linkable:
-		add("Unicity", "p = 1, 2, 4 known points", "does not apply",
-			"counts mode: one record per class, no pseudonym can be attached, so records cannot be linked into traces", false)
-	case pr.PID:
-		for i, u := range pr.Unicity {
-			g := ""
-			if i == 0 {
-				g = "Unicity"
-			}
-			add(g, fmt.Sprintf("p = %d: traces unique, with pid (rotation %s)", u.P, rot), share(u.Unique, u.Considered),
-				fmt.Sprintf("%s of %s traces with at least %s", Thousands(int64(u.Unique)), Thousands(int64(u.Considered)), points(u.P)), u.P == 4)
+		add("", fmt.Sprintf("mean prosecutor risk over the %s records received", Thousands(int64(sz.Records))), fixed(sz.MeanRisk, 3),
+			"chance of picking out a known person's record knowing the window and the cell, averaged over records", false)
+		lift := "-"
+		if sz.RandomRisk > 0 {
+			lift = fixed(sz.MeanRisk/sz.RandomRisk, 1) + " times the random choice"
 		}
-		add("", "without pid", "does not apply",
-			"no pseudonym: no trace can be built; removing pid from fields removes this risk", false)
-	default:
-		add("Unicity", "as released (no pid)", "does not apply",
+		add("", "baseline: random choice among the people of the window", fixed(sz.RandomRisk, 4),
+			"knowing only the window: 1 / distinct users released in it, averaged over the same records; knowing the cell gives "+lift, false)
+	}
+	// The tuple-level figures of the privacy model (tuples below k, the chance one known
+	// visit picks out a record) go with this group once the engine releases them.
+	period := durationText(LinkPeriod)
+	if !pr.Linkable {
+		add("Unicity", "p = 1, 2, 4 known points", "does not apply",
+			"counts mode: one record per class, nothing a pseudonym could be attached to, so records cannot be linked into traces", false)
+	} else {
+		add("Unicity", "as released", "does not apply",
 			"records carry no pseudonym: no trace can be built, unicity does not apply", true)
 		for _, u := range pr.Unicity {
-			add("", fmt.Sprintf("p = %d: traces unique if pid were enabled (rotation %s)", u.P, rot), share(u.Unique, u.Considered),
+			add("", fmt.Sprintf("p = %d: traces unique if a pseudonym linked each person's records for %s", u.P, period), share(u.Unique, u.Considered),
 				fmt.Sprintf("hypothetical: %s of %s traces with at least %s", Thousands(int64(u.Unique)), Thousands(int64(u.Considered)), points(u.P)), false)
 		}
 	}
@@ -314,19 +310,28 @@ func attackRows(pr *PartnerReport, r *Report) []attackRow {
 	add("Home inference", "eligible users (at least 3 night-time check-ins in the input)",
 		fmt.Sprintf("%s of %s", Thousands(int64(h.Eligible)), Thousands(int64(r.Users))),
 		fmt.Sprintf("home = most frequent night-time cell at resolution %d", p.MaxResolution), false)
-	located := fmt.Sprintf("%s (%s users); mean area %s km²; %s at resolution %d", share(h.Located, h.Eligible),
-		Thousands(int64(h.Located)), AreaText(h.MeanAreaKm2), share(h.LocatedAtMax, h.Eligible), p.MaxResolution)
-	if h.Located == 0 {
-		located = Percent(0, h.Eligible)
-	}
-	switch {
-	case !pr.Linkable:
+	if !pr.Linkable {
 		add("", "located as released", Percent(0, h.Eligible), "counts mode: a record is a class, never one person's", true)
-	case pr.PID:
-		add("", "located, with pid", located, "the trace's most frequent night-time released cell holds the user's home", true)
-	default:
-		add("", "located as released", Percent(0, h.Eligible), "no pid: a record cannot be attributed to a person", true)
-		add("", "located if pid were enabled", located, "hypothetical, same definition", false)
+	} else {
+		located := fmt.Sprintf("%s (%s users); mean area %s km²; %s at resolution %d", share(h.Located, h.Eligible),
+			Thousands(int64(h.Located)), AreaText(h.MeanAreaKm2), share(h.LocatedAtMax, h.Eligible), p.MaxResolution)
+		if h.Located == 0 {
+			located = Percent(0, h.Eligible)
+		}
+		add("", "located as released", Percent(0, h.Eligible), "no pseudonym: a record cannot be attributed to a person", true)
+		add("", fmt.Sprintf("located if a pseudonym linked each person's records for %s", period), located,
+			"hypothetical: the trace's most frequent night-time released cell holds the user's home", false)
+	}
+	if h.Guess == 0 {
+		add("", "baseline: one constant guess for everyone", "-", "nothing released at night", false)
+	} else {
+		a, _ := h.Guess.AreaKm2()
+		note := fmt.Sprintf("every home guessed to be the busiest night-time released cell (resolution %d, %s km²): needs no linking, so the release gives this much away as it is",
+			h.Guess.Res(), AreaText(a))
+		if pr.Linkable && h.Eligible > 0 {
+			note += fmt.Sprintf("; linking a day adds %s points", fixed(100*float64(h.Located-h.GuessLocated)/float64(h.Eligible), 1))
+		}
+		add("", "baseline: one constant guess for everyone", share(h.GuessLocated, h.Eligible), note, true)
 	}
 	add("", "home cells visible as crowds", share(h.Crowds, h.Eligible),
 		fmt.Sprintf("home cell at resolution %d released as a class in a night-time window: k people there, not the person", p.MaxResolution), false)

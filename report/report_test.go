@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -110,12 +109,22 @@ type inputRecord struct {
 	Time     time.Time
 }
 
-// TestAttacksFromAudit recomputes class sizes, prosecutor risk, traces and home
-// inference independently, from evaluate's audit lines joined with the raw input by
-// event id, and compares them with the report. One partner releases pid.
+// localHour is the hour of local mean solar time at a cell, recomputed here from the
+// centre of its resolution-3 ancestor: UTC + longitude / 15° hours.
+func localHour(t *testing.T, at time.Time, cell geo.Cell) int {
+	t.Helper()
+	c, err := cell.Parent(3).Center()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at.Add(time.Duration(math.Round(c.Lng / 15 * float64(time.Hour)))).UTC().Hour()
+}
+
+// TestAttacksFromAudit recomputes class sizes, prosecutor risk and its random baseline,
+// traces, home inference and its constant guess independently, from evaluate's audit
+// lines joined with the raw input by event id, and compares them with the report.
 func TestAttacksFromAudit(t *testing.T) {
 	cfg := loadConfig(t)
-	cfg.Partners[2].Fields = append(cfg.Partners[2].Fields, "pid")
 	// A quarter of the bundled city: 1,500 users over 4 days.
 	raw := city(t, 1500, 4)
 	var audit bytes.Buffer
@@ -168,6 +177,8 @@ func TestAttacksFromAudit(t *testing.T) {
 			traces := make(map[traceKey]map[classKey]bool)
 			nightRel := make(map[traceKey]map[string]int)
 			crowd := make(map[string]bool)
+			windowUsers := make(map[string]map[string]bool) // window start -> users released in it
+			nightVolume := make(map[string]int)             // released cell -> check-ins in night-time windows
 			released := 0
 			for _, a := range lines[pol.Name] {
 				in, ok := input[a.EventID]
@@ -177,13 +188,12 @@ func TestAttacksFromAudit(t *testing.T) {
 				if !ok {
 					t.Fatalf("audit event %s is not in the input", a.EventID)
 				}
-				h := in.Time.UTC().Hour()
-				if h >= 22 || h < 6 {
-					pt, _ := geo.NewPoint(in.Lat, in.Lng)
-					fine, err := geo.CellOf(pt, finest)
-					if err != nil {
-						t.Fatal(err)
-					}
+				pt, _ := geo.NewPoint(in.Lat, in.Lng)
+				fine, err := geo.CellOf(pt, finest)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if h := localHour(t, in.Time, fine); h >= 22 || h < 6 {
 					if nightCells[in.User] == nil {
 						nightCells[in.User] = make(map[string]int)
 					}
@@ -199,22 +209,26 @@ func TestAttacksFromAudit(t *testing.T) {
 				}
 				classUsers[k][in.User] = true
 				classRecs[k]++
+				if windowUsers[a.WindowStart] == nil {
+					windowUsers[a.WindowStart] = make(map[string]bool)
+				}
+				windowUsers[a.WindowStart][in.User] = true
 				ws, err := time.Parse(time.RFC3339, a.WindowStart)
 				if err != nil {
 					t.Fatal(err)
 				}
-				tk := traceKey{in.User, ws.UnixMilli() / pol.PIDRotation.D().Milliseconds()}
+				tk := traceKey{in.User, ws.UnixMilli() / LinkPeriod.Milliseconds()}
 				if traces[tk] == nil {
 					traces[tk] = make(map[classKey]bool)
 				}
 				traces[tk][k] = true
-				mid := ws.Add(size / 2).UTC().Hour()
-				if mid >= 22 || mid < 6 {
+				cell, _ := geo.ParseCell(a.Cell)
+				if mid := localHour(t, ws.Add(size/2), cell); mid >= 22 || mid < 6 {
 					if nightRel[tk] == nil {
 						nightRel[tk] = make(map[string]int)
 					}
 					nightRel[tk][a.Cell]++
-					cell, _ := geo.ParseCell(a.Cell)
+					nightVolume[a.Cell]++
 					if cell.Res() == pol.MaxResolution {
 						crowd[a.Cell] = true
 					}
@@ -226,16 +240,16 @@ func TestAttacksFromAudit(t *testing.T) {
 
 			// Class sizes and prosecutor risk.
 			var sizes []int
-			risk, records := 0.0, 0
+			risk, random, records := 0.0, 0.0, 0
 			for k, us := range classUsers {
 				sizes = append(sizes, len(us))
+				n := classRecs[k]
 				if pol.Mode == config.ModeCounts {
-					risk += 1 / float64(len(us))
-					records++
-				} else {
-					risk += float64(classRecs[k]) / float64(len(us))
-					records += classRecs[k]
+					n = 1
 				}
+				risk += float64(n) / float64(len(us))
+				random += float64(n) / float64(len(windowUsers[k.start]))
+				records += n
 			}
 			slices.Sort(sizes)
 			nr := func(q float64) int { return sizes[int(math.Ceil(q*float64(len(sizes))))-1] }
@@ -245,8 +259,13 @@ func TestAttacksFromAudit(t *testing.T) {
 				t.Errorf("class sizes %+v; from the audit: %d classes, %d/%d/%d/%d/%d, %d records", s, len(sizes),
 					sizes[0], nr(.25), nr(.5), nr(.75), sizes[len(sizes)-1], records)
 			}
-			if math.Abs(s.MaxRisk-1/float64(sizes[0])) > 1e-12 || math.Abs(s.MeanRisk-risk/float64(records)) > 1e-12 {
-				t.Errorf("risk max %v mean %v; from the audit %v, %v", s.MaxRisk, s.MeanRisk, 1/float64(sizes[0]), risk/float64(records))
+			if math.Abs(s.MaxRisk-1/float64(sizes[0])) > 1e-12 || math.Abs(s.MeanRisk-risk/float64(records)) > 1e-12 ||
+				math.Abs(s.RandomRisk-random/float64(records)) > 1e-12 {
+				t.Errorf("risk max %v mean %v random %v; from the audit %v, %v, %v", s.MaxRisk, s.MeanRisk, s.RandomRisk,
+					1/float64(sizes[0]), risk/float64(records), random/float64(records))
+			}
+			if s.RandomRisk <= 0 || s.RandomRisk >= s.MeanRisk {
+				t.Errorf("random choice %v against %v knowing the cell: the baseline should be lower", s.RandomRisk, s.MeanRisk)
 			}
 			if s.Min < pol.K || s.Min != pr.Stats.MinClassUsers {
 				t.Errorf("smallest class %d, k %d, stats %d", s.Min, pol.K, pr.Stats.MinClassUsers)
@@ -294,9 +313,28 @@ func TestAttacksFromAudit(t *testing.T) {
 					}
 				}
 			}
+			guess, guessN := "", 0
+			for cell, n := range nightVolume {
+				if n > guessN || n == guessN && cellLess(cell, guess) {
+					guess, guessN = cell, n
+				}
+			}
+			guessLocated := 0
+			gc, _ := geo.ParseCell(guess)
+			for _, home := range homes {
+				if hc, _ := geo.ParseCell(home); hc.Parent(gc.Res()) == gc {
+					guessLocated++
+				}
+			}
 			h := pr.Home
 			if h.Eligible != len(homes) || h.Crowds != crowds {
 				t.Errorf("home: %d eligible, %d crowds; from the audit %d, %d", h.Eligible, h.Crowds, len(homes), crowds)
+			}
+			if h.Guess.String() != guess || h.GuessLocated != guessLocated {
+				t.Errorf("constant guess %s locating %d; from the audit %s locating %d", h.Guess, h.GuessLocated, guess, guessLocated)
+			}
+			if guessLocated == 0 {
+				t.Error("the constant guess locates nobody: the test proves little")
 			}
 			if pol.Mode == config.ModeCounts {
 				if h.Located != 0 {
@@ -309,7 +347,7 @@ func TestAttacksFromAudit(t *testing.T) {
 			}
 
 			// Traces: the same sets of points.
-			got := c.buildTraces(p, pol.PIDRotation.D().Milliseconds())
+			got := c.buildTraces(p, LinkPeriod.Milliseconds())
 			var a, b []string
 			for _, tr := range got {
 				var pts []string
@@ -350,47 +388,6 @@ func cellLess(a, b string) bool {
 	x, _ := strconv.ParseUint(a, 16, 64)
 	y, _ := strconv.ParseUint(b, 16, 64)
 	return x < y
-}
-
-// The pid in the partner's records links exactly the traces the report builds.
-func TestTracesArePIDs(t *testing.T) {
-	cfg := loadConfig(t)
-	cfg.Partners[0].Fields = append(cfg.Partners[0].Fields, "pid")
-	cfg.Partners[0].PIDRotation = config.Duration(6 * time.Hour)
-	var records bytes.Buffer
-	c, _ := evaluate(t, cfg, smallCity(t), 0, nil, []io.Writer{&records})
-	byPID := make(map[string]map[string]bool)
-	dec := json.NewDecoder(&records)
-	for dec.More() {
-		var r struct{ PID, Cell, WindowStart string }
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			t.Fatal(err)
-		}
-		r.PID, r.Cell, r.WindowStart = m["pid"].(string), m["cell"].(string), m["window_start"].(string)
-		if byPID[r.PID] == nil {
-			byPID[r.PID] = make(map[string]bool)
-		}
-		byPID[r.PID][r.WindowStart+"/"+r.Cell] = true
-	}
-	var fromPID, fromReport []string
-	for _, pts := range byPID {
-		fromPID = append(fromPID, strings.Join(slices.Sorted(maps.Keys(pts)), " "))
-	}
-	for _, tr := range c.buildTraces(0, cfg.Partners[0].PIDRotation.D().Milliseconds()) {
-		var pts []string
-		for _, x := range tr.points {
-			cl := c.classes[0][x]
-			pts = append(pts, time.UnixMilli(cl.start).UTC().Format(time.RFC3339)+"/"+cl.cell.String())
-		}
-		slices.Sort(pts)
-		fromReport = append(fromReport, strings.Join(pts, " "))
-	}
-	slices.Sort(fromPID)
-	slices.Sort(fromReport)
-	if len(fromPID) < 100 || !slices.Equal(fromPID, fromReport) {
-		t.Errorf("%d pids in the records, %d traces in the report; equal: %v", len(fromPID), len(fromReport), slices.Equal(fromPID, fromReport))
-	}
 }
 
 // unicity's postings and intersections against a scan of every trace, with the same
@@ -677,5 +674,62 @@ func TestDPDroppedClasses(t *testing.T) {
 	}
 	if pr.Sizes.Min != pr.Stats.MinClassUsers {
 		t.Errorf("smallest class %d, stats %d", pr.Sizes.Min, pr.Stats.MinClassUsers)
+	}
+}
+
+// Axis ticks read as short percentages, never with float noise.
+func TestPercentTick(t *testing.T) {
+	for _, tc := range []struct {
+		f    float64
+		want string
+	}{
+		{0.6 * 2 / 4, "30%"}, {0.30000000000000004, "30%"}, {0, "0%"}, {1, "100%"}, {0.1 / 4, "2.5%"},
+		{0.2 * 3 / 4, "15%"}, {0.8 * 3 / 4, "60%"}, {0.05, "5%"},
+	} {
+		if got := percentTick(tc.f); got != tc.want {
+			t.Errorf("percentTick(%v) = %q, want %q", tc.f, got, tc.want)
+		}
+	}
+	// Every top and tick of the rate axis.
+	for _, top := range []float64{0.1, 0.2, 0.4, 0.6, 0.8, 1} {
+		for i := 0; i <= rateTicks; i++ {
+			if l := percentTick(top * float64(i) / rateTicks); len(l) > 5 {
+				t.Errorf("top %v, tick %d: %q", top, i, l)
+			}
+		}
+	}
+}
+
+// With the evaluation's summary, the configured point and grid points with its
+// settings are the summary's figures, also for a dp partner whose noise differs from run
+// to run.
+func TestSweepConfiguredFromSummary(t *testing.T) {
+	cfg := loadConfig(t)
+	cfg.Partners[1].DP = &config.DP{Epsilon: 0.5, Delta: 1e-3}
+	input := smallCity(t)
+	_, sum := evaluate(t, cfg, input, 0, nil, nil)
+	grid := Grid{K: []int{10, 20}, Resolutions: [][2]int{{8, 4}, {9, 5}}, Windows: []time.Duration{time.Hour}}
+	sw, err := RunSweep(context.Background(), input, SweepOptions{Config: cfg, Key: testKey, Now: testNow, Grid: grid, Summary: sum})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := 0
+	for _, pt := range sw.Points {
+		p := cfg.Partners[pt.Partner]
+		settings := pt.K == p.K && pt.MaxRes == p.MaxResolution && pt.MinRes == p.MinResolution && pt.Window == cfg.Window.Size.D()
+		if settings != pt.FromSummary {
+			t.Errorf("%s point %+v: FromSummary %v, configured settings %v", p.Name, pt, pt.FromSummary, settings)
+		}
+		if settings {
+			same++
+			if pt.Stats != sum.Partners[pt.Partner].Stats {
+				t.Errorf("%s: point with the configured settings %+v, summary %+v", p.Name, pt.Stats, sum.Partners[pt.Partner].Stats)
+			}
+		}
+	}
+	// Each partner's configured point, plus the grid points (10, 9..5, 1h) of acme-ads and
+	// (20, 8..4, 1h) of metro-insights.
+	if same != len(cfg.Partners)+2 {
+		t.Errorf("%d points with the configured settings, want %d", same, len(cfg.Partners)+2)
 	}
 }

@@ -46,6 +46,9 @@ type SweepPoint struct {
 	MinRes     int
 	Window     time.Duration
 	Configured bool // the configured policy itself
+	// FromSummary: the figures are the evaluation's own (SweepOptions.Summary), not a
+	// run of the sweep.
+	FromSummary bool
 	pipeline.Stats
 }
 
@@ -88,10 +91,16 @@ type SweepOptions struct {
 	// Parallel bounds the engine runs at once (0: GOMAXPROCS). Each run decodes on one
 	// goroutine.
 	Parallel int
+	// Summary, when set, is the evaluation the sweep accompanies: the configured points,
+	// and grid points with the configured settings, take its figures instead of a run of
+	// their own. Without dp they are the same figures (the engine is deterministic); with
+	// dp a second run would draw other noise, and the page would show two figures for one
+	// policy.
+	Summary *pipeline.Summary
 }
 
 // RunSweep runs the engine over input (a whole JSONL file, plain or gzip) for every
-// policy of the grid and the configured ones. Policies sharing a window size and a
+// policy of the grid and the configured ones (unless opt.Summary gives their figures). Policies sharing a window size and a
 // finest resolution are evaluated in one run as partners of one configuration: the
 // engine decides each partner on its own, so the result is what that policy alone
 // would get with the configured partners' finest cell.
@@ -105,6 +114,14 @@ func RunSweep(ctx context.Context, input []byte, opt SweepOptions) (*Sweep, erro
 	runs := make(map[runKey][]int) // point indices
 	var points []SweepPoint
 	add := func(pt SweepPoint) {
+		if sum := opt.Summary; sum != nil && pt.Partner < len(sum.Partners) {
+			p := &cfg.Partners[pt.Partner]
+			if pt.K == p.K && pt.MaxRes == p.MaxResolution && pt.MinRes == p.MinResolution && pt.Window == cfg.Window.Size.D() {
+				pt.Stats, pt.FromSummary = sum.Partners[pt.Partner].Stats, true
+				points = append(points, pt)
+				return
+			}
+		}
 		k := runKey{pt.Window, max(cfg.FinestResolution(), pt.MaxRes)}
 		runs[k] = append(runs[k], len(points))
 		points = append(points, pt)
@@ -177,9 +194,6 @@ func sweepRun(ctx context.Context, input []byte, opt SweepOptions, window time.D
 		p.Name = fmt.Sprintf("sweep-%d", n)
 		p.Topic = "sweep." + p.Name
 		p.K, p.MaxResolution, p.MinResolution = pt.K, pt.MaxRes, pt.MinRes
-		// pid changes no decision, only record contents; leaving it out saves an HMAC
-		// per released record.
-		p.Fields = slices.DeleteFunc(slices.Clone(p.Fields), func(f string) bool { return f == "pid" })
 		run.Partners = append(run.Partners, p)
 	}
 	if run.FinestResolution() < finest {

@@ -200,7 +200,9 @@ func (e *env) writeReport(ctx context.Context, o reportOptions) error {
 			e.log.Info().Msg("threshold sweep started")
 		}
 		var err error
-		sw, err = report.RunSweep(ctx, o.input, report.SweepOptions{Config: o.cfg, Key: o.key, Now: o.now, Grid: report.DefaultGrid()})
+		// The configured points are this evaluation's figures: with dp, a run of their own
+		// would draw other noise.
+		sw, err = report.RunSweep(ctx, o.input, report.SweepOptions{Config: o.cfg, Key: o.key, Now: o.now, Grid: report.DefaultGrid(), Summary: o.sum})
 		if err != nil {
 			return fmt.Errorf("sweep: %w", err)
 		}

@@ -389,3 +389,54 @@ func TestReportInBrowser(t *testing.T) {
 		}
 	}
 }
+
+// dpConfig writes the city config with differential privacy on metro-insights (counts
+// mode) and returns its path.
+func dpConfig(t *testing.T) string {
+	t.Helper()
+	cfg := string(must(os.ReadFile(cityConfig)))
+	const anchor = "    mode: counts\n    k: 20\n"
+	if !strings.Contains(cfg, anchor) {
+		t.Fatalf("%s has no counts partner with k 20 to add dp to", cityConfig)
+	}
+	cfg = strings.Replace(cfg, anchor, anchor+"    dp: {epsilon: 0.5, delta: 1e-3}\n", 1)
+	path := filepath.Join(t.TempDir(), "dp.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// For a dp partner the noise is random: the sweep's configured policy is the summary's
+// own figures on the same page, not a second draw.
+func TestReportDPSweepMatchesSummary(t *testing.T) {
+	t.Setenv("GEOCLOAK_PSEUDONYM_KEY", testKey)
+	reportPath := filepath.Join(t.TempDir(), "report.html")
+	if _, _, err := geocloak(t, "evaluate", "--config", dpConfig(t), "--input", smallCity(t), "--quiet", "--report", reportPath); err != nil {
+		t.Fatal(err)
+	}
+	page := string(must(os.ReadFile(reportPath)))
+	sections := strings.Split(page, `<section class="partner"`)[1:]
+	if len(sections) != 3 {
+		t.Fatalf("%d partner sections, want 3", len(sections))
+	}
+	summary := regexp.MustCompile(`<tr><td>released</td><td class="n">([0-9,]+)</td>`)
+	// Configured rows, and rows with the configured settings (window 1h, the partner's
+	// resolutions and k), of the sweep table.
+	rows := regexp.MustCompile(`<tr class="configured[^"]*"><td>[^<]*</td><td>1h</td><td>(\d+\.\.\d+)</td><td class="n">(\d+)</td><td class="n">([0-9,]+)</td>`)
+	for i, sec := range sections {
+		s := summary.FindStringSubmatch(sec)
+		r := rows.FindAllStringSubmatch(sec, -1)
+		if s == nil || len(r) == 0 {
+			t.Fatalf("partner %d: summary %v, configured sweep rows %v", i, s, r)
+		}
+		for _, row := range r {
+			if row[3] != s[1] {
+				t.Errorf("partner %d: summary releases %s, sweep row (%s, k %s) %s", i, s[1], row[1], row[2], row[3])
+			}
+		}
+	}
+	if !strings.Contains(sections[1], "dp") {
+		t.Error("metro-insights is not shown with dp")
+	}
+}
