@@ -12,6 +12,7 @@ import (
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
 	"github.com/geocloak/geocloak/pipeline"
+	"github.com/geocloak/geocloak/report/basemap"
 )
 
 const (
@@ -46,6 +47,11 @@ type page struct {
 	SweepGrid      string
 	HasSweep       bool
 	SuppLevels     []int
+	// One legend for every partner's maps.
+	Legend, SuppLegend []legendBin
+	// World is the overview's geography, the same for every partner: drawn once.
+	World     *geoPaths // nil: no overview
+	UserLayer string    // the reviewer's --basemap layer, named
 }
 
 type kv struct{ K, V string }
@@ -138,12 +144,32 @@ func (r *Report) page() (*page, error) {
 		pg.SweepGrid = fmt.Sprintf("k in {%s}; resolutions (max..min) in {%s}, leaving out pairs below partition_resolution %d; window in {%s}",
 			joinInts(g.K), strings.Join(res, ", "), r.PartitionRes, strings.Join(win, ", "))
 	}
+	world, err := basemap.World()
+	if err != nil {
+		return nil, err
+	}
+	g := &geography{land: world[0], lakes: world[1], borders: world[2], user: r.UserLayer}
+	if r.UserLayer != nil {
+		pg.UserLayer = r.UserLayer.Name
+	}
+	sc, err := newMapScales(r.Partners)
+	if err != nil {
+		return nil, err
+	}
+	pg.Legend, pg.SuppLegend = sc.Legend, sc.SuppLegend
 	for _, pr := range r.Partners {
-		pv, err := r.partnerView(pr)
+		pv, err := r.partnerView(pr, sc, g)
 		if err != nil {
 			return nil, err
 		}
 		pg.Partners = append(pg.Partners, pv)
+		if pv.Maps.Overview != nil && pg.World == nil {
+			// The same for every overview: drawn once, used by each. Its land is
+			// stroked as the coast: the world's edges are the only clip edges. The
+			// reviewer's layer is for the areas; on the world it would be a smudge.
+			v := worldView()
+			pg.World = &geoPaths{Land: v.fill(g.land), Lakes: v.fill(g.lakes), Borders: v.stroke(g.borders)}
+		}
 		pg.Glance = append(pg.Glance, glance(pr, pv))
 	}
 	return pg, nil
@@ -207,7 +233,7 @@ func unicityAt(pr *PartnerReport, p int) string {
 	return "-"
 }
 
-func (r *Report) partnerView(pr *PartnerReport) (*partnerView, error) {
+func (r *Report) partnerView(pr *PartnerReport, sc *mapScales, g *geography) (*partnerView, error) {
 	p := &pr.Policy
 	st := &pr.Stats
 	pv := &partnerView{
@@ -236,7 +262,7 @@ func (r *Report) partnerView(pr *PartnerReport) (*partnerView, error) {
 				N: Thousands(int64(n)), Share: Percent(n, st.Released)})
 		}
 	}
-	maps, err := buildMaps(pr, r.PartitionRes)
+	maps, err := buildMaps(pr, r.PartitionRes, sc, g)
 	if err != nil {
 		return nil, fmt.Errorf("map of %s: %w", p.Name, err)
 	}

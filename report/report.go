@@ -8,6 +8,7 @@ import (
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
 	"github.com/geocloak/geocloak/pipeline"
+	"github.com/geocloak/geocloak/report/basemap"
 )
 
 // Options configure Build.
@@ -19,6 +20,9 @@ type Options struct {
 	// Source names the input in the report (a file name, not a path that could hold
 	// anything private).
 	Source string
+	// Basemap is the reviewer's own layer (roads, districts), drawn as lines on every
+	// area map over the embedded Natural Earth base map; nil: none.
+	Basemap *basemap.Layer
 }
 
 // Report is every figure of the reviewer's report, computed; WriteHTML and WriteGeoJSON
@@ -36,6 +40,7 @@ type Report struct {
 	PartitionRes int
 	Partners     []*PartnerReport
 	Sweep        *Sweep
+	UserLayer    *basemap.Layer // Options.Basemap
 }
 
 // PartnerReport is one partner's part of the report.
@@ -88,7 +93,7 @@ func Build(c *Collector, opt Options) (*Report, error) {
 	r := &Report{
 		Source: opt.Source, Config: cfg, Summary: sum, Users: c.Users(), Events: c.Events(),
 		Windows: c.windows, FinestRes: cfg.FinestResolution(), PartitionRes: cfg.PartitionResolution,
-		Sweep: opt.Sweep,
+		Sweep: opt.Sweep, UserLayer: opt.Basemap,
 	}
 	size := cfg.Window.Size.D().Milliseconds()
 	if len(c.events) > 0 {

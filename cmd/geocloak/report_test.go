@@ -214,7 +214,7 @@ func TestReportCanary(t *testing.T) {
 			t.Errorf("geojson holds the input coordinate %s", s)
 		}
 	}
-	if !strings.Contains(geojson, `"cell":"`) || !strings.Contains(report, `class="cell"`) {
+	if !strings.Contains(geojson, `"cell":"`) || !strings.Contains(report, `<polygon class="cell`) {
 		t.Fatal("no released cell in the outputs: the canary proves nothing")
 	}
 }
@@ -324,7 +324,7 @@ func TestReportInBrowser(t *testing.T) {
 		t.Fatalf("probe: %v: %s", err, m[1])
 	}
 	t.Logf("browser saw: %+v", got)
-	wantCells := strings.Count(page, `<polygon class="cell"`)
+	wantCells := strings.Count(page, `<polygon class="cell`)
 	switch {
 	case got.Maps < 3:
 		t.Errorf("%d maps, want one at least per partner", got.Maps)
@@ -438,5 +438,53 @@ func TestReportDPSweepMatchesSummary(t *testing.T) {
 	}
 	if !strings.Contains(sections[1], "dp") {
 		t.Error("metro-insights is not shown with dp")
+	}
+}
+
+// --basemap draws a reviewer's layer on the maps; a bad file fails before the
+// evaluation with an error that names the file and the problem.
+func TestReportBasemapFlag(t *testing.T) {
+	t.Setenv("GEOCLOAK_PSEUDONYM_KEY", testKey)
+	dir := t.TempDir()
+	input := smallCity(t)
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// A road across the bundled city (Lyon).
+	good := write("roads.geojson", `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},
+		"geometry":{"type":"LineString","coordinates":[[4.70,45.60],[4.85,45.76],[5.00,45.90]]}}]}`)
+	reportPath := filepath.Join(dir, "report.html")
+	if _, _, err := geocloak(t, "evaluate", "--config", cityConfig, "--input", input, "--quiet", "--report", reportPath, "--basemap", good); err != nil {
+		t.Fatal(err)
+	}
+	page := string(must(os.ReadFile(reportPath)))
+	if n := strings.Count(page, `<path class="user-layer" d="M`); n < 3 {
+		t.Errorf("the layer is drawn on %d maps, want one at least per partner", n)
+	}
+	if !strings.Contains(page, "grey lines: roads.geojson") {
+		t.Error("the layer is not named on the page")
+	}
+	for _, tc := range []struct {
+		name, content, want string
+	}{
+		{"swapped.geojson", `{"type":"LineString","coordinates":[[45.7,4.8],[45.8,104.9]]}`, "is not [longitude, latitude]"},
+		{"points.geojson", `{"type":"Feature","geometry":{"type":"Point","coordinates":[4.8,45.7]}}`, "no line or polygon"},
+		{"broken.geojson", `{"type":"FeatureCollection","features":[`, "not GeoJSON"},
+	} {
+		_, _, err := geocloak(t, "evaluate", "--config", cityConfig, "--input", input, "--quiet", "--report", reportPath,
+			"--basemap", write(tc.name, tc.content))
+		if err == nil || !strings.Contains(err.Error(), "--basemap "+filepath.Join(dir, tc.name)) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want the file and %q", tc.name, err, tc.want)
+		}
+	}
+	if _, _, err := geocloak(t, "evaluate", "--config", cityConfig, "--input", input, "--basemap", good); err == nil || !strings.Contains(err.Error(), "needs --report") {
+		t.Errorf("--basemap without --report: err = %v", err)
+	}
+	if _, _, err := geocloak(t, "evaluate", "--config", cityConfig, "--input", input, "--report", reportPath, "--basemap", filepath.Join(dir, "none.geojson")); err == nil || !strings.Contains(err.Error(), "--basemap") {
+		t.Errorf("missing file: err = %v", err)
 	}
 }
