@@ -362,3 +362,32 @@ func TestShare(t *testing.T) {
 		}
 	}
 }
+
+// The time profile counts each check-in at the local hour and weekday of its place.
+func TestTimeProfile(t *testing.T) {
+	lyon := cellAt(t, 45.76, 4.84, 10)     // +19 min
+	austin := cellAt(t, 30.27, -97.74, 10) // -6.5 h
+	c := NewCollector(1, nil)
+	cl := c.addClass(0, lyon.Parent(9), day0, 10, 10)
+	c.addEvent(0, lyon, day0+10*hour, cl)                                // Monday 10:19
+	c.addEvent(1, lyon, day0+10*hour+30*60_000, -int32(pipeline.BelowK)) // Monday 10:49
+	c.addEvent(2, austin, day0+3*hour, -int32(pipeline.ContributionCap)) // Sunday 20:30
+	c.addEvent(3, austin, day0+3*hour, cl)                               // Sunday 20:30
+	tp := c.timeProfile(0, newClock())
+	if h := tp.Hours[10]; h.In != 2 || h.Released() != 1 || h.ByReason[pipeline.BelowK] != 1 {
+		t.Errorf("10:00 = %+v, want 2 in, 1 released, 1 below_k", h)
+	}
+	if h := tp.Hours[20]; h.In != 2 || h.Released() != 1 || h.ByReason[pipeline.ContributionCap] != 1 {
+		t.Errorf("20:00 = %+v, want 2 in, 1 released, 1 capped", h)
+	}
+	if tp.Days[0].In != 2 || tp.Days[6].In != 2 {
+		t.Errorf("Monday %d, Sunday %d check-ins; want 2 and 2", tp.Days[0].In, tp.Days[6].In)
+	}
+	total := 0
+	for _, h := range tp.Hours {
+		total += h.In
+	}
+	if total != 4 {
+		t.Errorf("%d check-ins over the hours, want 4", total)
+	}
+}

@@ -58,6 +58,9 @@ type sweepView struct {
 	WindowLegend    []legendLine
 	Rows            []sweepRow
 	ConfiguredInRun bool
+	// Advice is "what to change": one or two settings in plain words.
+	Advice []string
+	DP     bool // the partner's noise is random: each grid point is one draw
 }
 
 type sweepRow struct {
@@ -80,6 +83,9 @@ func buildSweepView(s *Sweep, partner int) *sweepView {
 		return nil
 	}
 	sv := &sweepView{}
+	for _, sg := range Suggest(pts) {
+		sv.Advice = append(sv.Advice, suggestionText(sg))
+	}
 	var ks []int
 	for _, p := range pts {
 		ks = append(ks, p.K)
@@ -252,6 +258,32 @@ func buildSweepView(s *Sweep, partner int) *sweepView {
 // without float noise (0.6 * 2 / 4 is 0.30000000000000004, which must read "30%").
 func percentTick(f float64) string {
 	return strconv.FormatFloat(math.Round(1000*f)/10, 'f', -1, 64) + "%"
+}
+
+// suggestionText says a suggestion in plain words, for example "window 1h → 4h: release
+// 62.0% → 81.0%, mean area 12 → 15 km²".
+func suggestionText(sg Suggestion) string {
+	f, t := &sg.From, &sg.To
+	var change []string
+	if t.Window != f.Window {
+		change = append(change, "window "+durationText(f.Window)+" → "+durationText(t.Window))
+	}
+	if t.MaxRes != f.MaxRes || t.MinRes != f.MinRes {
+		change = append(change, fmt.Sprintf("resolutions %d..%d → %d..%d", f.MaxRes, f.MinRes, t.MaxRes, t.MinRes))
+	}
+	if t.K != f.K {
+		change = append(change, fmt.Sprintf("k %d → %d", f.K, t.K))
+	}
+	s := strings.Join(change, ", ") + ": release " + Percent(f.Released, f.In) + " → " + Percent(t.Released, t.In) +
+		", mean area " + AreaText(f.MeanAreaKm2()) + " → " + AreaText(t.MeanAreaKm2()) + " km²"
+	if t.Window != f.Window {
+		s += "; each record's time known to " + durationText(t.Window) + " instead of " + durationText(f.Window)
+	}
+	if sg.LowerK {
+		s += fmt.Sprintf("; the chance of picking out a known person's record may reach 1/%d instead of 1/%d", t.K, f.K)
+		return "Lowering k: " + s + "."
+	}
+	return "At the same k or stricter: " + s + "."
 }
 
 func pointTitle(p *SweepPoint) string {

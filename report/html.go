@@ -93,6 +93,7 @@ type partnerView struct {
 	MeanArea string
 	Classes  string
 	Maps     *partnerMaps
+	Time     *timeView
 	Sweep    *sweepView
 	Attacks  []attackRow
 	Hist     []histBar
@@ -267,8 +268,12 @@ func (r *Report) partnerView(pr *PartnerReport, sc *mapScales, g *geography) (*p
 		return nil, fmt.Errorf("map of %s: %w", p.Name, err)
 	}
 	pv.Maps = maps
+	pv.Time = buildTimeView(&pr.Time)
 	if r.Sweep != nil {
 		pv.Sweep = buildSweepView(r.Sweep, pr.Index)
+		if pv.Sweep != nil {
+			pv.Sweep.DP = p.DP != nil
+		}
 	}
 	sz := &pr.Sizes
 	for _, b := range sz.Hist {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -628,6 +629,41 @@ func TestHTML(t *testing.T) {
 		if !strings.Contains(html, fmt.Sprintf("%d / %d / %d / %d / %d", pr.Sizes.Min, pr.Sizes.Q1, pr.Sizes.Median, pr.Sizes.Q3, pr.Sizes.Max)) {
 			t.Errorf("%s: class sizes not shown", pr.Policy.Name)
 		}
+	}
+	sections := strings.Split(html, `<section class="partner"`)[1:]
+	if len(sections) != len(cfg.Partners) {
+		t.Fatalf("%d partner sections", len(sections))
+	}
+	legend := regexp.MustCompile(`(?s)<div class="legend small"><b>released check-ins per km².*?</div>`)
+	first := legend.FindString(sections[0])
+	for i, sec := range sections {
+		// One legend for every partner: the same classes and colours.
+		if l := legend.FindString(sec); l == "" || l != first {
+			t.Errorf("partner %d: legend %q differs from the first partner's %q", i, l, first)
+		}
+		// Two time charts: 24 hours and 7 days, one bar each.
+		if n := strings.Count(sec, `<g class="time-bar">`); n != 24+7 {
+			t.Errorf("partner %d: %d time bars, want 31", i, n)
+		}
+		if !strings.Contains(sec, "<b>What to change</b>") {
+			t.Errorf("partner %d: no advice", i)
+		}
+		// Every map holds land, a scale bar and a north arrow.
+		maps := strings.Count(sec, `<svg class="map`)
+		if n := strings.Count(sec, `<path class="land" d="M`) + strings.Count(sec, `<use href="#world-geo"/>`); n != maps || maps == 0 {
+			t.Errorf("partner %d: %d maps, %d with land", i, maps, n)
+		}
+		for _, part := range []string{`<g class="scalebar">`, `<g class="north"`} {
+			if n := strings.Count(sec, part); n != maps {
+				t.Errorf("partner %d: %d maps, %d with %s", i, maps, n, part)
+			}
+		}
+		if !strings.Contains(sec, "baseline: random choice") || !strings.Contains(sec, "baseline: one constant guess") {
+			t.Errorf("partner %d: baselines not shown", i)
+		}
+	}
+	if strings.Contains(html, "000000") {
+		t.Error("a number with float noise is on the page")
 	}
 }
 
