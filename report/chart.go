@@ -242,7 +242,7 @@ func buildSweepView(s *Sweep, partner int) *sweepView {
 		case p.Configured:
 			row.Class, row.Mark = "configured", "configured"
 		case p.FromSummary:
-			row.Class, row.Mark = "configured same", "same settings"
+			row.Class, row.Mark = "configured same", "(same)"
 		}
 		sv.Rows = append(sv.Rows, sweepRow{
 			Class: row.Class, Mark: row.Mark, Window: durationText(p.Window), Res: fmt.Sprintf("%d..%d", p.MaxRes, p.MinRes),

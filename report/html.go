@@ -214,6 +214,11 @@ func glance(pr *PartnerReport, pv *partnerView) glanceRow {
 	}
 	h := &pr.Home
 	guess := share(h.GuessLocated, h.Eligible) + " by one constant guess"
+	if h.Guess != 0 {
+		if a, err := h.Guess.AreaKm2(); err == nil {
+			guess += " (a " + AreaText(a) + " km² cell)"
+		}
+	}
 	if pr.Linkable {
 		g.Unicity, g.UnicityNote = "n/a", unicityAt(pr, 4)+" if a pseudonym linked a day"
 		g.Home, g.HomeNote = "0%", share(h.Located, h.Eligible)+" if linked a day; "+guess
