@@ -1,8 +1,14 @@
 // Package report provides the privacy reviewer's report on what a configuration
-// releases: per-partner summaries, hex maps of released and suppressed volume, a
-// threshold sweep computed by the engine itself, and the figures of attacks run on what
-// each partner receives (class sizes, prosecutor risk, unicity, home inference, category
-// effects). It renders them as one self-contained HTML file, as GeoJSON, and as text.
+// releases: per-partner summaries, hex maps of released and suppressed volume on a base
+// map, release and suppression by time, a threshold sweep computed by the engine itself
+// with what to change, and the figures of attacks run on what each partner receives
+// (class sizes, prosecutor risk, unicity, home inference, category effects), each beside
+// its baseline. It renders them as one self-contained HTML file, as GeoJSON, and as text.
+//
+// The figures (report.go, collect.go, attack.go, timeline.go, localtime.go, sweep.go,
+// advice.go) are computed apart from their rendering (html*.go, map*.go, chart*.go,
+// geojson.go, text.go, format.go): they import no rendering package and format nothing
+// (TestFiguresApartFromRendering), so that each is tested on hand-made inputs.
 //
 // What it holds in memory is inside the trust boundary: a compact copy of every event
 // (finest cell, a dense user index standing for the keyed pseudonym, time, category) and
