@@ -503,8 +503,8 @@ func (pr *projection) view() *geoView {
 		box: basemap.Box{MinLng: pr.box.minLng - pr.padX/(pr.kx*pr.s), MaxLng: pr.box.minLng + (pr.W-pr.padX)/(pr.kx*pr.s),
 			MinLat: pr.box.maxLat - (pr.H-pr.padY)/pr.s, MaxLat: pr.box.maxLat + pr.padY/pr.s},
 		clip:    rect{-2, -2, pr.W + 2, pr.H + 2},
-		tol:     0.5,
-		minSize: 0.5,
+		tol:     0.7,
+		minSize: 0.7,
 	}
 	return v
 }
@@ -609,8 +609,8 @@ func worldView() *geoView {
 		project: func(p basemap.Point) xy { return xy{(p.Lng + 180) / 360 * overviewW, (90 - p.Lat) / 180 * overviewH} },
 		box:     basemap.Box{MinLng: -180, MinLat: -90, MaxLng: 180, MaxLat: 90},
 		clip:    rect{0, 0, overviewW, overviewH},
-		tol:     1.2,
-		minSize: 2,
+		tol:     1.5,
+		minSize: 2.5,
 	}
 }
 func degreeText(d int, pos, neg string) string {

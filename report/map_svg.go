@@ -15,23 +15,49 @@ type xy struct{ x, y float64 }
 // rect is the clip window in pixels.
 type rect struct{ x0, y0, x1, y1 float64 }
 
-// pathBuilder writes SVG path data with one decimal.
+// pathBuilder writes SVG path data in tenths of a pixel: each ring starts at an
+// absolute point and goes on by relative steps, computed between rounded points so that
+// rounding never drifts.
 type pathBuilder struct{ b []byte }
 
 func (p *pathBuilder) ring(pts []xy, closed bool) {
+	var px, py int64
 	for i, q := range pts {
-		if i == 0 {
+		x, y := int64(math.Round(q.x*10)), int64(math.Round(q.y*10))
+		switch i {
+		case 0:
 			p.b = append(p.b, 'M')
-		} else {
-			p.b = append(p.b, 'L')
+			p.b = appendTenths(p.b, x)
+			p.b = append(p.b, ',')
+			p.b = appendTenths(p.b, y)
+		case 1:
+			p.b = append(p.b, 'l')
+		default:
+			p.b = append(p.b, ' ')
 		}
-		p.b = strconv.AppendFloat(p.b, q.x, 'f', 1, 64)
-		p.b = append(p.b, ',')
-		p.b = strconv.AppendFloat(p.b, q.y, 'f', 1, 64)
+		if i > 0 {
+			p.b = appendTenths(p.b, x-px)
+			p.b = append(p.b, ',')
+			p.b = appendTenths(p.b, y-py)
+		}
+		px, py = x, y
 	}
 	if closed && len(pts) > 0 {
-		p.b = append(p.b, 'Z')
+		p.b = append(p.b, 'z')
 	}
+}
+
+// appendTenths writes v/10 with at most one decimal: 12 is "1.2", -8 "-0.8", 30 "3".
+func appendTenths(b []byte, v int64) []byte {
+	if v < 0 {
+		b = append(b, '-')
+		v = -v
+	}
+	b = strconv.AppendInt(b, v/10, 10)
+	if d := v % 10; d != 0 {
+		b = append(b, '.', byte('0'+d))
+	}
+	return b
 }
 
 func (p *pathBuilder) String() string { return string(p.b) }

@@ -156,11 +156,13 @@ func TestGeoView(t *testing.T) {
 	if lyon.Land == "" || lyon.Coast != "" {
 		t.Errorf("Lyon: land %d bytes, coast %q", len(lyon.Land), lyon.Coast)
 	}
-	// Every coordinate of a path stays in the window (the clip margin is 2 px).
+	// Every point of a path stays in the window (the clip margin is 2 px).
 	for _, d := range []string{sf.Land, sf.Coast, border.Borders} {
-		for _, f := range strings.FieldsFunc(d, func(r rune) bool { return r == 'M' || r == 'L' || r == 'Z' || r == ',' }) {
-			if v := mustFloat(t, f); v < -2.05 || v > 862.05 {
-				t.Fatalf("coordinate %v out of the view", v)
+		for _, ring := range parsePath(t, d) {
+			for _, p := range ring {
+				if p.x < -2.05 || p.x > 862.05 || p.y < -2.05 || p.y > 602.05 {
+					t.Fatalf("point %v out of the view", p)
+				}
 			}
 		}
 	}
@@ -201,4 +203,37 @@ func mustFloat(t *testing.T, s string) float64 {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// parsePath reads back what pathBuilder writes: rings of "Mx,y" then "ldx,dy dx,dy ...".
+func parsePath(t *testing.T, d string) [][]xy {
+	t.Helper()
+	var out [][]xy
+	for _, ring := range strings.Split(d, "M")[1:] {
+		ring = strings.TrimSuffix(ring, "z")
+		start, steps, _ := strings.Cut(ring, "l")
+		xy0 := strings.Split(start, ",")
+		p := xy{mustFloat(t, xy0[0]), mustFloat(t, xy0[1])}
+		pts := []xy{p}
+		for _, s := range strings.Fields(steps) {
+			d := strings.Split(s, ",")
+			p = xy{p.x + mustFloat(t, d[0]), p.y + mustFloat(t, d[1])}
+			pts = append(pts, p)
+		}
+		out = append(out, pts)
+	}
+	return out
+}
+
+func TestPathBuilder(t *testing.T) {
+	var pb pathBuilder
+	pb.ring([]xy{{10.04, 20}, {11.26, 19.2}, {11.3, 19.2}, {5, 25.05}}, true)
+	pb.ring([]xy{{0, 0}, {-1.5, 0.25}}, false)
+	if got, want := pb.String(), "M10,20l1.3,-0.8 0,0 -6.3,5.9zM0,0l-1.5,0.3"; got != want {
+		t.Errorf("path %q, want %q", got, want)
+	}
+	rings := parsePath(t, pb.String())
+	if len(rings) != 2 || math.Abs(rings[0][3].x-5) > 1e-9 || math.Abs(rings[0][3].y-25.1) > 1e-9 {
+		t.Errorf("read back %v", rings)
+	}
 }
