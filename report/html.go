@@ -42,6 +42,9 @@ type page struct {
 	FinestRes      int
 	InvalidReasons []kv
 	Glance         []glanceRow
+	// The cross-partner differencing check (groups of fewer than k check-ins derived by
+	// subtracting one partner's release from another's) belongs after Glance, as one
+	// figure for the configured partners together.
 	Partners       []*partnerView
 	SweepRuns      int
 	SweepGrid      string
