@@ -45,11 +45,11 @@ type page struct {
 	// The cross-partner differencing check (groups of fewer than k check-ins derived by
 	// subtracting one partner's release from another's) belongs after Glance, as one
 	// figure for the configured partners together.
-	Partners       []*partnerView
-	SweepRuns      int
-	SweepGrid      string
-	HasSweep       bool
-	SuppLevels     []int
+	Partners   []*partnerView
+	SweepRuns  int
+	SweepGrid  string
+	HasSweep   bool
+	SuppLevels []int
 	// One legend for every partner's maps.
 	Legend, SuppLegend []legendBin
 	// World is the overview's geography, the same for every partner: drawn once.
