@@ -545,7 +545,8 @@ func buildOverview(items []mapItem, areas []cluster, partitionRes int) *overview
 		return (lng + 180) / 360 * w, (90 - lat) / 180 * h
 	}
 	ov := &overview{W: fixed(w, 0), H: fixed(h, 0), NorthX: fixed(w-20, 0)}
-	ov.Scale = newScaleBar(w/360/kmPerDegLat, w, h, " at the equator")
+	// Above the row of longitude labels.
+	ov.Scale = newScaleBar(w/360/kmPerDegLat, w, h-16, " at the equator")
 	for lng := -180; lng <= 180; lng += 30 {
 		x, _ := xy(0, float64(lng))
 		ov.Graticule = append(ov.Graticule, fmt.Sprintf("M%s,0V%s", fixed(x, 1), fixed(h, 0)))

@@ -166,6 +166,20 @@ func TestGeoView(t *testing.T) {
 			}
 		}
 	}
+	// The world: no line across it (rings crossing the antimeridian are unwrapped and
+	// drawn on both sides), except along the map's own edges (the poles, the clip).
+	w := g.paths(worldView())
+	for _, d := range []string{w.Land, w.Coast, w.Borders, w.Lakes} {
+		for _, ring := range parsePath(t, d) {
+			for i := 1; i < len(ring); i++ {
+				a, b := ring[i-1], ring[i]
+				edge := (a.y < 0.1 && b.y < 0.1) || (a.y > overviewH-0.1 && b.y > overviewH-0.1)
+				if math.Abs(b.x-a.x) > overviewW/2 && !edge {
+					t.Fatalf("a segment from %v to %v crosses the world", a, b)
+				}
+			}
+		}
+	}
 	user, err := basemap.ReadGeoJSON(strings.NewReader(`{"type":"LineString","coordinates":[[4.80,45.70],[4.90,45.80]]}`), "roads")
 	if err != nil {
 		t.Fatal(err)

@@ -163,12 +163,19 @@ func Unmarshal(b []byte) ([]*Layer, error) {
 				for range np {
 					x += d.varint()
 					y += d.varint()
-					p := Point{Lng: float64(x)*q[0] + q[2], Lat: float64(y)*q[1] + q[3]}
-					r = append(r, p)
+					r = append(r, Point{Lng: float64(x)*q[0] + q[2], Lat: float64(y)*q[1] + q[3]})
+				}
+				if l.Kind == Polygons {
+					it.Rings = append(it.Rings, unwrapRing(r))
+				} else {
+					it.Rings = append(it.Rings, splitLine(r)...)
+				}
+			}
+			for _, r := range it.Rings {
+				for _, p := range r {
 					it.Box.MinLng, it.Box.MaxLng = min(it.Box.MinLng, p.Lng), max(it.Box.MaxLng, p.Lng)
 					it.Box.MinLat, it.Box.MaxLat = min(it.Box.MinLat, p.Lat), max(it.Box.MaxLat, p.Lat)
 				}
-				it.Rings = append(it.Rings, r)
 			}
 			l.Items = append(l.Items, it)
 		}
@@ -181,6 +188,55 @@ func Unmarshal(b []byte) ([]*Layer, error) {
 		return nil, fmt.Errorf("%d bytes after the last layer", len(d.b))
 	}
 	return out, nil
+}
+
+// The sources are spherical: a ring that crosses the antimeridian jumps from 180° to
+// -180°. Drawn on a plane, such a jump would be a line across the world.
+
+// unwrapRing makes a ring's longitudes continuous (past 180° where it crosses), so
+// that it is drawn once at its place and once shifted by 360°. A ring around a pole
+// (Antarctica) ends 360° from where it starts: it is closed along the pole.
+func unwrapRing(r []Point) []Point {
+	if len(r) < 2 {
+		return r
+	}
+	off := 0.0
+	for i := 1; i < len(r); i++ {
+		l := r[i].Lng + off
+		switch d := l - r[i-1].Lng; {
+		case d > 180:
+			off, l = off-360, l-360
+		case d < -180:
+			off, l = off+360, l+360
+		}
+		r[i].Lng = l
+	}
+	if off != 0 {
+		pole := 90.0
+		if r[0].Lat < 0 {
+			pole = -90
+		}
+		r = append(r, Point{Lng: r[len(r)-1].Lng, Lat: pole}, Point{Lng: r[0].Lng, Lat: pole})
+	}
+	return r
+}
+
+// splitLine cuts a line where it crosses the antimeridian.
+func splitLine(r []Point) [][]Point {
+	var out [][]Point
+	start := 0
+	for i := 1; i < len(r); i++ {
+		if d := r[i].Lng - r[i-1].Lng; d > 180 || d < -180 {
+			if i-start >= 2 {
+				out = append(out, r[start:i])
+			}
+			start = i
+		}
+	}
+	if len(r)-start >= 2 {
+		out = append(out, r[start:])
+	}
+	return out
 }
 
 type decoder struct {

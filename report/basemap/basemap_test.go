@@ -2,6 +2,7 @@ package basemap
 
 import (
 	"bytes"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -63,6 +64,18 @@ func TestWorld(t *testing.T) {
 			t.Errorf("%s (%v): inside %s = %v", tc.name, tc.p, tc.layer.Name, got)
 		}
 	}
+	// No ring jumps across the world: rings that cross the antimeridian are unwrapped.
+	for _, l := range ls {
+		for _, it := range l.Items {
+			for _, r := range it.Rings {
+				for i := 1; i < len(r); i++ {
+					if d := r[i].Lng - r[i-1].Lng; (d > 180 || d < -180) && !(math.Abs(r[i].Lat) == 90 && r[i].Lat == r[i-1].Lat) {
+						t.Fatalf("%s: a ring jumps %v° of longitude at %v", l.Name, d, r[i])
+					}
+				}
+			}
+		}
+	}
 	if n := land.Points(); n < 300_000 {
 		t.Errorf("land has %d points: not the 1:10m data", n)
 	}
@@ -77,12 +90,29 @@ func TestWorld(t *testing.T) {
 	}
 }
 
+func TestUnwrap(t *testing.T) {
+	// A ring crossing the antimeridian (Fiji-like): continuous past 180°.
+	r := unwrapRing([]Point{{179, -17}, {-179, -17}, {-179, -16}, {179, -16}, {179, -17}})
+	if r[1].Lng != 181 || r[2].Lng != 181 || r[3].Lng != 179 || len(r) != 5 {
+		t.Errorf("unwrapped %v", r)
+	}
+	// A ring around the south pole: closed along it.
+	r = unwrapRing([]Point{{-180, -70}, {0, -65}, {180, -70}, {180, -80}, {-180, -80}})
+	if n := len(r); n != 7 || r[4] != (Point{180, -80}) || r[n-2] != (Point{180, -90}) || r[n-1] != (Point{-180, -90}) {
+		t.Errorf("polar ring %v", r)
+	}
+	parts := splitLine([]Point{{170, 0}, {179, 1}, {-179, 2}, {-170, 3}})
+	if len(parts) != 2 || len(parts[0]) != 2 || parts[1][0] != (Point{-179, 2}) {
+		t.Errorf("split line %v", parts)
+	}
+}
+
 func TestRoundTrip(t *testing.T) {
 	e := Encoded{Layers: []EncodedLayer{
 		{Name: "a", Kind: Polygons, Scale: [2]float64{0.5, 0.25}, Translate: [2]float64{-180, -90},
 			Items: [][][][2]int64{{{{0, 0}, {10, 0}, {10, 10}}, {{2, 2}, {3, 2}, {3, 3}}}}},
 		{Name: "b", Kind: Lines, Scale: [2]float64{1, 1}, Translate: [2]float64{0, 0},
-			Items: [][][][2]int64{{{{5, -5}, {-300, 400}}}}},
+			Items: [][][][2]int64{{{{5, -5}, {-100, 40}}}}},
 	}}
 	b := e.Marshal()
 	if !bytes.Equal(b, e.Marshal()) {
@@ -98,7 +128,7 @@ func TestRoundTrip(t *testing.T) {
 	if got, want := ls[0].Items[0].Rings[0][1], (Point{-175, -90}); got != want {
 		t.Errorf("point %v, want %v", got, want)
 	}
-	if got, want := ls[1].Items[0].Rings[0][1], (Point{-300, 400}); got != want {
+	if got, want := ls[1].Items[0].Rings[0][1], (Point{-100, 40}); got != want {
 		t.Errorf("point %v, want %v", got, want)
 	}
 	if got, want := ls[0].Items[0].Box, (Box{-180, -90, -175, -87.5}); got != want {
