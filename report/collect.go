@@ -1,11 +1,17 @@
 // Package report provides the privacy reviewer's report on what a configuration
-// releases: per-partner summaries, hex maps of released and suppressed volume, a
-// threshold sweep computed by the engine itself, and the figures of attacks run on what
-// each partner receives (class sizes, prosecutor risk, unicity, home inference, category
-// effects). It renders them as one self-contained HTML file, as GeoJSON, and as text.
+// releases: per-partner summaries, hex maps of released and suppressed volume on a base
+// map, release and suppression by time, a threshold sweep computed by the engine itself
+// with what to change, and the figures of attacks run on what each partner receives
+// (class sizes, prosecutor risk, unicity, home inference, category effects), each beside
+// its baseline. It renders them as one self-contained HTML file, as GeoJSON, and as text.
+//
+// The figures (report.go, collect.go, attack.go, timeline.go, localtime.go, sweep.go,
+// advice.go) are computed apart from their rendering (html*.go, map*.go, chart*.go,
+// geojson.go, text.go, format.go): they import no rendering package and format nothing
+// (TestFiguresApartFromRendering), so that each is tested on hand-made inputs.
 //
 // What it holds in memory is inside the trust boundary: a compact copy of every event
-// (finest cell, a dense user index standing for the keyed pseudonym, time, category) and
+// (its cell at cell_resolution, a dense user index standing for the keyed pseudonym, time, category) and
 // each partner's outcome. What it writes holds none of it: no user, pseudonym, event id,
 // coordinate or cell that failed k.
 package report
@@ -20,7 +26,7 @@ import (
 // event is one check-in that reached a window, as the report keeps it: 24 bytes, plus
 // one int32 outcome per partner in Collector.outcomes.
 type event struct {
-	cell geo.Cell // at the finest resolution any partner uses
+	cell geo.Cell // at cell_resolution
 	time int64    // Unix ms
 	user int32    // dense index of the keyed pseudonym; the pseudonym itself is not kept
 	cat  uint32   // index into Collector.cats

@@ -5,13 +5,10 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/geocloak/geocloak/config"
@@ -46,6 +43,9 @@ type SweepPoint struct {
 	MinRes     int
 	Window     time.Duration
 	Configured bool // the configured policy itself
+	// FromSummary: the figures are the evaluation's own (SweepOptions.Summary), not a
+	// run of the sweep.
+	FromSummary bool
 	pipeline.Stats
 }
 
@@ -72,7 +72,7 @@ type Sweep struct {
 	// grid by window, resolutions and k.
 	Points []SweepPoint
 	// Runs is the number of engine runs over the input (policies that share a window
-	// size and a finest resolution share a run).
+	// size share a run).
 	Runs    int
 	Elapsed time.Duration
 }
@@ -88,13 +88,20 @@ type SweepOptions struct {
 	// Parallel bounds the engine runs at once (0: GOMAXPROCS). Each run decodes on one
 	// goroutine.
 	Parallel int
+	// Summary, when set, is the evaluation the sweep accompanies: the configured points,
+	// and grid points with the configured settings, take its figures instead of a run of
+	// their own. Without dp they are the same figures (the engine is deterministic); with
+	// dp a second run would draw other noise, and the page would show two figures for one
+	// policy.
+	Summary *pipeline.Summary
 }
 
 // RunSweep runs the engine over input (a whole JSONL file, plain or gzip) for every
-// policy of the grid and the configured ones. Policies sharing a window size and a
-// finest resolution are evaluated in one run as partners of one configuration: the
-// engine decides each partner on its own, so the result is what that policy alone
-// would get with the configured partners' finest cell.
+// policy of the grid and the configured ones (unless opt.Summary gives their figures).
+// Policies sharing a window size are evaluated in one run as partners of one
+// configuration: the engine decides each partner on its own (cells are computed at
+// cell_resolution whatever the partners), so the result is what that policy alone
+// would get.
 func RunSweep(ctx context.Context, input []byte, opt SweepOptions) (*Sweep, error) {
 	cfg := opt.Config
 	start := time.Now()
@@ -104,6 +111,14 @@ func RunSweep(ctx context.Context, input []byte, opt SweepOptions) (*Sweep, erro
 	runs := make(map[runKey][]int) // point indices
 	var points []SweepPoint
 	add := func(pt SweepPoint) {
+		if sum := opt.Summary; sum != nil && pt.Partner < len(sum.Partners) {
+			p := &cfg.Partners[pt.Partner]
+			if pt.K == p.K && pt.MaxRes == p.MaxResolution && pt.MinRes == p.MinResolution && pt.Window == cfg.Window.Size.D() {
+				pt.Stats, pt.FromSummary = sum.Partners[pt.Partner].Stats, true
+				points = append(points, pt)
+				return
+			}
+		}
 		k := runKey{pt.Window}
 		runs[k] = append(runs[k], len(points))
 		points = append(points, pt)
@@ -165,7 +180,7 @@ func RunSweep(ctx context.Context, input []byte, opt SweepOptions) (*Sweep, erro
 	return &Sweep{Grid: opt.Grid, Points: points, Runs: len(keys), Elapsed: time.Since(start)}, nil
 }
 
-// sweepRun evaluates the points idx, which share window and finest, in one run.
+// sweepRun evaluates the points idx, which share a window, in one run.
 func sweepRun(ctx context.Context, input []byte, opt SweepOptions, window time.Duration, points []SweepPoint, idx []int) error {
 	run := *opt.Config
 	run.Window.Size = config.Duration(window)
@@ -203,48 +218,4 @@ func (s *Sweep) partnerPoints(p int) []SweepPoint {
 		}
 	}
 	return out
-}
-
-// WriteText writes the sweep as a table, one row per policy; the configured policy is
-// marked with *.
-func (s *Sweep) WriteText(w io.Writer, cfg *config.Config) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "partner\t\twindow\tres\tk\treleased\trate\tmean area km²\tbelow_k\tcap\tclasses\tsmallest\t\n")
-	for _, pt := range s.Points {
-		mark := ""
-		if pt.Configured {
-			mark = "*"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d..%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
-			cfg.Partners[pt.Partner].Name, mark, durationText(pt.Window), pt.MaxRes, pt.MinRes, pt.K,
-			Thousands(int64(pt.Released)), Percent(pt.Released, pt.In), AreaText(pt.MeanAreaKm2()),
-			Percent(pt.Suppressed[pipeline.BelowK], pt.In), Percent(pt.Suppressed[pipeline.ContributionCap], pt.In),
-			Thousands(int64(pt.Classes)), dash(pt.MinClassUsers))
-	}
-	fmt.Fprintf(tw, "\n")
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintf(w, "* configured policy. rate = released / events in; mean area is check-in weighted; "+
-		"below_k and cap are shares of events in.\n")
-	return err
-}
-
-func dash(n int) string {
-	if n == 0 {
-		return "-"
-	}
-	return fmt.Sprint(n)
-}
-
-// durationText prints whole hours and minutes without trailing zero units ("1h", "15m").
-func durationText(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
 }
