@@ -455,21 +455,62 @@ type Categories struct {
 	Sensitive int
 	// NoCategory check-ins were released without their category (l-diversity).
 	NoCategory int
-	// WithCategory released records carry a category; Records is every released record.
-	WithCategory, Records int
+	// WithCategory released records show a category (Leaf of them their venue
+	// category, the rest its group); Categorised released records had a category the
+	// taxonomy knows; Records is every released record.
+	WithCategory, Leaf, Categorised, Records int
 }
 
 func (c *Collector) categories(p int, st *pipeline.Stats, carries bool) Categories {
 	out := Categories{Released: carries, Sensitive: st.Suppressed[pipeline.SensitiveCategory],
-		NoCategory: st.NoCategory, Records: st.Released}
-	if !carries {
+		NoCategory: st.NoCategory, Records: st.Released, Categorised: st.Categorised}
+	if carries {
+		out.WithCategory, out.Leaf = st.KeptLeaf+st.KeptGroup, st.KeptLeaf
+	}
+	return out
+}
+
+// Tuples are the figures of k over what a partner can tell apart: the released tuples
+// (window, cell, resolution, category as shown) of an events partner.
+type Tuples struct {
+	Applies bool // events mode: one record per check-in
+	Tuples  int
+	// BelowK counts tuples with fewer than k distinct users, RecordsBelowK their records:
+	// both 0 by construction (G1); the report recomputes them from what was released.
+	BelowK, RecordsBelowK int
+	MinUsers              int // smallest tuple, in distinct users (0: none)
+	Records               int
+	// PickOut is the chance that an attacker who knows one visit of a person (place,
+	// hour and kind of venue) picks out that person's record: 1 / records of the tuple
+	// holding it, averaged over released records. PickOutClass is the same knowing only
+	// the place and hour (1 / records of the class): what the category adds is the
+	// difference.
+	PickOut, PickOutClass float64
+}
+
+func (c *Collector) tuples(p, k int, events bool) Tuples {
+	out := Tuples{Applies: events}
+	if !events {
 		return out
 	}
-	for i := range c.events {
-		ci, reason := c.outcome(i, p)
-		if reason == pipeline.Released && !c.classes[p][ci].noCategory && c.events[i].cat != 0 {
-			out.WithCategory++
+	var pick, pickClass float64
+	for _, cl := range c.classes[p] {
+		for _, t := range cl.tuples {
+			out.Tuples++
+			out.Records += int(t.records)
+			if int(t.users) < k {
+				out.BelowK++
+				out.RecordsBelowK += int(t.records)
+			}
+			if out.MinUsers == 0 || int(t.users) < out.MinUsers {
+				out.MinUsers = int(t.users)
+			}
+			pick += 1 // each of its records: 1/records, records times
 		}
+		pickClass += 1
+	}
+	if out.Records > 0 {
+		out.PickOut, out.PickOutClass = pick/float64(out.Records), pickClass/float64(out.Records)
 	}
 	return out
 }

@@ -331,24 +331,35 @@ func TestClock(t *testing.T) {
 
 func TestCategories(t *testing.T) {
 	c := NewCollector(1, nil)
-	c.cats = append(c.cats, "Park")
-	cell := cellAt(t, 45.76, 4.84, 9)
-	kept := c.addClass(0, cell, day0, 5, 2)
-	withheld := c.addClass(0, cell.Parent(8), day0, 5, 1)
-	c.classes[0][withheld].noCategory = true
-	c.events = append(c.events,
-		event{cell: cell, time: day0, user: 0, cat: 1},
-		event{cell: cell, time: day0, user: 1, cat: 0}, // no category in the input
-		event{cell: cell, time: day0, user: 2, cat: 1})
-	c.outcomes = append(c.outcomes, kept, kept, withheld)
-	st := &pipeline.Stats{Released: 3, NoCategory: 1}
+	st := &pipeline.Stats{Released: 10, NoCategory: 1, Categorised: 8, KeptLeaf: 3, KeptGroup: 2}
 	st.Suppressed[pipeline.SensitiveCategory] = 7
 	got := c.categories(0, st, true)
-	if want := (Categories{Released: true, Sensitive: 7, NoCategory: 1, WithCategory: 1, Records: 3}); got != want {
+	if want := (Categories{Released: true, Sensitive: 7, NoCategory: 1, WithCategory: 5, Leaf: 3, Categorised: 8, Records: 10}); got != want {
 		t.Errorf("categories = %+v, want %+v", got, want)
 	}
 	if got := c.categories(0, st, false); got.WithCategory != 0 || got.Released {
 		t.Errorf("without category in fields: %+v", got)
+	}
+}
+
+// Tuples on hand-made classes: a class of 12 records in two tuples (10 users showing
+// "Park", 2 records of one user showing nothing: below k = 3) and a class of 5 records
+// in one tuple.
+func TestTuples(t *testing.T) {
+	c := NewCollector(1, nil)
+	cell := cellAt(t, 45.76, 4.84, 9)
+	a := c.addClass(0, cell, day0, 11, 12)
+	b := c.addClass(0, cell.Parent(8), day0, 5, 5)
+	c.classes[0][a].tuples = []tupleStat{{label: "", users: 1, records: 2}, {label: "Park", users: 10, records: 10}}
+	c.classes[0][b].tuples = []tupleStat{{label: "", users: 5, records: 5}}
+	got := c.tuples(0, 3, true)
+	want := Tuples{Applies: true, Tuples: 3, BelowK: 1, RecordsBelowK: 2, MinUsers: 1, Records: 17,
+		PickOut: 3.0 / 17, PickOutClass: 2.0 / 17}
+	if got != want {
+		t.Errorf("tuples = %+v, want %+v", got, want)
+	}
+	if got := c.tuples(0, 3, false); got.Applies || got.Tuples != 0 {
+		t.Errorf("counts mode: %+v", got)
 	}
 }
 

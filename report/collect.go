@@ -17,8 +17,10 @@
 package report
 
 import (
+	"cmp"
 	"slices"
 
+	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
 	"github.com/geocloak/geocloak/pipeline"
 )
@@ -39,6 +41,16 @@ type class struct {
 	users      int32 // distinct users among the records released in it
 	checkins   int32
 	noCategory bool // l-diversity withheld its category
+	// tuples are what the partner can tell apart inside it: per category as shown (""
+	// none), sorted by it. Events mode only.
+	tuples []tupleStat
+}
+
+// tupleStat is one released tuple (window, cell, resolution, category as shown).
+type tupleStat struct {
+	label   string
+	users   int32 // distinct users among its records
+	records int32
 }
 
 // Collector is a pipeline.Output that records what the report needs and passes every
@@ -59,6 +71,8 @@ type Collector struct {
 	classes  [][]class
 	windows  int
 	classIdx map[*pipeline.Class]int32 // scratch: index in classes[p] of a class of one release
+	diff     *DiffCollector            // what every partner received, for the cross-partner check
+	scratch  []int32
 }
 
 // NewCollector returns a Collector for partners partners that forwards to next (nil:
@@ -72,6 +86,7 @@ func NewCollector(partners int, next pipeline.Output) *Collector {
 		cats:     []string{""},
 		classes:  make([][]class, partners),
 		classIdx: make(map[*pipeline.Class]int32),
+		diff:     NewDiffCollector(partners, nil),
 	}
 }
 
@@ -131,8 +146,48 @@ func (c *Collector) Released(rel *pipeline.Release) error {
 			}
 			c.outcomes[(base+i)*c.partners+p] = o
 		}
+		if pr.Policy.Mode == config.ModeEvents {
+			c.addTuples(rel, p, base)
+		}
 	}
-	return nil
+	return c.diff.Released(rel)
+}
+
+// addTuples counts the distinct users and records of every tuple partner p received in
+// the release whose first event is events[base].
+func (c *Collector) addTuples(rel *pipeline.Release, p, base int) {
+	idx := c.scratch[:0]
+	for i := range rel.Len() {
+		if c.outcomes[(base+i)*c.partners+p] >= 0 {
+			idx = append(idx, int32(i))
+		}
+	}
+	key := func(i int32) (int32, string, int32) {
+		return c.outcomes[(base+int(i))*c.partners+p], rel.Label(p, int(i)), c.events[base+int(i)].user
+	}
+	slices.SortFunc(idx, func(a, b int32) int {
+		xa, la, ua := key(a)
+		xb, lb, ub := key(b)
+		return cmp.Or(cmp.Compare(xa, xb), cmp.Compare(la, lb), cmp.Compare(ua, ub))
+	})
+	for j := 0; j < len(idx); {
+		x, l, _ := key(idx[j])
+		t := tupleStat{label: l}
+		prev := int32(-1)
+		for ; j < len(idx); j++ {
+			xj, lj, uj := key(idx[j])
+			if xj != x || lj != l {
+				break
+			}
+			if uj != prev {
+				t.users++
+				prev = uj
+			}
+			t.records++
+		}
+		c.classes[p][x].tuples = append(c.classes[p][x].tuples, t)
+	}
+	c.scratch = idx
 }
 
 // outcome is event i's outcome for partner p: its class index, or -1 and the reason.

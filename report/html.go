@@ -42,9 +42,9 @@ type page struct {
 	FinestRes      int
 	InvalidReasons []kv
 	Glance         []glanceRow
-	// The cross-partner differencing check (groups of fewer than k check-ins derived by
-	// subtracting one partner's release from another's) belongs after Glance, as one
-	// figure for the configured partners together.
+	// Diff is the cross-partner check, one row per pair; DiffNote says what was left out.
+	Diff       []diffRow
+	DiffNote   string
 	Partners   []*partnerView
 	SweepRuns  int
 	SweepGrid  string
@@ -58,6 +58,11 @@ type page struct {
 }
 
 type kv struct{ K, V string }
+
+type diffRow struct {
+	Pair, Compared, Groups, Note string
+	Bad                          bool
+}
 
 type glanceRow struct {
 	Anchor, Name, Policy          string
@@ -176,6 +181,7 @@ func (r *Report) page() (*page, error) {
 		}
 		pg.Glance = append(pg.Glance, glance(pr, pv))
 	}
+	pg.Diff, pg.DiffNote = diffRows(r)
 	return pg, nil
 }
 
@@ -265,4 +271,38 @@ func (r *Report) partnerView(pr *PartnerReport, sc *mapScales, g *geography) (*p
 	}
 	pv.Attacks = attackRows(pr, r)
 	return pv, nil
+}
+
+// diffRows renders the cross-partner check.
+func diffRows(r *Report) ([]diffRow, string) {
+	var rows []diffRow
+	for _, d := range r.Differencing {
+		a, b := r.Config.Partners[d.A], r.Config.Partners[d.B]
+		row := diffRow{Pair: a.Name + " and " + b.Name, Compared: Thousands(int64(d.Cells)), Groups: Thousands(int64(d.Groups)),
+			Bad: d.Groups > 0}
+		what := "totals per place"
+		if d.Categories {
+			what = "totals per place and per category shown"
+		}
+		if d.Groups > 0 {
+			row.Note = fmt.Sprintf("%s compared; the smallest group derived has %d check-ins: this set of partners is one config check refuses", what, d.Smallest)
+		} else {
+			row.Note = what + " compared: nothing below k can be derived"
+		}
+		rows = append(rows, row)
+	}
+	var dp []string
+	for _, p := range r.Config.Partners {
+		if p.DP != nil {
+			dp = append(dp, p.Name)
+		}
+	}
+	note := ""
+	switch {
+	case len(r.Config.Partners) < 2:
+		note = "One partner: there is no other release to subtract."
+	case len(dp) > 0:
+		note = fmt.Sprintf("Partners with dp (%s) are not compared: their counts are noisy, nothing can be subtracted exactly.", strings.Join(dp, ", "))
+	}
+	return rows, note
 }

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // The attack figures as the page shows them: the glance line of each partner and the
@@ -72,8 +73,21 @@ func attackRows(pr *PartnerReport, r *Report) []attackRow {
 		add("", "baseline: random choice among the people of the window", fixed(sz.RandomRisk, 4),
 			"knowing only the window: 1 / distinct users released in it, averaged over the same records; knowing the cell gives "+lift, false)
 	}
-	// The tuple-level figures of the privacy model (tuples below k, the chance one known
-	// visit picks out a record) go with this group once the engine releases them.
+	if tu := &pr.Tuples; tu.Applies && tu.Records > 0 {
+		what := "(window, cell, resolution): no category shown"
+		if p.Has("category") {
+			what = "(window, cell, resolution, category as shown)"
+		}
+		add("", "released tuples "+what, Thousands(int64(tu.Tuples)),
+			fmt.Sprintf("what the partner can tell apart; the smallest has %d distinct users", tu.MinUsers), false)
+		add("", "records whose tuple has fewer than k users", fmt.Sprintf("%s (%s of released)",
+			Thousands(int64(tu.RecordsBelowK)), Percent(tu.RecordsBelowK, tu.Records)),
+			fmt.Sprintf("recomputed from what was released: must read 0 (G1, k = %d)", p.K), true)
+		add("", "one known visit (place, hour, kind of venue) picks out the person's record", fixed(tu.PickOut, 3),
+			"1 / records of the tuple holding it, averaged over released records", true)
+		add("", "baseline: knowing the place and hour only", fixed(tu.PickOutClass, 3),
+			"1 / records of the class: what showing the category adds is the difference", false)
+	}
 	period := durationText(LinkPeriod)
 	if !pr.Linkable {
 		add("Unicity", "p = 1, 2, 4 known points", "does not apply",
@@ -117,7 +131,9 @@ func attackRows(pr *PartnerReport, r *Report) []attackRow {
 		fmt.Sprintf("home cell at resolution %d released as a class in a night-time window: k people there, not the person", p.MaxResolution), false)
 	c := &pr.Cat
 	add("Categories", "suppressed as sensitive_category", fmt.Sprintf("%s (%s of events in)",
-		Thousands(int64(c.Sensitive)), Percent(c.Sensitive, pr.Stats.In)), fmt.Sprintf("%d categories never released", len(p.SuppressCategories)), false)
+		Thousands(int64(c.Sensitive)), Percent(c.Sensitive, pr.Stats.In)),
+		fmt.Sprintf("sensitive groups of the taxonomy (released: %s), and %d names or groups of suppress_categories",
+			orNoneText(strings.Join(p.ReleaseSensitiveGroups, ", ")), len(p.SuppressCategories)), false)
 	if p.LDiversity > 0 {
 		add("", fmt.Sprintf("released without category (l-diversity, l = %d)", p.LDiversity),
 			fmt.Sprintf("%s (%s of released)", Thousands(int64(c.NoCategory)), Percent(c.NoCategory, c.Records)),
@@ -126,8 +142,9 @@ func attackRows(pr *PartnerReport, r *Report) []attackRow {
 		add("", "released without category (l-diversity)", "off", "l_diversity is 0", false)
 	}
 	if c.Released {
-		add("", "released records carrying a category", fmt.Sprintf("%s (%s of released)",
-			Thousands(int64(c.WithCategory)), Percent(c.WithCategory, c.Records)), "the rest had none in the input or lost it to l-diversity", false)
+		add("", "released check-ins with a known category that keep one", fmt.Sprintf("%s of %s (%s)",
+			Thousands(int64(c.WithCategory)), Thousands(int64(c.Categorised)), Percent(c.WithCategory, c.Categorised)),
+			fmt.Sprintf("%s their venue category, the rest its group; the others show none: fewer than k users of their class shared it", Thousands(int64(c.Leaf))), true)
 	} else {
 		add("", "released records carrying a category", "none", "category is not in this partner's fields", false)
 	}
@@ -139,4 +156,11 @@ func points(n int) string {
 		return "1 point"
 	}
 	return strconv.Itoa(n) + " points"
+}
+
+func orNoneText(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }

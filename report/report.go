@@ -41,6 +41,8 @@ type Report struct {
 	Partners     []*PartnerReport
 	Sweep        *Sweep
 	UserLayer    *basemap.Layer // Options.Basemap
+	// Differencing is the cross-partner check, for every pair of partners without dp.
+	Differencing []DiffPair
 }
 
 // PartnerReport is one partner's part of the report.
@@ -65,9 +67,9 @@ type PartnerReport struct {
 	Cat      Categories
 	// Time is the partner's outcomes by local hour and day of the week.
 	Time TimeProfile
-	// The tuple-level figures of the privacy model (records whose released tuple has
-	// fewer than k users, the chance one known visit picks out a record, the share
-	// keeping a category) belong here once the engine releases categories per tuple.
+	// Tuples: k over what the partner can tell apart, and picking out a record from one
+	// known visit.
+	Tuples Tuples
 }
 
 // CellCount is the volume of one cell.
@@ -123,9 +125,11 @@ func Build(c *Collector, opt Options) (*Report, error) {
 			pr.Home.Located, pr.Home.LocatedAtMax, pr.Home.MeanAreaKm2 = 0, 0, 0
 		}
 		pr.Cat = c.categories(p, &pr.Stats, !counts && pol.Has("category"))
+		pr.Tuples = c.tuples(p, pol.K, !counts)
 		pr.Time = c.timeProfile(p, clk)
 		r.Partners = append(r.Partners, pr)
 	}
+	r.Differencing = c.diff.Differencing(cfg)
 	return r, nil
 }
 

@@ -99,9 +99,10 @@ type auditLine struct {
 	EventID     string `json:"event_id"`
 	Partner     string `json:"partner"`
 	Released    bool   `json:"released"`
-	Cell        string `json:"cell"`
-	WindowStart string `json:"window_start"`
-	Reason      string `json:"reason"`
+	Cell        string  `json:"cell"`
+	Category    *string `json:"category"`
+	WindowStart string  `json:"window_start"`
+	Reason      string  `json:"reason"`
 }
 
 type inputRecord struct {
@@ -170,6 +171,9 @@ func TestAttacksFromAudit(t *testing.T) {
 			type classKey struct{ start, cell string }
 			classUsers := make(map[classKey]map[string]bool)
 			classRecs := make(map[classKey]int)
+			type tupleKey struct{ start, cell, category string }
+			tupleUsers := make(map[tupleKey]map[string]bool)
+			tupleRecs := make(map[tupleKey]int)
 			nightCells := make(map[string]map[string]int) // user -> home-resolution cell -> night check-ins
 			type traceKey struct {
 				user  string
@@ -210,6 +214,15 @@ func TestAttacksFromAudit(t *testing.T) {
 				}
 				classUsers[k][in.User] = true
 				classRecs[k]++
+				tk := tupleKey{a.WindowStart, a.Cell, ""}
+				if a.Category != nil {
+					tk.category = *a.Category
+				}
+				if tupleUsers[tk] == nil {
+					tupleUsers[tk] = make(map[string]bool)
+				}
+				tupleUsers[tk][in.User] = true
+				tupleRecs[tk]++
 				if windowUsers[a.WindowStart] == nil {
 					windowUsers[a.WindowStart] = make(map[string]bool)
 				}
@@ -218,17 +231,17 @@ func TestAttacksFromAudit(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				tk := traceKey{in.User, ws.UnixMilli() / LinkPeriod.Milliseconds()}
-				if traces[tk] == nil {
-					traces[tk] = make(map[classKey]bool)
+				trk := traceKey{in.User, ws.UnixMilli() / LinkPeriod.Milliseconds()}
+				if traces[trk] == nil {
+					traces[trk] = make(map[classKey]bool)
 				}
-				traces[tk][k] = true
+				traces[trk][k] = true
 				cell, _ := geo.ParseCell(a.Cell)
 				if mid := localHour(t, ws.Add(size/2), cell); mid >= 22 || mid < 6 {
-					if nightRel[tk] == nil {
-						nightRel[tk] = make(map[string]int)
+					if nightRel[trk] == nil {
+						nightRel[trk] = make(map[string]int)
 					}
-					nightRel[tk][a.Cell]++
+					nightRel[trk][a.Cell]++
 					nightVolume[a.Cell]++
 					if cell.Res() == pol.MaxResolution {
 						crowd[a.Cell] = true
@@ -237,6 +250,27 @@ func TestAttacksFromAudit(t *testing.T) {
 			}
 			if released != pr.Stats.Released {
 				t.Fatalf("audit has %d released, stats %d", released, pr.Stats.Released)
+			}
+
+			// Tuples (events mode): what the partner can tell apart, from the audit's
+			// categories; none below k; the chance one known visit picks out a record.
+			if pol.Mode == config.ModeEvents {
+				below, pick := 0, 0.0
+				for tk, us := range tupleUsers {
+					if len(us) < pol.K {
+						below += tupleRecs[tk]
+					}
+					pick++
+				}
+				tu := pr.Tuples
+				if tu.Tuples != len(tupleUsers) || tu.RecordsBelowK != below || below != 0 || tu.Records != released ||
+					math.Abs(tu.PickOut-pick/float64(released)) > 1e-12 {
+					t.Errorf("tuples %+v; from the audit: %d tuples, %d records below k, pick-out %.4f",
+						tu, len(tupleUsers), below, pick/float64(released))
+				}
+				if pol.Has("category") && len(tupleUsers) <= len(classUsers) {
+					t.Errorf("%d tuples for %d classes: no category was shown, the test proves little", len(tupleUsers), len(classUsers))
+				}
 			}
 
 			// Class sizes and prosecutor risk.
