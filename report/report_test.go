@@ -96,9 +96,9 @@ func gunzipped(t *testing.T, b []byte) []byte {
 }
 
 type auditLine struct {
-	EventID     string `json:"event_id"`
-	Partner     string `json:"partner"`
-	Released    bool   `json:"released"`
+	EventID     string  `json:"event_id"`
+	Partner     string  `json:"partner"`
+	Released    bool    `json:"released"`
 	Cell        string  `json:"cell"`
 	Category    *string `json:"category"`
 	WindowStart string  `json:"window_start"`
