@@ -48,6 +48,20 @@ var timeFormats = []string{"auto", "rfc3339", "unix_s", "unix_ms"}
 // Validate checks every rule of the configuration and reports all problems at once, each
 // naming its key path, the value and what is allowed.
 func (c *Config) Validate() error {
+	v := c.validate()
+	c.validatePartnerSet(&v)
+	return errors.Join(v.errs...)
+}
+
+// ValidateAlternatives checks every rule but those on the set of partners: the partners
+// are policies compared on one input (evaluate --alternatives), not partners of one
+// stream, so a coalition of them is no concern.
+func (c *Config) ValidateAlternatives() error {
+	v := c.validate()
+	return errors.Join(v.errs...)
+}
+
+func (c *Config) validate() validator {
 	var v validator
 	c.validateKafka(&v)
 	c.validateInput(&v)
@@ -55,21 +69,39 @@ func (c *Config) Validate() error {
 		v.add("pseudonym.key_env", `""`, "must name an environment variable")
 	}
 	c.validateWindow(&v)
+	if c.CellResolution < 0 || c.CellResolution > MaxResolution {
+		v.add("cell_resolution", c.CellResolution, "must be in [0, 15]")
+	}
 	if c.PartitionResolution < 0 || c.PartitionResolution > MaxResolution {
 		v.add("partition_resolution", c.PartitionResolution, "must be in [0, 15]")
+	} else if c.PartitionResolution > c.CellResolution {
+		v.add("partition_resolution", c.PartitionResolution, "must be <= cell_resolution = %d", c.CellResolution)
+	}
+	if c.TaxonomyFile != "" {
+		t, err := LoadTaxonomy(c.TaxonomyFile)
+		if err != nil {
+			v.errs = append(v.errs, fmt.Errorf("taxonomy: %w", err))
+		} else {
+			c.taxonomy = t
+		}
 	}
 	c.validatePartners(&v)
-	return errors.Join(v.errs...)
+	return v
 }
 
 // Warnings are settings that are valid but weaken privacy; config check prints them.
 func (c *Config) Warnings() []string {
 	var out []string
 	for i, p := range c.Partners {
-		if p.Has("pid") {
-			out = append(out, fmt.Sprintf("partners[%d].fields: pid lets %s link a person's records for %s (pid_rotation): "+
-				"traces become linkable and, with a few known points, often unique; check the report's unicity figures",
-				i, p.Name, p.PIDRotation))
+		for _, id := range p.ReleaseSensitiveGroups {
+			name := id
+			if c.taxonomy != nil || c.TaxonomyFile == "" {
+				if g := c.Taxonomy().Group(id); g != nil {
+					name = g.Name
+				}
+			}
+			out = append(out, fmt.Sprintf("partners[%d].release_sensitive_groups: %s receives check-ins at %s places (group %s), "+
+				"a special category of personal data; make sure the partner may have them", i, p.Name, strings.ToLower(name), id))
 		}
 		if p.MaxCheckinsPerUserPerWindow == 0 {
 			out = append(out, fmt.Sprintf("partners[%d].max_checkins_per_user_per_window: 0 lets one user fill many records of a class", i))
@@ -273,6 +305,10 @@ func (c *Config) validatePolicy(v *validator, p *Partner, path string) {
 		v.add(path+".min_resolution", p.MinResolution,
 			"must be >= partition_resolution = %d (a group must fit in one partition cell)", c.PartitionResolution)
 	}
+	if p.MaxResolution > c.CellResolution && c.CellResolution >= 0 {
+		v.add(path+".max_resolution", p.MaxResolution,
+			"must be <= cell_resolution = %d (released cells are ancestors of the check-in's cell at cell_resolution)", c.CellResolution)
+	}
 	if len(p.Fields) == 0 {
 		v.add(path+".fields", "[]", "must list at least one field")
 	}
@@ -282,6 +318,9 @@ func (c *Config) validatePolicy(v *validator, p *Partner, path string) {
 		switch {
 		case seen[f]:
 			v.add(fp, fmt.Sprintf("%q", f), "is listed twice")
+		case f == "pid":
+			v.add(fp, `"pid"`, "is no longer a field: a partner pseudonym links one person's records into a trace, "+
+				"which a few known points single out, so that the partner can follow the person; remove it")
 		case modeOK && !slices.Contains(allowed, f):
 			v.add(fp, fmt.Sprintf("%q", f), "is not a field of %s mode (allowed: %s)", p.Mode, strings.Join(allowed, ", "))
 		}
@@ -306,18 +345,31 @@ func (c *Config) validatePolicy(v *validator, p *Partner, path string) {
 		}
 		cats[s] = true
 	}
-	if c.Input.Fields.Category == "" && (len(p.SuppressCategories) > 0 || p.Has("category")) {
+	if c.Input.Fields.Category == "" && (len(p.SuppressCategories) > 0 || p.Has("category") || len(p.ReleaseSensitiveGroups) > 0) {
 		// Suppressing categories that are never read would silently release them.
-		v.add(path, "category", "is used (fields or suppress_categories) but input.fields.category is empty")
+		v.add(path, "category", "is used (fields, suppress_categories or release_sensitive_groups) but input.fields.category is empty")
 	}
-	if p.Has("pid") {
-		w := c.Window.Size
-		switch {
-		case p.PIDRotation < w || p.PIDRotation.D() > 366*24*time.Hour:
-			v.add(path+".pid_rotation", p.PIDRotation, "must be in [window.size = %s, 8784h]", w)
-		case w > 0 && p.PIDRotation%w != 0:
-			v.add(path+".pid_rotation", p.PIDRotation, "must be a multiple of window.size = %s (one pid per window)", w)
+	opted := make(map[string]bool)
+	for j, id := range p.ReleaseSensitiveGroups {
+		gp := fmt.Sprintf("%s.release_sensitive_groups[%d]", path, j)
+		if opted[id] {
+			v.add(gp, fmt.Sprintf("%q", id), "is listed twice")
+			continue
 		}
+		opted[id] = true
+		if c.taxonomy == nil && c.TaxonomyFile != "" {
+			continue // the taxonomy did not load: reported above
+		}
+		switch g := c.Taxonomy().Group(id); {
+		case g == nil:
+			v.add(gp, fmt.Sprintf("%q", id), "is not a group id of the taxonomy (sensitive groups: %s)", strings.Join(c.sensitiveIDs(), ", "))
+		case !g.Sensitive:
+			v.add(gp, fmt.Sprintf("%q", id), "is not a sensitive group: it is released anyway")
+		}
+	}
+	if p.PIDRotation != nil {
+		v.add(path+".pid_rotation", *p.PIDRotation, "is no longer a setting: the partner pseudonym (field pid) was removed, "+
+			"because it let a partner link one person's records; remove the key")
 	}
 	if d := p.DP; d != nil {
 		switch {
@@ -340,4 +392,110 @@ func (c *Config) validatePolicy(v *validator, p *Partner, path string) {
 	if p.MaxCheckinsPerUserPerWindow < 0 {
 		v.add(path+".max_checkins_per_user_per_window", p.MaxCheckinsPerUserPerWindow, "must be >= 0 (0: no cap)")
 	}
+}
+
+func (c *Config) sensitiveIDs() []string {
+	var ids []string
+	for _, g := range c.Taxonomy().Groups {
+		if g.Sensitive {
+			ids = append(ids, g.ID)
+		}
+	}
+	return ids
+}
+
+// validatePartnerSet refuses partner sets whose releases a coalition of partners could
+// subtract from one another to isolate groups of fewer than k check-ins (G3). Partners
+// release independently (one partner's policy never changes another's records), so the
+// rule is on the policies:
+//   - greedy releases a group as soon as it reaches k, stranding remainders that another
+//     policy places elsewhere: it may only be the single partner;
+//   - maximal releases every eligible check-in of each min_resolution cell that holds k
+//     users, so two maximal partners release the same check-ins of a cell whenever both
+//     release it, and their totals in any cell neither generalizes past agree, if they
+//     agree on what is eligible and on the cells totals are taken over: min_resolution,
+//     the per-user cap and the suppressed categories. Partners with dp are exempt: their
+//     counts are noisy, nothing can be subtracted exactly;
+//   - partners that release categories split classes into category tuples: two such
+//     partners must build the same classes (k and max_resolution too), or a tuple of one
+//     minus a tuple of the other could be fewer than k check-ins.
+func (c *Config) validatePartnerSet(v *validator) {
+	if len(c.Partners) < 2 {
+		return
+	}
+	for i, p := range c.Partners {
+		if p.Generalization == Greedy {
+			v.add(fmt.Sprintf("partners[%d].generalization", i), `"greedy"`, "is allowed only for a single partner: "+
+				"next to another partner, the two releases differ by groups of fewer than k check-ins that colluding "+
+				"partners can subtract; use maximal (the default)")
+		}
+	}
+	ref := -1
+	for i, p := range c.Partners {
+		if p.DP != nil {
+			continue
+		}
+		if ref < 0 {
+			ref = i
+			continue
+		}
+		r := c.Partners[ref]
+		why := "partners without dp must share it, or two of them could subtract one release from the other " +
+			"and count check-ins in places with fewer than k users (give a counts partner dp if it needs another value)"
+		if p.MinResolution != r.MinResolution {
+			v.add(fmt.Sprintf("partners[%d].min_resolution", i), p.MinResolution, "differs from partners[%d] (%d): %s", ref, r.MinResolution, why)
+		}
+		if p.MaxCheckinsPerUserPerWindow != r.MaxCheckinsPerUserPerWindow {
+			v.add(fmt.Sprintf("partners[%d].max_checkins_per_user_per_window", i), p.MaxCheckinsPerUserPerWindow,
+				"differs from partners[%d] (%d): %s", ref, r.MaxCheckinsPerUserPerWindow, why)
+		}
+		if !sameSet(p.SuppressCategories, r.SuppressCategories) {
+			v.add(fmt.Sprintf("partners[%d].suppress_categories", i), fmt.Sprintf("%q", p.SuppressCategories),
+				"differs from partners[%d] (%q): %s", ref, r.SuppressCategories, why)
+		}
+		if !sameSet(p.ReleaseSensitiveGroups, r.ReleaseSensitiveGroups) {
+			v.add(fmt.Sprintf("partners[%d].release_sensitive_groups", i), fmt.Sprintf("%q", p.ReleaseSensitiveGroups),
+				"differs from partners[%d] (%q): %s", ref, r.ReleaseSensitiveGroups, why)
+		}
+	}
+	ref = -1
+	for i, p := range c.Partners {
+		if p.Mode != ModeEvents || !p.Has("category") {
+			continue
+		}
+		if ref < 0 {
+			ref = i
+			continue
+		}
+		r := c.Partners[ref]
+		why := "partners that release category must build the same classes, or a category tuple of one minus a tuple of " +
+			"the other could be fewer than k check-ins (leave category out of one of them)"
+		if p.K != r.K {
+			v.add(fmt.Sprintf("partners[%d].k", i), p.K, "differs from partners[%d] (%d): %s", ref, r.K, why)
+		}
+		if p.MaxResolution != r.MaxResolution {
+			v.add(fmt.Sprintf("partners[%d].max_resolution", i), p.MaxResolution, "differs from partners[%d] (%d): %s", ref, r.MaxResolution, why)
+		}
+	}
+}
+
+// sameSet compares category lists as the engine matches them.
+func sameSet(a, b []string) bool {
+	set := func(xs []string) map[string]bool {
+		m := make(map[string]bool)
+		for _, x := range xs {
+			m[NormalizeCategory(x)] = true
+		}
+		return m
+	}
+	sa, sb := set(a), set(b)
+	if len(sa) != len(sb) {
+		return false
+	}
+	for x := range sa {
+		if !sb[x] {
+			return false
+		}
+	}
+	return true
 }

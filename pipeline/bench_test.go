@@ -140,7 +140,7 @@ func BenchmarkRelease(b *testing.B) {
 	for _, gen := range []string{config.Greedy, config.Maximal} {
 		b.Run(gen, func(b *testing.B) {
 			cfg.Partners[0].Generalization = gen
-			r := NewReleaser(NewPolicies(cfg), []byte(DevKey))
+			r := NewReleaser(NewPolicies(cfg))
 			b.ReportAllocs()
 			for b.Loop() {
 				ws := NewWindows(size, false)

@@ -118,7 +118,7 @@ func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) 
 		p:        cl.Partition,
 		log:      s.opt.Log.With().Str("stage", "cloak").Int("partition", cl.Partition).Logger(),
 		windows:  NewWindows(cfg.Window.Size.D().Milliseconds(), false),
-		releaser: NewReleaser(s.policies, s.opt.Key),
+		releaser: NewReleaser(s.policies),
 		srcWM:    make(map[int32]int64),
 		released: NoWatermark,
 		minOff:   make(map[int64]int64),
@@ -150,7 +150,7 @@ func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) 
 		started = started.Str("released_through", time.UnixMilli(cp.released).UTC().Format(time.RFC3339))
 	}
 	started.Msg("partition started")
-	res := cfg.FinestResolution()
+	res := cfg.CellResolution
 	size := cfg.Window.Size.D().Milliseconds()
 	maxBuffered := int64(cfg.Kafka.MaxBufferedEvents)
 	var b Batch

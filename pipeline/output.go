@@ -40,7 +40,7 @@ func (o *WriterOutput) Suppressed(id string, reason Reason, _ string, w *Window)
 		return nil
 	}
 	for _, name := range o.names {
-		o.buf = appendAudit(o.buf[:0], id, name, nil, reason, w)
+		o.buf = appendAudit(o.buf[:0], id, name, nil, "", reason, w)
 		if _, err := o.audit.Write(o.buf); err != nil {
 			return err
 		}
@@ -65,7 +65,7 @@ func (o *WriterOutput) Released(rel *Release) error {
 		}
 		for j := range rel.Len() {
 			cl, reason := pr.Outcome(j)
-			o.buf = appendAudit(o.buf[:0], rel.EventID(j), o.names[i], cl, reason, rel.Window)
+			o.buf = appendAudit(o.buf[:0], rel.EventID(j), o.names[i], cl, rel.Label(i, j), reason, rel.Window)
 			if _, err := o.audit.Write(o.buf); err != nil {
 				return err
 			}
@@ -90,9 +90,11 @@ func (o *WriterOutput) Flush() error {
 }
 
 // appendAudit writes one audit line:
-// {"event_id","partner","released","cell","res","window_start","window_end","reason"}.
+// {"event_id","partner","released","cell","res","category","window_start","window_end","reason"}.
 // A suppressed event has an empty cell and a null res; its window is given when known.
-func appendAudit(b []byte, id, partner string, cl *Class, reason Reason, w *Window) []byte {
+// category is what the event's record shows, null when it shows none (or none was
+// released), so that every released tuple can be recomputed from the audit.
+func appendAudit(b []byte, id, partner string, cl *Class, category string, reason Reason, w *Window) []byte {
 	b = append(b, `{"event_id":`...)
 	b = appendJSONString(b, id)
 	b = append(b, `,"partner":`...)
@@ -104,6 +106,12 @@ func appendAudit(b []byte, id, partner string, cl *Class, reason Reason, w *Wind
 		b = strconv.AppendInt(b, int64(cl.Cell.Res()), 10)
 	} else {
 		b = append(b, `,"released":false,"cell":"","res":null`...)
+	}
+	b = append(b, `,"category":`...)
+	if category != "" {
+		b = appendJSONString(b, category)
+	} else {
+		b = append(b, "null"...)
 	}
 	b = append(b, `,"window_start":"`...)
 	if w != nil {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/geocloak/geocloak/config"
 )
 
 // Record is one message for a partner topic.
@@ -28,12 +30,11 @@ const (
 	fCategory
 	fUsers
 	fCheckins
-	fPID
 )
 
 var fieldBit = map[string]fieldSet{
 	"cell": fCell, "res": fRes, "window_start": fWindowStart, "window_end": fWindowEnd,
-	"category": fCategory, "users": fUsers, "checkins": fCheckins, "pid": fPID,
+	"category": fCategory, "users": fUsers, "checkins": fCheckins,
 }
 
 // recordBuf accumulates a partner's records for one window in one byte arena.
@@ -48,8 +49,7 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 	items := r.rel.items
 	st := &pr.Stats
 
-	// Items of each class, in release order, then by category: one pass to count,
-	// one to place.
+	// Items of each class, in release order: one pass to count, one to place.
 	nc := len(pr.Classes)
 	starts := make([]int32, nc+1)
 	for i := range items {
@@ -70,7 +70,6 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 			fill[o]++
 		}
 	}
-	catRank := categoryRanks(w.cats)
 
 	order := make([]int32, nc)
 	for c := range order {
@@ -83,6 +82,7 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 	start := time.UnixMilli(w.Start).UTC().AppendFormat(nil, time.RFC3339)
 	end := time.UnixMilli(w.End).UTC().AppendFormat(nil, time.RFC3339)
 	keyPrefix := strconv.AppendInt(append([]byte(p.Name), '/'), w.Start/1000, 10)
+	categories := p.Mode == config.ModeEvents && p.fields&fCategory != 0
 	for _, c := range order {
 		cl := &pr.Classes[c]
 		m := members[starts[c]:starts[c+1]]
@@ -103,57 +103,55 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 		st.Released += len(m)
 		st.ByRes[res] += len(m)
 		st.Classes++
-		if st.MinClassUsers == 0 || cl.Users < st.MinClassUsers {
-			st.MinClassUsers = cl.Users
-		}
+		st.MinClassUsers = minPositive(st.MinClassUsers, cl.Users)
 		if a, err := cl.Cell.AreaKm2(); err == nil {
 			st.AreaKm2 += a * float64(len(m))
 		}
-		if p.Mode == "counts" {
+		for _, x := range m {
+			if r.rel.cats[items[x].cat].group >= 0 {
+				st.Categorised++
+			}
+		}
+		if p.Mode == config.ModeCounts {
+			st.Tuples++
+			st.MinTupleUsers = minPositive(st.MinTupleUsers, cl.Users)
 			users, checkins := cl.Users, cl.Checkins
 			if p.DP != nil {
 				users, checkins = cl.NoisyUsers, cl.NoisyCheckins
 			}
 			rb.record(keyPrefix, cl, -1, func(b []byte) []byte {
-				return appendRecord(b, p.fields, cl, start, end, "", 0, users, checkins)
+				return appendRecord(b, p.fields, cl, start, end, "", users, checkins)
 			})
 			continue
 		}
-		var pids map[int32]uint64
-		if p.fields&fPID != 0 {
-			pids = make(map[int32]uint64, len(m))
-			epoch := floorDiv(w.Start, p.PIDRotation.D().Milliseconds())
-			for _, x := range m {
-				pids[x] = pr.pid(epoch, items[x].user)
-			}
+		if categories {
+			pr.lab.label(r, pr, cl, m)
 		}
-		slices.SortFunc(m, func(a, b int32) int {
-			if c := cmp.Compare(catRank[items[a].cat], catRank[items[b].cat]); c != 0 || pids == nil {
-				return c
-			}
-			return cmp.Compare(pids[a], pids[b])
+		// Records of a class leave sorted by the category they show; within a category
+		// they are identical but for their key's index.
+		labels := r.rel.labels
+		slices.SortStableFunc(m, func(a, b int32) int {
+			return cmp.Compare(labelText(labels, pr.label[a]), labelText(labels, pr.label[b]))
 		})
-		if p.LDiversity > 0 {
-			distinct := 0
-			for i, x := range m {
-				if i == 0 || items[x].cat != items[m[i-1]].cat {
-					distinct++
-				}
-			}
-			if distinct < p.LDiversity {
-				// Fewer than l categories: the category would tell what all of
-				// these users were doing, so it is withheld.
-				cl.NoCategory = true
-				st.NoCategory += len(m)
-			}
-		}
 		for i, x := range m {
-			cat := w.cats[items[x].cat]
-			if cl.NoCategory {
-				cat = ""
+			l := pr.label[x]
+			if i == 0 || l != pr.label[m[i-1]] {
+				st.Tuples++
+				st.MinTupleUsers = minPositive(st.MinTupleUsers, pr.lab.tupleUsers(r, pr, m[i:]))
 			}
+			switch wc := r.rel.cats[items[x].cat]; {
+			case l < 0:
+			case l == wc.leaf:
+				st.KeptLeaf++
+			default:
+				st.KeptGroup++
+			}
+			if cl.NoCategory {
+				st.NoCategory++
+			}
+			cat := labelText(labels, l)
 			rb.record(keyPrefix, cl, i, func(b []byte) []byte {
-				return appendRecord(b, p.fields, cl, start, end, cat, pids[x], 0, 0)
+				return appendRecord(b, p.fields, cl, start, end, cat, 0, 0)
 			})
 		}
 	}
@@ -162,6 +160,13 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 		k, v, e := rb.offs[i], rb.offs[i+1], rb.offs[i+2]
 		pr.Records = append(pr.Records, Record{Key: rb.buf[k:v:v], Value: rb.buf[v:e:e], Time: w.End})
 	}
+}
+
+func labelText(labels []string, l int32) string {
+	if l < 0 {
+		return ""
+	}
+	return labels[l]
 }
 
 // record appends one record's key ("partner/window start in Unix s/cell[/index]") and
@@ -182,7 +187,7 @@ func (rb *recordBuf) record(prefix []byte, cl *Class, idx int, value func([]byte
 
 // appendRecord writes a partner record: only the fields the policy lists (G2), in the
 // mode's order. An empty category is left out.
-func appendRecord(b []byte, f fieldSet, cl *Class, start, end []byte, cat string, pid uint64, users, checkins int) []byte {
+func appendRecord(b []byte, f fieldSet, cl *Class, start, end []byte, cat string, users, checkins int) []byte {
 	b = append(b, '{')
 	sep := func() {
 		if b[len(b)-1] != '{' {
@@ -216,12 +221,6 @@ func appendRecord(b []byte, f fieldSet, cl *Class, start, end []byte, cat string
 		b = append(b, `"category":`...)
 		b = appendJSONString(b, cat)
 	}
-	if f&fPID != 0 {
-		sep()
-		b = append(b, `"pid":"`...)
-		b = appendHex64(b, pid)
-		b = append(b, '"')
-	}
 	if f&fUsers != 0 {
 		sep()
 		b = append(b, `"users":`...)
@@ -233,20 +232,6 @@ func appendRecord(b []byte, f fieldSet, cl *Class, start, end []byte, cat string
 		b = strconv.AppendInt(b, int64(checkins), 10)
 	}
 	return append(b, '}')
-}
-
-// categoryRanks maps each category index of a window to its rank in string order.
-func categoryRanks(cats []string) []int32 {
-	idx := make([]int32, len(cats))
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	slices.SortFunc(idx, func(a, b int32) int { return cmp.Compare(cats[a], cats[b]) })
-	rank := make([]int32, len(cats))
-	for r, i := range idx {
-		rank[i] = int32(r)
-	}
-	return rank
 }
 
 // appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
@@ -276,20 +261,4 @@ func appendJSONString(b []byte, s string) []byte {
 		i += size
 	}
 	return append(b, '"')
-}
-
-func appendHex64(b []byte, x uint64) []byte {
-	const hex = "0123456789abcdef"
-	for shift := 60; shift >= 0; shift -= 4 {
-		b = append(b, hex[x>>uint(shift)&0xf])
-	}
-	return b
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
 }

@@ -51,13 +51,8 @@ func (e *env) runJob(ctx context.Context, args []string) error {
 	logStartup(e.log, cfg, *which)
 	logWarnings(e.log, cfg)
 	var key pipeline.Key
-	usesPID := false
-	for _, p := range cfg.Partners {
-		usesPID = usesPID || p.Has("pid")
-	}
-	// The cloak stage never sees user ids; it needs the key only to derive partner
-	// pseudonyms (pid).
-	if *which != "cloak" || usesPID {
+	// The cloak stage never sees user ids: it needs no key.
+	if *which != "cloak" {
 		key, err = pipeline.PseudonymKey(cfg.Pseudonym)
 		if errors.Is(err, pipeline.ErrDevKey) {
 			if !*dev {
