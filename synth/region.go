@@ -36,6 +36,7 @@ const (
 	venuesPerTown = 30
 	// regionReach is the farthest a position can be from the core's centre
 	// (cm), for the checks of Config.CenterLat and CenterLng.
+	//lint:ignore U1000 documents the reach the CenterLat and CenterLng checks assume (synth.go)
 	regionReach = maxTownDist + cityRadius
 )
 
