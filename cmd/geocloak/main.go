@@ -87,8 +87,9 @@ Commands:
   geocloak broker [--addr HOST:PORT] [--partitions N] [--retention D]
       the embedded Kafka-protocol broker alone, for any Kafka client
   geocloak evaluate --config FILE --input FILE [--audit FILE] [--out DIR]
-                [--report FILE.html] [--geojson FILE] [--sweep]
-                [--partitions N --partitioner crc32|murmur2|fnv1a] [--workers N] [--quiet]
+                [--report FILE.html [--basemap FILE.geojson]] [--geojson FILE] [--sweep]
+                [--partitions N --partitioner crc32|murmur2|fnv1a] [--alternatives]
+                [--workers N] [--quiet]
       run the release engine offline on a JSONL file (plain or gzip), print what each
       partner would get; --report writes the privacy reviewer's HTML report (maps,
       threshold sweep, attack figures)
