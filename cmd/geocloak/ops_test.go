@@ -70,8 +70,10 @@ func TestRunLogs(t *testing.T) {
 	}
 	cfg.Kafka.Brokers = b.ListenAddrs()
 	cfg.Kafka.Partitions = config.Partitions{Input: 2, Internal: 2, Partner: 1}
-	cfg.Partners[0].MaxCheckinsPerUserPerWindow = 0 // a setting config check warns about
-	cfg.Ops.Listen = "127.0.0.1:1"                  // not used: --ops-listen wins
+	for i := range cfg.Partners {
+		cfg.Partners[i].MaxCheckinsPerUserPerWindow = 0 // a setting config check warns about (on all: they must share it)
+	}
+	cfg.Ops.Listen = "127.0.0.1:1" // not used: --ops-listen wins
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "geocloak.yaml")
 	if err := os.WriteFile(cfgPath, must(yaml.Marshal(cfg)), 0o600); err != nil {
