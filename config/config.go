@@ -218,7 +218,8 @@ type Partner struct {
 	// partner link a person's records). Kept only to say so clearly.
 	PIDRotation *Duration `yaml:"pid_rotation"`
 	// Generalization is maximal (release every check-in whose min_resolution cell has k
-	// users, as fine as possible) or greedy (DESIGN.md's walk).
+	// users, as fine as possible) or greedy (the finest-to-coarsest walk; a single partner
+	// only).
 	Generalization string `yaml:"generalization"`
 	// DP adds differential-privacy noise to a counts-mode partner's counts (nil: off).
 	DP *DP `yaml:"dp"`

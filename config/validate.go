@@ -430,51 +430,52 @@ func (c *Config) validatePartnerSet(v *validator) {
 				"partners can subtract; use maximal (the default)")
 		}
 	}
+	c.mustShare(v, func(p *Partner) bool { return p.DP == nil },
+		"partners without dp must share it, or two of them could subtract one release from the other "+
+			"and count check-ins in places with fewer than k users (give a counts partner dp if it needs another value)",
+		[]shared{
+			{"min_resolution", func(a, b *Partner) bool { return a.MinResolution == b.MinResolution }, func(p *Partner) any { return p.MinResolution }},
+			{"max_checkins_per_user_per_window", func(a, b *Partner) bool { return a.MaxCheckinsPerUserPerWindow == b.MaxCheckinsPerUserPerWindow },
+				func(p *Partner) any { return p.MaxCheckinsPerUserPerWindow }},
+			{"suppress_categories", func(a, b *Partner) bool { return sameSet(a.SuppressCategories, b.SuppressCategories) },
+				func(p *Partner) any { return fmt.Sprintf("%q", p.SuppressCategories) }},
+			{"release_sensitive_groups", func(a, b *Partner) bool { return sameSet(a.ReleaseSensitiveGroups, b.ReleaseSensitiveGroups) },
+				func(p *Partner) any { return fmt.Sprintf("%q", p.ReleaseSensitiveGroups) }},
+		})
+	c.mustShare(v, func(p *Partner) bool { return p.Mode == ModeEvents && p.Has("category") },
+		"partners that release category must build the same classes, or a category tuple of one minus a tuple of "+
+			"the other could be fewer than k check-ins (leave category out of one of them)",
+		[]shared{
+			{"k", func(a, b *Partner) bool { return a.K == b.K }, func(p *Partner) any { return p.K }},
+			{"max_resolution", func(a, b *Partner) bool { return a.MaxResolution == b.MaxResolution }, func(p *Partner) any { return p.MaxResolution }},
+		})
+}
+
+// shared is a partner key that a set of partners must agree on.
+type shared struct {
+	key  string
+	same func(a, b *Partner) bool
+	show func(p *Partner) any
+}
+
+// mustShare reports every partner that in selects whose keys differ from the first such
+// partner's, and why they must not.
+func (c *Config) mustShare(v *validator, in func(p *Partner) bool, why string, keys []shared) {
 	ref := -1
-	for i, p := range c.Partners {
-		if p.DP != nil {
+	for i := range c.Partners {
+		p := &c.Partners[i]
+		if !in(p) {
 			continue
 		}
 		if ref < 0 {
 			ref = i
 			continue
 		}
-		r := c.Partners[ref]
-		why := "partners without dp must share it, or two of them could subtract one release from the other " +
-			"and count check-ins in places with fewer than k users (give a counts partner dp if it needs another value)"
-		if p.MinResolution != r.MinResolution {
-			v.add(fmt.Sprintf("partners[%d].min_resolution", i), p.MinResolution, "differs from partners[%d] (%d): %s", ref, r.MinResolution, why)
-		}
-		if p.MaxCheckinsPerUserPerWindow != r.MaxCheckinsPerUserPerWindow {
-			v.add(fmt.Sprintf("partners[%d].max_checkins_per_user_per_window", i), p.MaxCheckinsPerUserPerWindow,
-				"differs from partners[%d] (%d): %s", ref, r.MaxCheckinsPerUserPerWindow, why)
-		}
-		if !sameSet(p.SuppressCategories, r.SuppressCategories) {
-			v.add(fmt.Sprintf("partners[%d].suppress_categories", i), fmt.Sprintf("%q", p.SuppressCategories),
-				"differs from partners[%d] (%q): %s", ref, r.SuppressCategories, why)
-		}
-		if !sameSet(p.ReleaseSensitiveGroups, r.ReleaseSensitiveGroups) {
-			v.add(fmt.Sprintf("partners[%d].release_sensitive_groups", i), fmt.Sprintf("%q", p.ReleaseSensitiveGroups),
-				"differs from partners[%d] (%q): %s", ref, r.ReleaseSensitiveGroups, why)
-		}
-	}
-	ref = -1
-	for i, p := range c.Partners {
-		if p.Mode != ModeEvents || !p.Has("category") {
-			continue
-		}
-		if ref < 0 {
-			ref = i
-			continue
-		}
-		r := c.Partners[ref]
-		why := "partners that release category must build the same classes, or a category tuple of one minus a tuple of " +
-			"the other could be fewer than k check-ins (leave category out of one of them)"
-		if p.K != r.K {
-			v.add(fmt.Sprintf("partners[%d].k", i), p.K, "differs from partners[%d] (%d): %s", ref, r.K, why)
-		}
-		if p.MaxResolution != r.MaxResolution {
-			v.add(fmt.Sprintf("partners[%d].max_resolution", i), p.MaxResolution, "differs from partners[%d] (%d): %s", ref, r.MaxResolution, why)
+		r := &c.Partners[ref]
+		for _, k := range keys {
+			if !k.same(p, r) {
+				v.add(fmt.Sprintf("partners[%d].%s", i, k.key), k.show(p), "differs from partners[%d] (%v): %s", ref, k.show(r), why)
+			}
 		}
 	}
 }

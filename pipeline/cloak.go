@@ -318,55 +318,50 @@ func (cp *cloakPartition) watermark(ctx context.Context) int64 {
 // partners in parallel), waits for all acknowledgements, then forgets the windows.
 func (cp *cloakPartition) release(ctx context.Context, closed []*Window) error {
 	s := cp.s
-	msgs := make([][]kafka.Message, len(s.policies))
 	stats := make([]Stats, len(s.policies))
 	var events int64
 	for _, w := range closed {
 		events += int64(w.Len())
 		rel := cp.releaser.Release(w)
+		// Partners in parallel, each writing its records batch by batch: a batch's
+		// messages point into the release's buffers, valid until its next batch, and a
+		// write returns once they are acknowledged, so nothing is copied and a window's
+		// records are never all in memory.
+		errs := make([]error, len(rel.Partners))
+		var wg sync.WaitGroup
 		for i := range rel.Partners {
 			pr := &rel.Partners[i]
-			if prev, ok := cp.ledger[i][w.Start]; ok {
-				// Released before a crash with noise we cannot draw again: the same
-				// records once more.
-				msgs[i] = append(msgs[i], prev...)
-				delete(cp.ledger[i], w.Start)
-				stats[i].Add(&pr.Stats)
-				continue
-			}
-			// Records point into the releaser's buffers, reused by the next Release.
-			var arena []byte
-			for _, r := range pr.Records {
-				arena = append(arena, r.Key...)
-				arena = append(arena, r.Value...)
-			}
-			for _, r := range pr.Records {
-				k, v := arena[:len(r.Key):len(r.Key)], arena[len(r.Key):len(r.Key)+len(r.Value):len(r.Key)+len(r.Value)]
-				arena = arena[len(r.Key)+len(r.Value):]
-				msgs[i] = append(msgs[i], kafka.Message{Key: k, Value: v, Time: time.UnixMilli(r.Time)})
-			}
 			stats[i].Add(&pr.Stats)
+			prev, again := cp.ledger[i][w.Start]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if again {
+					// Released before a crash with noise we cannot draw again: the same
+					// records once more.
+					errs[i] = cp.write(ctx, i, prev)
+					return
+				}
+				var msgs []kafka.Message
+				for recs := pr.Records(recordBatch); recs != nil; recs = pr.Records(recordBatch) {
+					msgs = msgs[:0]
+					for _, r := range recs {
+						msgs = append(msgs, kafka.Message{Key: r.Key, Value: r.Value, Time: time.UnixMilli(r.Time)})
+					}
+					if errs[i] = cp.write(ctx, i, msgs); errs[i] != nil {
+						return
+					}
+				}
+			}()
 		}
-	}
-	errs := make([]error, len(msgs))
-	var wg sync.WaitGroup
-	for i := range msgs {
-		if len(msgs[i]) == 0 {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = writeAll(ctx, s.partners[i], msgs[i], s.opt.Metrics, "cloak", cp.log)
-			if errs[i] == nil {
-				s.opt.Metrics.Records.WithLabelValues(s.policies[i].Name).Add(float64(len(msgs[i])))
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				return err // ctx ended: nothing is committed, the window is released again
 			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
+		}
+		for i := range rel.Partners {
+			delete(cp.ledger[i], w.Start)
 		}
 	}
 	// Counted once the records are acknowledged.
@@ -387,6 +382,19 @@ func (cp *cloakPartition) release(ctx context.Context, closed []*Window) error {
 	s.opt.Metrics.Buffered.Set(float64(s.buffered.Load()))
 	s.opt.Metrics.Windows.Set(float64(s.windows.Load()))
 	cp.log.Debug().Int("windows", len(closed)).Int64("events", events).Msg("windows released")
+	return nil
+}
+
+// write writes msgs to partner i's topic until they are acknowledged.
+func (cp *cloakPartition) write(ctx context.Context, i int, msgs []kafka.Message) error {
+	s := cp.s
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := writeAll(ctx, s.partners[i], msgs, s.opt.Metrics, "cloak", cp.log); err != nil {
+		return err
+	}
+	s.opt.Metrics.Records.WithLabelValues(s.policies[i].Name).Add(float64(len(msgs)))
 	return nil
 }
 

@@ -49,7 +49,7 @@ func releaseClass(r *Releaser, users int) (Class, bool) {
 	if len(pr.Classes) == 0 {
 		return Class{}, false
 	}
-	return pr.Classes[0], !pr.Classes[0].DPDropped && len(pr.Records) == 1
+	return pr.Classes[0], !pr.Classes[0].DPDropped && pr.RecordCount() == 1
 }
 
 // The noise is present: released counts differ from the true counts, and vary.

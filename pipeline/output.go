@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// recordBatch is how many records are encoded at a time: a window's records are never
+// all in memory at once.
+const recordBatch = 4096
+
 // WriterOutput writes evaluate's results: each partner's records, one JSON value per
 // line, exactly as the partner topic would get them; and, when Audit is set, one audit
 // line per input event per partner (G4). Audit lines hold event ids: they are for the
@@ -53,10 +57,12 @@ func (o *WriterOutput) Released(rel *Release) error {
 	for i := range rel.Partners {
 		pr := &rel.Partners[i]
 		if bw := o.partners[i]; bw != nil {
-			for _, r := range pr.Records {
-				bw.Write(r.Value)
-				if err := bw.WriteByte('\n'); err != nil {
-					return err
+			for recs := pr.Records(recordBatch); recs != nil; recs = pr.Records(recordBatch) {
+				for _, r := range recs {
+					bw.Write(r.Value)
+					if err := bw.WriteByte('\n'); err != nil {
+						return err
+					}
 				}
 			}
 		}

@@ -37,13 +37,21 @@ var fieldBit = map[string]fieldSet{
 	"category": fCategory, "users": fUsers, "checkins": fCheckins,
 }
 
-// recordBuf accumulates a partner's records for one window in one byte arena.
+// recordBuf holds one batch of a partner's records in one byte arena, reused batch
+// after batch: the records of a window are encoded as they are read (Records), never all
+// at once, so that a window of a million check-ins costs one batch of record bytes.
 type recordBuf struct {
 	buf  []byte
 	offs []int // key start, value start, value end, per record
+	recs []Record
 }
 
-// encode fills pr's stats and records from its classes and item outcomes.
+// cursor is where the next record of a partner's release is: the class (an index into
+// order) and the record's index in the class.
+type cursor struct{ class, i int }
+
+// encode decides pr's stats, the category each record shows and the records' order
+// from its classes and item outcomes; the record bytes are made by Records.
 func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 	p := pr.Policy
 	items := r.rel.items
@@ -51,7 +59,8 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 
 	// Items of each class, in release order: one pass to count, one to place.
 	nc := len(pr.Classes)
-	starts := make([]int32, nc+1)
+	starts := slices.Grow(pr.starts[:0], nc+1)[:nc+1]
+	clear(starts)
 	for i := range items {
 		if o := pr.outcome[i]; o >= 0 {
 			starts[o+1]++
@@ -62,7 +71,7 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 	for c := range nc {
 		starts[c+1] += starts[c]
 	}
-	members := make([]int32, starts[nc])
+	members := slices.Grow(pr.members[:0], int(starts[nc]))[:starts[nc]]
 	fill := slices.Clone(starts[:nc])
 	for i := range items {
 		if o := pr.outcome[i]; o >= 0 {
@@ -70,19 +79,17 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 			fill[o]++
 		}
 	}
+	pr.starts, pr.members = starts, members
 
-	order := make([]int32, nc)
-	for c := range order {
-		order[c] = int32(c)
+	order := pr.order[:0]
+	for c := range nc {
+		order = append(order, int32(c))
 	}
 	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(pr.Classes[a].Cell, pr.Classes[b].Cell) })
 
-	rb := &pr.arena
-	rb.buf, rb.offs = rb.buf[:0], rb.offs[:0]
-	start := time.UnixMilli(w.Start).UTC().AppendFormat(nil, time.RFC3339)
-	end := time.UnixMilli(w.End).UTC().AppendFormat(nil, time.RFC3339)
-	keyPrefix := strconv.AppendInt(append([]byte(p.Name), '/'), w.Start/1000, 10)
 	categories := p.Mode == config.ModeEvents && p.fields&fCategory != 0
+	labels := r.rel.labels
+	kept := order[:0] // the classes released, in record order: dp may drop some
 	for _, c := range order {
 		cl := &pr.Classes[c]
 		m := members[starts[c]:starts[c+1]]
@@ -99,6 +106,7 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 				continue
 			}
 		}
+		kept = append(kept, c)
 		res := cl.Cell.Res()
 		st.Released += len(m)
 		st.ByRes[res] += len(m)
@@ -115,13 +123,6 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 		if p.Mode == config.ModeCounts {
 			st.Tuples++
 			st.MinTupleUsers = minPositive(st.MinTupleUsers, cl.Users)
-			users, checkins := cl.Users, cl.Checkins
-			if p.DP != nil {
-				users, checkins = cl.NoisyUsers, cl.NoisyCheckins
-			}
-			rb.record(keyPrefix, cl, -1, func(b []byte) []byte {
-				return appendRecord(b, p.fields, cl, start, end, "", users, checkins)
-			})
 			continue
 		}
 		if categories {
@@ -129,7 +130,6 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 		}
 		// Records of a class leave sorted by the category they show; within a category
 		// they are identical but for their key's index.
-		labels := r.rel.labels
 		slices.SortStableFunc(m, func(a, b int32) int {
 			return cmp.Compare(labelText(labels, pr.label[a]), labelText(labels, pr.label[b]))
 		})
@@ -146,20 +146,73 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 			default:
 				st.KeptGroup++
 			}
-			if cl.NoCategory {
-				st.NoCategory++
-			}
-			cat := labelText(labels, l)
-			rb.record(keyPrefix, cl, i, func(b []byte) []byte {
-				return appendRecord(b, p.fields, cl, start, end, cat, 0, 0)
-			})
+		}
+		if cl.NoCategory {
+			st.NoCategory += len(m)
 		}
 	}
-	pr.Records = pr.Records[:0]
+	pr.order = kept
+	pr.labels = labels
+	pr.window = w
+	pr.start = time.UnixMilli(w.Start).UTC().AppendFormat(pr.start[:0], time.RFC3339)
+	pr.end = time.UnixMilli(w.End).UTC().AppendFormat(pr.end[:0], time.RFC3339)
+	pr.keyPrefix = strconv.AppendInt(append(append(pr.keyPrefix[:0], p.Name...), '/'), w.Start/1000, 10)
+	pr.cur = cursor{}
+}
+
+// RecordCount is the number of records of the partner's release.
+func (pr *PartnerRelease) RecordCount() int {
+	if pr.Policy.Mode == config.ModeCounts {
+		return pr.Stats.Classes
+	}
+	return pr.Stats.Released
+}
+
+// Records returns the next records of the partner's release, at most max (>= 1), in
+// release order (by class, then category: never by arrival), or nil when all have been
+// returned. They are valid until the next call, or the next Release. Safe to call for
+// different partners of one release from different goroutines.
+func (pr *PartnerRelease) Records(max int) []Record {
+	p := pr.Policy
+	rb := &pr.arena
+	rb.buf, rb.offs = rb.buf[:0], rb.offs[:0]
+	n := 0
+	for n < max && pr.cur.class < len(pr.order) {
+		cl := &pr.Classes[pr.order[pr.cur.class]]
+		if p.Mode == config.ModeCounts {
+			users, checkins := cl.Users, cl.Checkins
+			if p.DP != nil {
+				users, checkins = cl.NoisyUsers, cl.NoisyCheckins
+			}
+			rb.record(pr.keyPrefix, cl, -1, func(b []byte) []byte {
+				return appendRecord(b, p.fields, cl, pr.start, pr.end, "", users, checkins)
+			})
+			n++
+			pr.cur.class++
+			continue
+		}
+		c := pr.order[pr.cur.class]
+		m := pr.members[pr.starts[c]:pr.starts[c+1]]
+		for ; pr.cur.i < len(m) && n < max; pr.cur.i++ {
+			cat := labelText(pr.labels, pr.label[m[pr.cur.i]])
+			rb.record(pr.keyPrefix, cl, pr.cur.i, func(b []byte) []byte {
+				return appendRecord(b, p.fields, cl, pr.start, pr.end, cat, 0, 0)
+			})
+			n++
+		}
+		if pr.cur.i == len(m) {
+			pr.cur = cursor{class: pr.cur.class + 1}
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	rb.recs = rb.recs[:0]
 	for i := 0; i+2 < len(rb.offs); i += 3 {
 		k, v, e := rb.offs[i], rb.offs[i+1], rb.offs[i+2]
-		pr.Records = append(pr.Records, Record{Key: rb.buf[k:v:v], Value: rb.buf[v:e:e], Time: w.End})
+		rb.recs = append(rb.recs, Record{Key: rb.buf[k:v:v], Value: rb.buf[v:e:e], Time: pr.window.End})
 	}
+	return rb.recs
 }
 
 func labelText(labels []string, l int32) string {

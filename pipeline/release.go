@@ -188,15 +188,20 @@ func minPositive(a, b int) int {
 type PartnerRelease struct {
 	Policy  *Policy
 	Classes []Class
-	// Records are the partner's records, in release order (by class, then category: not
-	// by arrival). Valid until the next Release.
-	Records []Record
 	Stats   Stats
 	outcome []int32 // per item: class index, or -Reason
 	label   []int32 // per item: the category label released, or -1 (none)
-	arena   recordBuf
 	g       grouper
 	lab     labeler
+	// What Records needs: the released classes in record order, each class's items
+	// (members[starts[c]:starts[c+1]], sorted by the category shown), the labels, the
+	// window's bounds as text, the key prefix, and where the next record is.
+	order, starts, members []int32
+	labels                 []string
+	window                 *Window
+	start, end, keyPrefix  []byte
+	cur                    cursor
+	arena                  recordBuf
 }
 
 // Outcome is the state of the i-th event of the release for this partner: its class
