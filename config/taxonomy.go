@@ -52,7 +52,13 @@ type Group struct {
 	// a name holding one of them as whole words belongs to the group. They make
 	// default-deny robust to spellings the list lacks.
 	Keywords []string `yaml:"keywords"`
-	keywords [][]string
+	keywords []keyword
+}
+
+// keyword is one parsed keyword: its words, and whether it may stand inside a word.
+type keyword struct {
+	words  []string
+	inside bool
 }
 
 // Category is what the taxonomy knows of one input category name.
@@ -65,6 +71,9 @@ type Category struct {
 	Leaf string
 	// ByKeyword: unknown by name, placed in its (sensitive) group by a keyword.
 	ByKeyword bool
+	// Also lists the other sensitive groups whose keywords the name holds (keyword
+	// matches only): the name is suppressed unless every one of them is opted in.
+	Also []int
 }
 
 // Known reports whether the taxonomy placed the name in a group.
@@ -166,12 +175,18 @@ func ParseTaxonomy(data []byte, source string) (*Taxonomy, error) {
 			v.add(path+".keywords", strings.Join(g.Keywords, ", "), "apply to sensitive groups only (an unknown category is released without category)")
 		}
 		for j, kw := range g.Keywords {
-			words := strings.Fields(NormalizeCategory(kw))
-			if len(words) == 0 {
+			inside := strings.HasSuffix(kw, "*")
+			words := strings.Fields(NormalizeCategory(strings.TrimSuffix(kw, "*")))
+			switch {
+			case len(words) == 0:
 				v.add(fmt.Sprintf("%s.keywords[%d]", path, j), fmt.Sprintf("%q", kw), "has no letter or digit")
 				continue
+			case inside && (len(words) > 1 || len(words[0]) < minInside):
+				v.add(fmt.Sprintf("%s.keywords[%d]", path, j), fmt.Sprintf("%q", kw),
+					"ends with *, to stand inside a word: it must be one word of at least %d letters", minInside)
+				continue
 			}
-			g.keywords = append(g.keywords, words)
+			g.keywords = append(g.keywords, keyword{words: words, inside: inside})
 		}
 	}
 	for i := range t.Groups {
@@ -219,20 +234,39 @@ func (t *Taxonomy) Lookup(name string) Category {
 		return c
 	}
 	words := strings.Fields(n)
+	c := Category{Group: -1}
 	for i := range t.Groups {
 		for _, kw := range t.Groups[i].keywords {
-			if containsWords(words, kw) {
-				return Category{Group: i, ByKeyword: true}
+			if !containsWords(words, kw) {
+				continue
 			}
+			if c.Group < 0 {
+				c = Category{Group: i, ByKeyword: true}
+			} else {
+				// "Children's Hospital": health and children. A partner needs both
+				// opted in to receive it.
+				c.Also = append(c.Also, i)
+			}
+			break
 		}
 	}
-	return Category{Group: -1}
+	return c
 }
 
 // Group returns the group with id, or nil.
 func (t *Taxonomy) Group(id string) *Group {
 	for i := range t.Groups {
 		if t.Groups[i].ID == id {
+			return &t.Groups[i]
+		}
+	}
+	return nil
+}
+
+// groupByID returns the group whose id, normalized as categories are, is id.
+func (t *Taxonomy) groupByID(id string) *Group {
+	for i := range t.Groups {
+		if NormalizeCategory(t.Groups[i].ID) == id {
 			return &t.Groups[i]
 		}
 	}
@@ -250,13 +284,24 @@ func (t *Taxonomy) Leaves() int {
 	return n
 }
 
-// containsWords reports whether kw occurs in words as consecutive whole words; a word
-// of the name may add a plural "s" ("clinics" holds "clinic").
-func containsWords(words, kw []string) bool {
+// containsWords reports whether kw occurs in words as consecutive words: whole words,
+// which may add a plural ("clinics", "churches", "cemeteries"); a keyword marked * (one
+// word of at least minInside letters) may also stand inside a word ("polyclinic",
+// "MedicalCenter", "gynecologist" for "gynecolog*"), so that compound names are caught.
+func containsWords(words []string, k keyword) bool {
+	kw := k.words
+	if k.inside {
+		for _, x := range words {
+			if strings.Contains(x, kw[0]) {
+				return true
+			}
+		}
+		return false
+	}
 	for i := 0; i+len(kw) <= len(words); i++ {
 		ok := true
 		for j, w := range kw {
-			if x := words[i+j]; x != w && x != w+"s" && x != w+"es" {
+			if x := words[i+j]; x != w && !plural(x, w) {
 				ok = false
 				break
 			}
@@ -268,13 +313,24 @@ func containsWords(words, kw []string) bool {
 	return false
 }
 
-// NormalizeCategory is the form names are matched in: accents removed, lower case,
-// every run of characters that are not letters or digits one space, trimmed. "Café",
-// "CAFE" and " cafe " match; "Doctor's Office" is "doctor s office".
+// minInside is the shortest keyword that may be marked to stand inside a word: shorter
+// ones would match too many innocent words.
+const minInside = 5
+
+// plural reports whether x is a plural of w: +s, +es, or y → ies.
+func plural(x, w string) bool {
+	return x == w+"s" || x == w+"es" || strings.HasSuffix(w, "y") && x == w[:len(w)-1]+"ies"
+}
+
+// NormalizeCategory is the form names are matched in: compatibility forms folded
+// (fullwidth, ligatures), accents removed, lower case, Cyrillic and Greek letters that
+// look like Latin ones read as those, every run of characters that are not letters or
+// digits one space, trimmed. "Café", "CAFE", "Ｃａｆｅ" and " cafe " match, and so do
+// "Hospital" and "Hоspital" (a Cyrillic o); "Doctor's Office" is "doctor s office".
 func NormalizeCategory(s string) string {
 	var b strings.Builder
 	space := false
-	for _, r := range norm.NFD.String(s) {
+	for _, r := range norm.NFKD.String(s) {
 		switch {
 		case unicode.Is(unicode.Mn, r):
 			continue // a combining accent
@@ -283,12 +339,26 @@ func NormalizeCategory(s string) string {
 				b.WriteByte(' ')
 			}
 			space = false
-			b.WriteRune(unicode.ToLower(r))
+			r = unicode.ToLower(r)
+			if l, ok := lookalike[r]; ok {
+				r = l
+			}
+			b.WriteRune(r)
 		default:
 			space = true
 		}
 	}
 	return b.String()
+}
+
+// lookalike maps lower-case Cyrillic and Greek letters that are drawn like a Latin letter
+// to it, so that a name spelled with them matches (a name in Cyrillic or Greek matches
+// nothing either way: give such data a taxonomy of its own).
+var lookalike = map[rune]rune{
+	'а': 'a', 'в': 'b', 'е': 'e', 'ё': 'e', 'к': 'k', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p', 'с': 'c',
+	'т': 't', 'у': 'y', 'х': 'x', 'і': 'i', 'ї': 'i', 'ј': 'j', 'ѕ': 's', 'һ': 'h', 'ԁ': 'd', 'ԛ': 'q', 'ԝ': 'w',
+	'α': 'a', 'β': 'b', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't',
+	'υ': 'u', 'χ': 'x', 'ϲ': 'c', 'ϳ': 'j',
 }
 
 // checkLabel refuses a label a partner should not receive: empty, too long, invalid

@@ -67,12 +67,25 @@ func TestShippedTaxonomy(t *testing.T) {
 	}
 }
 
-// Unknown names fall to a sensitive group by keyword, as whole words, plural or not;
-// other unknown names are unknown.
+// Unknown names fall to a sensitive group by keyword, as whole words, plural or not, or
+// inside a word for keywords marked *; other unknown names are unknown. Look-alike and
+// fullwidth letters are read as the letters they look like.
 func TestTaxonomyKeywords(t *testing.T) {
 	tax := ShippedTaxonomy()
 	for name, want := range map[string]string{
 		"Children's Hospital":         "health",
+		"Hospital Chapel":             "health",
+		"Ｈｏｓｐｉｔａｌ":                    "health",
+		"Hоspital":                    "health", // a Cyrillic o
+		"MedicalCenter":               "health",
+		"Oncology Associates":         "health",
+		"Dr. Smith, Cardiologist":     "health",
+		"Emergency Roo…":              "health",
+		"Old Town Cemeteries":         "death",
+		"Family Mausoleum":            "death",
+		"Masjid Al-Noor":              "religion",
+		"Polyclinic Nord":             "health",
+		"Soft Play Area":              "children",
 		"St. Mary's Catholic Church":  "religion",
 		"Veterans Clinics":            "health",
 		"Alcoholics Anonymous Center": "addiction",
@@ -85,12 +98,45 @@ func TestTaxonomyKeywords(t *testing.T) {
 		got := ""
 		if c.Known() {
 			got = tax.Groups[c.Group].ID
-			if !c.ByKeyword || c.Leaf != "" {
+			if c.ByKeyword && c.Leaf != "" {
 				t.Errorf("Lookup(%q) = %+v: a keyword match has no leaf", name, c)
 			}
 		}
 		if got != want {
 			t.Errorf("Lookup(%q) is group %q, want %q", name, got, want)
+		}
+	}
+}
+
+// A name that holds keywords of several sensitive groups belongs to all of them.
+func TestTaxonomyAlso(t *testing.T) {
+	tax := ShippedTaxonomy()
+	for name, want := range map[string][]string{
+		"Children's Hospital": {"health", "children"},
+		"Hospital Chapel":     {"health", "religion"},
+		"Prison Hospital":     {"health", "justice"},
+		"City Hospital":       {"health"},
+	} {
+		c := tax.Lookup(name)
+		got := []string{tax.Groups[c.Group].ID}
+		for _, a := range c.Also {
+			got = append(got, tax.Groups[a].ID)
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("Lookup(%q): groups %v, want %v", name, got, want)
+		}
+	}
+}
+
+// Names Foursquare lists for sensitive places, in forms public data sets hold them.
+func TestTaxonomyFoursquareSensitive(t *testing.T) {
+	tax := ShippedTaxonomy()
+	for _, name := range []string{"Indoor Play Area", "Mobility Store", "Obstetrician Gynecologist (Ob-gyn)", "Oncologist",
+		"Islamic Center", "Jewish Community Center", "Pagoda", "Ashram", "Mausoleum", "Tomb", "Emergency Room",
+		"Drugstore / Pharmacy", "Medical School", "Nursery School", "Playground", "Housing Development", "Shrine",
+		"Cemetery", "Funeral Home", "Home (private)", "Residential Building (Apartment / Condo)", "Assisted Living"} {
+		if c := tax.Lookup(name); !c.Known() || !tax.Groups[c.Group].Sensitive {
+			t.Errorf("%q is not sensitive", name)
 		}
 	}
 }
@@ -144,5 +190,29 @@ func TestTaxonomyFile(t *testing.T) {
 	}
 	if tax.Lookup("Coffee Shop").Known() {
 		t.Error("the shipped taxonomy was used instead of the policy's")
+	}
+}
+
+// A policy's own taxonomy that lacks sensitive groups of the shipped one, and
+// suppress_categories entries that match nothing, are warned about.
+func TestTaxonomyWarnings(t *testing.T) {
+	cfg, err := Parse([]byte("taxonomy: testdata/small-taxonomy.yaml\npartners:\n  - {name: a, topic: t.a, suppress_categories: [Square, Sqare, secret]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ws := strings.Join(cfg.Warnings(), "\n")
+	for _, want := range []string{`has no sensitive group "health" (health)`, `has no sensitive group "religion"`,
+		`suppress_categories[1]: "Sqare" is no category or group of the taxonomy`} {
+		if !strings.Contains(ws, want) {
+			t.Errorf("warnings lack %q:\n%s", want, ws)
+		}
+	}
+	for _, not := range []string{`"Square" is no category`, `"secret" is no category`} {
+		if strings.Contains(ws, not) {
+			t.Errorf("warnings hold %q:\n%s", not, ws)
+		}
 	}
 }

@@ -79,9 +79,14 @@ func (c *Config) validate() validator {
 	}
 	if c.TaxonomyFile != "" {
 		t, err := LoadTaxonomy(c.TaxonomyFile)
-		if err != nil {
+		switch {
+		case err != nil:
 			v.errs = append(v.errs, fmt.Errorf("taxonomy: %w", err))
-		} else {
+		case !slices.ContainsFunc(t.Groups, func(g Group) bool { return g.Sensitive }):
+			// Default-deny would be off without a word.
+			v.add("taxonomy", fmt.Sprintf("%q", c.TaxonomyFile), "has no sensitive group: check-ins at health, religious, "+
+				"funeral, children's or residential places would be released; mark such groups sensitive: true")
+		default:
 			c.taxonomy = t
 		}
 	}
@@ -92,7 +97,25 @@ func (c *Config) validate() validator {
 // Warnings are settings that are valid but weaken privacy; config check prints them.
 func (c *Config) Warnings() []string {
 	var out []string
+	if c.TaxonomyFile != "" && c.taxonomy != nil {
+		for _, g := range ShippedTaxonomy().Groups {
+			if mine := c.taxonomy.Group(g.ID); g.Sensitive && (mine == nil || !mine.Sensitive) {
+				out = append(out, fmt.Sprintf("taxonomy: %s has no sensitive group %q (%s), which the shipped taxonomy has: "+
+					"check-ins at such places are released unless your groups cover them", c.TaxonomyFile, g.ID, strings.ToLower(g.Name)))
+			}
+		}
+	}
 	for i, p := range c.Partners {
+		for j, s := range p.SuppressCategories {
+			if c.TaxonomyFile != "" && c.taxonomy == nil {
+				break
+			}
+			tax := c.Taxonomy()
+			if !tax.Lookup(s).Known() && tax.groupByID(NormalizeCategory(s)) == nil {
+				out = append(out, fmt.Sprintf("partners[%d].suppress_categories[%d]: %q is no category or group of the taxonomy: "+
+					"it suppresses only check-ins whose category is spelled so", i, j, s))
+			}
+		}
 		for _, id := range p.ReleaseSensitiveGroups {
 			name := id
 			if c.taxonomy != nil || c.TaxonomyFile == "" {
@@ -414,8 +437,12 @@ func (c *Config) sensitiveIDs() []string {
 //     users, so two maximal partners release the same check-ins of a cell whenever both
 //     release it, and their totals in any cell neither generalizes past agree, if they
 //     agree on what is eligible and on the cells totals are taken over: min_resolution,
-//     the per-user cap and the suppressed categories. Partners with dp are exempt: their
-//     counts are noisy, nothing can be subtracted exactly;
+//     the per-user cap and the suppressed categories. This holds for dp partners too:
+//     their noise hides little when epsilon is large, so their true totals must agree;
+//   - user counts (counts mode) add up across classes only when a user has one check-in
+//     per window: next to another partner, a partner that releases users needs a cap of
+//     1, or the finer classes of one partner minus the user count of the other tell how
+//     many people checked in in two cells;
 //   - partners that release categories split classes into category tuples: two such
 //     partners must build the same classes (k and max_resolution too), or a tuple of one
 //     minus a tuple of the other could be fewer than k check-ins.
@@ -429,10 +456,16 @@ func (c *Config) validatePartnerSet(v *validator) {
 				"next to another partner, the two releases differ by groups of fewer than k check-ins that colluding "+
 				"partners can subtract; use maximal (the default)")
 		}
+		if p.Mode == ModeCounts && p.Has("users") && p.MaxCheckinsPerUserPerWindow != 1 {
+			v.add(fmt.Sprintf("partners[%d].max_checkins_per_user_per_window", i), p.MaxCheckinsPerUserPerWindow,
+				"must be 1 for a partner that releases users next to other partners: with several check-ins per user, "+
+					"user counts do not add up across classes, and another partner's finer classes minus this user count "+
+					"tell how many people checked in in two cells (or leave users out of fields)")
+		}
 	}
-	c.mustShare(v, func(p *Partner) bool { return p.DP == nil },
-		"partners without dp must share it, or two of them could subtract one release from the other "+
-			"and count check-ins in places with fewer than k users (give a counts partner dp if it needs another value)",
+	c.mustShare(v, func(p *Partner) bool { return true },
+		"partners of one stream must share it, or two of them could subtract one release from the other "+
+			"and count check-ins in places with fewer than k users (dp partners too: large epsilon hides little)",
 		[]shared{
 			{"min_resolution", func(a, b *Partner) bool { return a.MinResolution == b.MinResolution }, func(p *Partner) any { return p.MinResolution }},
 			{"max_checkins_per_user_per_window", func(a, b *Partner) bool { return a.MaxCheckinsPerUserPerWindow == b.MaxCheckinsPerUserPerWindow },

@@ -15,8 +15,9 @@ import (
 //  3. else nothing. When the records that show nothing come from fewer than k users (but
 //     some), the smallest tuples, by users, then records, then name, are moved to them
 //     until they reach k: the class has k users, so they always do;
-//  4. l-diversity, on the categories as shown: a class that would show fewer than l
-//     distinct ones shows none.
+//  4. l-diversity, on the categories as shown: a class that would show categories of
+//     fewer than l distinct groups shows none ("Coffee Shop" and "Food" are one group:
+//     together they still tell that everyone was at a food place).
 //
 // The location classes are decided first and stay as they are: categories never cost a
 // released check-in, only detail. Every choice depends on the class's own events (user
@@ -135,7 +136,11 @@ func (lb *labeler) label(r *Releaser, pr *PartnerRelease, cl *Class, m []int32) 
 
 	if l := pr.Policy.LDiversity; l > 0 {
 		shown := lb.tuples(r, pr, m, nRanks)
-		if len(shown) > 0 && len(shown) < l {
+		groups := make(map[int]bool, len(shown))
+		for _, t := range shown {
+			groups[r.rel.labelGrp[t.label]] = true
+		}
+		if len(groups) > 0 && len(groups) < l {
 			// Fewer than l categories would tell what most of the class was doing.
 			for _, x := range m {
 				pr.label[x] = -1

@@ -123,6 +123,7 @@ func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) 
 		released: NoWatermark,
 		minOff:   make(map[int64]int64),
 	}
+	cp.releaser.SetKeyScope("p" + strconv.Itoa(cl.Partition))
 	if meta := parseCommitMeta(cl.Metadata); meta.Released != nil {
 		cp.released = *meta.Released
 	}
@@ -445,8 +446,8 @@ func (cp *cloakPartition) loadLedger(ctx context.Context) error {
 			for off >= 0 {
 				next, high, err := s.opt.Conn.fetchRecords(ctx, topic, po.Partition, off, 50*time.Millisecond, s.opt.FetchBytes,
 					func(_ int64, key, value []byte, ts time.Time) error {
-						start, cell, ok := parseRecordKey(key)
-						if !ok || internalPartition(cell, pres, s.nInternal) != cp.p || start+s.opt.Config.Window.Size.D().Milliseconds() <= cp.released {
+						start, part, ok := parseRecordKey(key, pres, s.nInternal)
+						if !ok || part != cp.p || start+s.opt.Config.Window.Size.D().Milliseconds() <= cp.released {
 							return nil
 						}
 						if cp.ledger == nil {
@@ -480,8 +481,10 @@ func offsetAt(po kafka.PartitionOffsets) int64 {
 	return -1
 }
 
-// parseRecordKey reads a partner record key, "partner/window start (Unix s)/cell[/n]".
-func parseRecordKey(key []byte) (start int64, cell geo.Cell, ok bool) {
+// parseRecordKey reads a partner record key, "partner/window start (Unix s)/cell[/n]",
+// or for a policy without cell "partner/window start/p<internal partition>/rank[/n]", and
+// returns the window start and the internal partition that released it.
+func parseRecordKey(key []byte, partitionRes, nInternal int) (start int64, partition int, ok bool) {
 	parts := strings.Split(string(key), "/")
 	if len(parts) < 3 {
 		return 0, 0, false
@@ -490,9 +493,13 @@ func parseRecordKey(key []byte) (start int64, cell geo.Cell, ok bool) {
 	if err != nil {
 		return 0, 0, false
 	}
+	if p, found := strings.CutPrefix(parts[2], "p"); found {
+		n, err := strconv.Atoi(p)
+		return sec * 1000, n, err == nil
+	}
 	c, err := strconv.ParseUint(parts[2], 16, 64)
 	if err != nil {
 		return 0, 0, false
 	}
-	return sec * 1000, geo.Cell(c), true
+	return sec * 1000, internalPartition(geo.Cell(c), partitionRes, nInternal), true
 }

@@ -378,8 +378,12 @@ func checkGuarantees(t *rapid.T, cfg *config.Config, evs []testEvent, got evalRe
 				t.Fatalf("event %s released at res %d outside [%d, %d]", e.id, *a.Res, p.MinResolution, p.MaxResolution)
 			}
 			// G2: a sensitive group is never released unless opted in, nor a suppressed name.
-			if c := tax.Lookup(e.cat); c.Known() && tax.Groups[c.Group].Sensitive && !slices.Contains(p.ReleaseSensitiveGroups, tax.Groups[c.Group].ID) {
-				t.Fatalf("G2: partner %s released event %s at a %s place", p.Name, e.id, tax.Groups[c.Group].ID)
+			if c := tax.Lookup(e.cat); c.Known() {
+				for _, g := range append([]int{c.Group}, c.Also...) {
+					if tax.Groups[g].Sensitive && !slices.Contains(p.ReleaseSensitiveGroups, tax.Groups[g].ID) {
+						t.Fatalf("G2: partner %s released event %s at a %s place", p.Name, e.id, tax.Groups[g].ID)
+					}
+				}
 			}
 			if cat := a.category(); cat != "" {
 				c := tax.Lookup(e.cat)
@@ -503,7 +507,7 @@ func checkRecords(t *rapid.T, p config.Partner, m map[string]auditLine, evs []te
 // referenceLabels is a naive implementation of the category rule over one released
 // class: the leaf when k users share it; else the group when k of the users left share
 // it; the records left without category reach k users by taking the smallest tuples
-// (users, records, name); fewer than l categories shown: none.
+// (users, records, name); categories of fewer than l groups shown: none.
 func referenceLabels(tax *config.Taxonomy, members []*testEvent, k, l int) map[string]string {
 	label := make(map[string]string)
 	level := func(pick func(c config.Category) string) {
@@ -567,7 +571,13 @@ func referenceLabels(tax *config.Taxonomy, members []*testEvent, k, l int) map[s
 			delete(tuples, x)
 		}
 	}
-	if l > 0 && len(tuples) > 0 && len(tuples) < l {
+	groups := make(map[int]bool)
+	for _, e := range members {
+		if label[e.id] != "" {
+			groups[tax.Lookup(e.cat).Group] = true
+		}
+	}
+	if l > 0 && len(groups) > 0 && len(groups) < l {
 		for _, e := range members {
 			label[e.id] = ""
 		}
@@ -634,7 +644,15 @@ func reference(cfg *config.Config, evs []testEvent) []map[string]refOutcome {
 				return true
 			}
 		}
-		return c.Known() && tax.Groups[c.Group].Sensitive && !slices.Contains(p.ReleaseSensitiveGroups, tax.Groups[c.Group].ID)
+		if !c.Known() {
+			return false
+		}
+		for _, g := range append([]int{c.Group}, c.Also...) {
+			if tax.Groups[g].Sensitive && !slices.Contains(p.ReleaseSensitiveGroups, tax.Groups[g].ID) {
+				return true
+			}
+		}
+		return false
 	}
 	for pi, p := range cfg.Partners {
 		k := p.K

@@ -179,12 +179,20 @@ func (pr *PartnerRelease) Records(max int) []Record {
 	n := 0
 	for n < max && pr.cur.class < len(pr.order) {
 		cl := &pr.Classes[pr.order[pr.cur.class]]
+		// The key names the class by its cell, or, for a policy that releases no cell, by
+		// its place in the release (partition scope and rank): a key tells nothing the
+		// record does not.
+		prefix, keyCell := pr.keyPrefix, cl
+		if p.fields&fCell == 0 {
+			pr.keyClass = strconv.AppendInt(append(append(pr.keyClass[:0], pr.keyPrefix...), pr.keyScope...), int64(pr.cur.class), 10)
+			prefix, keyCell = pr.keyClass, nil
+		}
 		if p.Mode == config.ModeCounts {
 			users, checkins := cl.Users, cl.Checkins
 			if p.DP != nil {
 				users, checkins = cl.NoisyUsers, cl.NoisyCheckins
 			}
-			rb.record(pr.keyPrefix, cl, -1, func(b []byte) []byte {
+			rb.record(prefix, keyCell, -1, func(b []byte) []byte {
 				return appendRecord(b, p.fields, cl, pr.start, pr.end, "", users, checkins)
 			})
 			n++
@@ -195,7 +203,7 @@ func (pr *PartnerRelease) Records(max int) []Record {
 		m := pr.members[pr.starts[c]:pr.starts[c+1]]
 		for ; pr.cur.i < len(m) && n < max; pr.cur.i++ {
 			cat := labelText(pr.labels, pr.label[m[pr.cur.i]])
-			rb.record(pr.keyPrefix, cl, pr.cur.i, func(b []byte) []byte {
+			rb.record(prefix, keyCell, pr.cur.i, func(b []byte) []byte {
 				return appendRecord(b, p.fields, cl, pr.start, pr.end, cat, 0, 0)
 			})
 			n++
@@ -222,13 +230,16 @@ func labelText(labels []string, l int32) string {
 	return labels[l]
 }
 
-// record appends one record's key ("partner/window start in Unix s/cell[/index]") and
-// value.
+// record appends one record's key and value. The key is prefix/cell[/index] when cl is
+// given: "partner/window start in Unix s/cell[/index]"; without cl, prefix holds the class
+// part (for a policy that releases no cell: the key must not hold it either).
 func (rb *recordBuf) record(prefix []byte, cl *Class, idx int, value func([]byte) []byte) {
 	k := len(rb.buf)
 	rb.buf = append(rb.buf, prefix...)
-	rb.buf = append(rb.buf, '/')
-	rb.buf, _ = cl.Cell.AppendText(rb.buf)
+	if cl != nil {
+		rb.buf = append(rb.buf, '/')
+		rb.buf, _ = cl.Cell.AppendText(rb.buf)
+	}
 	if idx >= 0 {
 		rb.buf = append(rb.buf, '/')
 		rb.buf = strconv.AppendInt(rb.buf, int64(idx), 10)

@@ -48,7 +48,7 @@ type Policy struct {
 
 // DPMargin is how many standard deviations of the noise a dp partner's classes are
 // built above the noisy-count threshold: a class of that size passes it with
-// probability 1 - exp(-margin·√2)/2, about 97.7% at 2.
+// probability 1 - exp(-margin·√2)/2 (Laplace noise), about 97.0% at 2.
 const DPMargin = 2
 
 // NewPolicies compiles the partner policies of a validated configuration.
@@ -200,6 +200,7 @@ type PartnerRelease struct {
 	labels                 []string
 	window                 *Window
 	start, end, keyPrefix  []byte
+	keyScope, keyClass     []byte // "/scope/" of keys without a cell, and one such key's class part
 	cur                    cursor
 	arena                  recordBuf
 }
@@ -221,6 +222,7 @@ type Release struct {
 	items    []item // the window's events in release order
 	cats     []winCat
 	labels   []string // category labels of this window: canonical leaf and group names
+	labelGrp []int    // per label: its taxonomy group
 	runs     []run
 }
 
@@ -230,6 +232,7 @@ type run struct{ lo, hi, users int32 }
 // winCat is what the taxonomy says of one category of the window.
 type winCat struct {
 	group       int   // taxonomy group, -1 when unknown
+	also        []int // other sensitive groups whose keywords the name holds
 	leaf, glabl int32 // label indices of the leaf and of the group; -1: none
 }
 
@@ -271,6 +274,20 @@ type Releaser struct {
 	catCache map[string]config.Category // taxonomy lookups, bounded by maxInterned
 }
 
+// SetKeyScope names the part of the data a Releaser decides, for the keys of policies
+// that release no cell: the class's place in the release then stands in the key for its
+// cell, and scope keeps it apart from other releasers' classes of the same window (the
+// cloak gives its internal partition; evaluate, which decides all, nothing).
+func (r *Releaser) SetKeyScope(scope string) {
+	for i := range r.rel.Partners {
+		pr := &r.rel.Partners[i]
+		pr.keyScope = append(append(append(pr.keyScope[:0], '/'), scope...), '/')
+		if scope == "" {
+			pr.keyScope = append(pr.keyScope[:0], '/')
+		}
+	}
+}
+
 // NewReleaser returns a Releaser for policies.
 func NewReleaser(policies []*Policy) *Releaser {
 	r := &Releaser{policies: policies, catCache: make(map[string]config.Category)}
@@ -281,6 +298,7 @@ func NewReleaser(policies []*Policy) *Releaser {
 	for i, p := range policies {
 		r.rel.Partners[i].Policy = p
 	}
+	r.SetKeyScope("")
 	return r
 }
 
@@ -376,8 +394,9 @@ func (r *Releaser) splitRuns() {
 func (r *Releaser) resolveCategories(w *Window) {
 	r.rel.cats = r.rel.cats[:0]
 	r.rel.labels = r.rel.labels[:0]
+	r.rel.labelGrp = r.rel.labelGrp[:0]
 	labelIdx := make(map[string]int32)
-	label := func(s string) int32 {
+	label := func(s string, group int) int32 {
 		if s == "" {
 			return -1
 		}
@@ -385,16 +404,17 @@ func (r *Releaser) resolveCategories(w *Window) {
 		if !ok {
 			l = int32(len(r.rel.labels))
 			r.rel.labels = append(r.rel.labels, s)
+			r.rel.labelGrp = append(r.rel.labelGrp, group)
 			labelIdx[s] = l
 		}
 		return l
 	}
 	for _, name := range w.cats {
 		c := r.lookup(name)
-		wc := winCat{group: c.Group, leaf: -1, glabl: -1}
+		wc := winCat{group: c.Group, also: c.Also, leaf: -1, glabl: -1}
 		if c.Known() {
-			wc.leaf = label(c.Leaf)
-			wc.glabl = label(r.tax.Groups[c.Group].Name)
+			wc.leaf = label(c.Leaf, c.Group)
+			wc.glabl = label(r.tax.Groups[c.Group].Name, c.Group)
 		}
 		r.rel.cats = append(r.rel.cats, wc)
 	}
@@ -426,8 +446,15 @@ func (r *Releaser) sensitive(p *Policy, w *Window) []bool {
 				out[c] = true
 				continue
 			}
-			if p.suppress[g.ID] || p.suppress[config.NormalizeCategory(g.Name)] {
+			if p.suppress[config.NormalizeCategory(g.ID)] || p.suppress[config.NormalizeCategory(g.Name)] {
 				out[c] = true
+				continue
+			}
+			for _, a := range wc.also {
+				// A name that points at several sensitive groups needs them all.
+				out[c] = out[c] || !p.release[a]
+			}
+			if out[c] {
 				continue
 			}
 		}

@@ -20,8 +20,11 @@ import (
 // totals differ by d, with 0 < d < k (the smaller k of the two), the attacker has derived
 // a group of d check-ins in c that one partner received and the other did not: fewer
 // than k, at a place and time no release showed with k users. The same holds per category
-// shown, for two partners that release categories. Partners with dp are left out: their
-// counts are noisy, nothing can be subtracted exactly.
+// shown, for two partners that release categories, and for user counts (counts mode
+// with users): summed over one partner's classes inside c and compared with the other's
+// users (or, without them, its check-ins), a difference counts people with check-ins in
+// two classes. Partners with dp are left out: their counts are noisy, nothing can be
+// subtracted exactly.
 //
 // config check refuses the partner sets for which this can happen; the report computes
 // it on the released data all the same, as the evidence (and for evaluate --alternatives,
@@ -37,8 +40,8 @@ type DiffPair struct {
 	// are closed too already account for; Smallest is the smallest group (0: none).
 	Groups, Smallest int
 	// Categories: both partners release categories, and totals per category shown were
-	// compared too.
-	Categories bool
+	// compared too. Users: one of them releases user counts, compared too.
+	Categories, Users bool
 }
 
 // diffClass is one class a partner received.
@@ -46,6 +49,7 @@ type diffClass struct {
 	start    int64
 	cell     geo.Cell
 	checkins int
+	users    int            // distinct users, for a partner that releases them (counts mode); else -1
 	labels   map[string]int // check-ins per category shown ("" none); events with category only
 }
 
@@ -82,6 +86,7 @@ func (d *DiffCollector) Released(rel *pipeline.Release) error {
 		pr := &rel.Partners[p]
 		pol := pr.Policy
 		withLabels := pol.Mode == config.ModeEvents && pol.Has("category")
+		withUsers := pol.Mode == config.ModeCounts && pol.Has("users")
 		idx := make(map[*pipeline.Class]int)
 		for i := range rel.Len() {
 			cl, reason := pr.Outcome(i)
@@ -92,7 +97,10 @@ func (d *DiffCollector) Released(rel *pipeline.Release) error {
 			if !ok {
 				x = len(d.classes[p])
 				idx[cl] = x
-				d.classes[p] = append(d.classes[p], diffClass{start: rel.Window.Start, cell: cl.Cell})
+				d.classes[p] = append(d.classes[p], diffClass{start: rel.Window.Start, cell: cl.Cell, users: -1})
+				if withUsers {
+					d.classes[p][x].users = cl.Users
+				}
 				if withLabels {
 					d.classes[p][x].labels = make(map[string]int)
 				}
@@ -126,25 +134,41 @@ func (d *DiffCollector) Differencing(cfg *config.Config) []DiffPair {
 // category shown ("" for all).
 type totals struct {
 	classAt map[geo.Cell]bool
-	sum     map[geo.Cell]map[string]int
+	sum     map[geo.Cell]map[total]int
 	minRes  int
 }
 
+// total names what is summed: check-ins (all, or of one category shown) or users.
+type total struct {
+	kind  uint8 // checkins, users
+	label string
+}
+
+const (
+	checkinTotal uint8 = iota
+	userTotal
+)
+
 func newTotals(classes []diffClass, minRes, floor int) *totals {
-	t := &totals{classAt: make(map[geo.Cell]bool), sum: make(map[geo.Cell]map[string]int), minRes: minRes}
+	t := &totals{classAt: make(map[geo.Cell]bool), sum: make(map[geo.Cell]map[total]int), minRes: minRes}
 	for _, c := range classes {
 		t.classAt[c.cell] = true
 		for r := c.cell.Res(); r >= floor; r-- {
 			anc := c.cell.Parent(r)
 			m := t.sum[anc]
 			if m == nil {
-				m = make(map[string]int)
+				m = make(map[total]int)
 				t.sum[anc] = m
 			}
-			m[""] += c.checkins
+			m[total{kind: checkinTotal}] += c.checkins
+			if c.users >= 0 {
+				m[total{kind: userTotal}] += c.users
+			} else {
+				m[total{kind: userTotal}] += c.checkins // what a user count would be compared with
+			}
 			for l, n := range c.labels {
 				if l != "" {
-					m["category:"+l] += n
+					m[total{label: l}] += n
 				}
 			}
 		}
@@ -163,7 +187,8 @@ func (t *totals) closed(c geo.Cell) bool {
 }
 
 func diffPair(a, b int, pa, pb config.Partner, ca, cb []diffClass) DiffPair {
-	res := DiffPair{A: a, B: b, Categories: len(ca) > 0 && ca[0].labels != nil && len(cb) > 0 && cb[0].labels != nil}
+	res := DiffPair{A: a, B: b, Categories: len(ca) > 0 && ca[0].labels != nil && len(cb) > 0 && cb[0].labels != nil,
+		Users: len(ca) > 0 && ca[0].users >= 0 || len(cb) > 0 && cb[0].users >= 0}
 	k := min(pa.K, pb.K)
 	// Totals of coarser cells are sums of finer ones, with signs that can cancel: every
 	// level is compared, down to the coarsest.
@@ -202,8 +227,8 @@ func diffPair(a, b int, pa, pb config.Partner, ca, cb []diffClass) DiffPair {
 		slices.SortFunc(sorted, func(x, y geo.Cell) int { return cmp.Compare(x, y) })
 		// Signed differences at every place closed for both, per category shown.
 		type place struct {
-			cell  geo.Cell
-			label string
+			cell geo.Cell
+			what total
 		}
 		diff := make(map[place]int)
 		for _, c := range sorted {
@@ -211,21 +236,24 @@ func diffPair(a, b int, pa, pb config.Partner, ca, cb []diffClass) DiffPair {
 				continue
 			}
 			res.Cells++
-			keys := []string{""}
+			keys := []total{{kind: checkinTotal}}
+			if res.Users {
+				keys = append(keys, total{kind: userTotal})
+			}
 			if res.Categories {
-				for l := range ta.sum[c] {
-					if l != "" {
-						keys = append(keys, l)
+				for k := range ta.sum[c] {
+					if k.label != "" {
+						keys = append(keys, k)
 					}
 				}
-				for l := range tb.sum[c] {
-					if _, ok := ta.sum[c][l]; !ok && l != "" {
-						keys = append(keys, l)
+				for k := range tb.sum[c] {
+					if _, ok := ta.sum[c][k]; !ok && k.label != "" {
+						keys = append(keys, k)
 					}
 				}
 			}
-			for _, l := range keys {
-				diff[place{c, l}] = ta.sum[c][l] - tb.sum[c][l]
+			for _, k := range keys {
+				diff[place{c, k}] = ta.sum[c][k] - tb.sum[c][k]
 			}
 		}
 		// A difference a coarser place only sums up from the places inside it is the same
@@ -234,7 +262,7 @@ func diffPair(a, b int, pa, pb config.Partner, ca, cb []diffClass) DiffPair {
 		inside := make(map[place]int)
 		for pl, d := range diff {
 			if r := pl.cell.Res(); r > 0 {
-				if parent := (place{pl.cell.Parent(r - 1), pl.label}); hasKey(diff, parent) {
+				if parent := (place{pl.cell.Parent(r - 1), pl.what}); hasKey(diff, parent) {
 					inside[parent] += d
 				}
 			}

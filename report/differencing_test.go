@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,5 +158,35 @@ func TestDifferencingZeroWhenAccepted(t *testing.T) {
 	}
 	if tried < 25 {
 		t.Fatalf("only %d accepted sets drawn", tried)
+	}
+}
+
+// User counts do not add up across classes when a user has several check-ins: a partner
+// that releases users next to another with finer classes lets the pair count the people
+// who checked in in two cells (the reviewer's attack): found on hand-made releases, and
+// config check refuses the pair.
+func TestDifferencingUsers(t *testing.T) {
+	x, _ := geo.CellOf(geo.Point{Lat: 45.764, Lng: 4.8357}, 9)
+	y, _ := geo.CellOf(geo.Point{Lat: 45.766, Lng: 4.839}, 9)
+	p := x.Parent(7)
+	if y.Parent(7) != p {
+		t.Fatal("cells not under one res-7 cell")
+	}
+	fine, coarse := config.DefaultPartner(), config.DefaultPartner()
+	fine.Mode, coarse.Mode = config.ModeCounts, config.ModeCounts
+	fine.Fields, coarse.Fields = config.DefaultFields(config.ModeCounts), config.DefaultFields(config.ModeCounts)
+	fine.MaxResolution, fine.MinResolution, coarse.MaxResolution, coarse.MinResolution = 9, 7, 7, 7
+	fine.MaxCheckinsPerUserPerWindow, coarse.MaxCheckinsPerUserPerWindow = 2, 2
+	a := []diffClass{{cell: x, checkins: 10, users: 10}, {cell: y, checkins: 10, users: 10}}
+	b := []diffClass{{cell: p, checkins: 20, users: 19}}
+	got := diffPair(0, 1, fine, coarse, a, b)
+	if !got.Users || got.Groups != 1 || got.Smallest != 1 {
+		t.Errorf("%+v, want one group of 1 (the person in both cells)", got)
+	}
+	cfg := config.Default()
+	fine.Name, fine.Topic, coarse.Name, coarse.Topic = "fine", "t.fine", "coarse", "t.coarse"
+	cfg.Partners = []config.Partner{fine, coarse}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "must be 1 for a partner that releases users next to other partners") {
+		t.Errorf("config check: %v", err)
 	}
 }
