@@ -14,10 +14,21 @@ COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod \
     go mod download
 
+# The context includes .git (see .dockerignore): go build stamps the VCS revision and
+# commit time into the binary (geocloak version, geocloak_build_info). Where the context
+# has no .git directory (a source archive, a git worktree), pass them instead:
+#   docker build --build-arg GEOCLOAK_REVISION="$(git rev-parse HEAD)" \
+#     --build-arg GEOCLOAK_VCS_TIME="$(git log -1 --format=%cI)" --build-arg GEOCLOAK_VERSION=v1.2.3 .
+ARG GEOCLOAK_VERSION=
+ARG GEOCLOAK_REVISION=
+ARG GEOCLOAK_VCS_TIME=
 COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
-    go build -trimpath -ldflags="-s -w" -o /out/geocloak ./cmd/geocloak
+    go build -buildvcs=auto -trimpath \
+      -ldflags="-s -w -X main.buildVersion=${GEOCLOAK_VERSION} -X main.buildRevision=${GEOCLOAK_REVISION} -X main.buildTime=${GEOCLOAK_VCS_TIME}" \
+      -o /out/geocloak ./cmd/geocloak \
+ && /out/geocloak version
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -31,6 +42,6 @@ USER 10001:10001
 # Operations listener (/metrics, /healthz, /readyz). The config must set
 # ops.listen: 0.0.0.0:9464 for it to be reachable from outside the container.
 EXPOSE 9464
-# No HEALTHCHECK: the image has no HTTP client. Compose checks /healthz with bash.
+# No HEALTHCHECK: the image has no HTTP client. Compose checks /readyz with bash.
 ENTRYPOINT ["/usr/local/bin/geocloak"]
 CMD ["run", "--config", "/etc/geocloak/geocloak.yaml"]

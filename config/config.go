@@ -27,9 +27,18 @@ type Config struct {
 	// PartitionResolution is the H3 resolution of the internal topic's key. Every group a
 	// partner can release nests inside one cell at this resolution, so one worker holds
 	// every event a group can contain.
-	PartitionResolution int       `yaml:"partition_resolution"`
-	Partners            []Partner `yaml:"partners"`
-	Ops                 Ops       `yaml:"ops"`
+	PartitionResolution int `yaml:"partition_resolution"`
+	// CellResolution is the H3 resolution of every check-in's cell, computed once by
+	// ingest; every released cell is its ancestor. It is one project-wide value, never
+	// derived from the partners, so that one partner's policy cannot change another's
+	// records.
+	CellResolution int `yaml:"cell_resolution"`
+	// TaxonomyFile names the category taxonomy; "" uses the shipped one.
+	TaxonomyFile string    `yaml:"taxonomy"`
+	Partners     []Partner `yaml:"partners"`
+	Ops          Ops       `yaml:"ops"`
+
+	taxonomy *Taxonomy // loaded by Validate
 }
 
 // Ops configures the operations listener.
@@ -177,24 +186,15 @@ const (
 
 // Fields a mode can release. Order is the order of keys in a record.
 var modeFields = map[Mode][]string{
-	ModeEvents: {"cell", "res", "window_start", "window_end", "category", "pid"},
+	ModeEvents: {"cell", "res", "window_start", "window_end", "category"},
 	ModeCounts: {"cell", "res", "window_start", "window_end", "users", "checkins"},
 }
 
 // AllowedFields returns the fields mode m may release, in record order.
 func AllowedFields(m Mode) []string { return append([]string(nil), modeFields[m]...) }
 
-// DefaultFields are the fields of a partner that lists none: all of the mode's except
-// pid, which links records and must be asked for.
-func DefaultFields(m Mode) []string {
-	var out []string
-	for _, f := range modeFields[m] {
-		if f != "pid" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
+// DefaultFields are the fields of a partner that lists none: all of the mode's.
+func DefaultFields(m Mode) []string { return AllowedFields(m) }
 
 // Partner is one ad partner's release policy.
 type Partner struct {
@@ -207,15 +207,23 @@ type Partner struct {
 	MinResolution int `yaml:"min_resolution"`
 	// Fields lists the record fields released; nothing else ever leaves.
 	Fields []string `yaml:"fields"`
-	// LDiversity: a class with fewer distinct categories is released without category.
-	LDiversity         int      `yaml:"l_diversity"`
+	// LDiversity: a class that shows categories shows at least this many distinct ones
+	// (as released); otherwise it shows none.
+	LDiversity int `yaml:"l_diversity"`
+	// SuppressCategories are never released, on top of the taxonomy's sensitive groups:
+	// category names (matched as the taxonomy matches them) or group ids.
 	SuppressCategories []string `yaml:"suppress_categories"`
+	// ReleaseSensitiveGroups opts sensitive groups of the taxonomy in, by id. Default
+	// none: every sensitive group is suppressed.
+	ReleaseSensitiveGroups []string `yaml:"release_sensitive_groups"`
 	// MaxCheckinsPerUserPerWindow caps one user's check-ins in a window (0: no cap).
 	MaxCheckinsPerUserPerWindow int `yaml:"max_checkins_per_user_per_window"`
-	// PIDRotation is how long a partner pseudonym (field pid) stays the same.
-	PIDRotation Duration `yaml:"pid_rotation"`
+	// PIDRotation is refused when present: the partner pseudonym was removed (it let a
+	// partner link a person's records). Kept only to say so clearly.
+	PIDRotation *Duration `yaml:"pid_rotation"`
 	// Generalization is maximal (release every check-in whose min_resolution cell has k
-	// users, as fine as possible) or greedy (DESIGN.md's walk).
+	// users, as fine as possible) or greedy (the finest-to-coarsest walk; a single partner
+	// only).
 	Generalization string `yaml:"generalization"`
 	// DP adds differential-privacy noise to a counts-mode partner's counts (nil: off).
 	DP *DP `yaml:"dp"`
@@ -283,6 +291,7 @@ func Default() Config {
 			WatermarkUsers:  3,
 		},
 		PartitionResolution: 4,
+		CellResolution:      15,
 	}
 }
 
@@ -294,7 +303,6 @@ func DefaultPartner() Partner {
 		MaxResolution:               9,
 		MinResolution:               5,
 		MaxCheckinsPerUserPerWindow: 1,
-		PIDRotation:                 Duration(24 * time.Hour),
 		Generalization:              Maximal,
 	}
 }
@@ -343,14 +351,23 @@ func Parse(data []byte) (*Config, error) {
 }
 
 // Load reads, parses and validates the configuration file at path.
-func Load(path string) (*Config, error) {
+func Load(path string) (*Config, error) { return load(path, (*Config).Validate) }
+
+// LoadAlternatives is Load for a file whose partners are alternative policies to compare
+// on one input, not partners of one stream: the rules on the set of partners are not
+// applied (see ValidateAlternatives).
+func LoadAlternatives(path string) (*Config, error) {
+	return load(path, (*Config).ValidateAlternatives)
+}
+
+func load(path string, validate func(*Config) error) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
 	cfg, err := Parse(data)
 	if err == nil {
-		err = cfg.Validate()
+		err = validate(cfg)
 	}
 	if err != nil {
 		return nil, &Error{Path: path, Err: err}
@@ -381,15 +398,22 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// FinestResolution is the finest resolution any partner releases: the resolution of the
-// cell the ingest stage computes for each check-in.
-func (c *Config) FinestResolution() int {
-	r := c.PartitionResolution
-	for _, p := range c.Partners {
-		r = max(r, p.MaxResolution)
+// Taxonomy is the category taxonomy of the configuration: the file `taxonomy` names,
+// loaded by Validate, or the shipped one. It panics when a taxonomy file is named but
+// Validate has not loaded it (a programming error: every config is validated first).
+func (c *Config) Taxonomy() *Taxonomy {
+	if c.taxonomy != nil {
+		return c.taxonomy
 	}
-	return r
+	if c.TaxonomyFile != "" {
+		panic("config: Taxonomy called before Validate loaded " + c.TaxonomyFile)
+	}
+	return ShippedTaxonomy()
 }
+
+// SetTaxonomy makes t the configuration's taxonomy (tests and tools that build a
+// configuration in code).
+func (c *Config) SetTaxonomy(t *Taxonomy) { c.taxonomy = t }
 
 // Duration is a time.Duration written in YAML as a string with a unit ("90s", "1h").
 // A bare number is an error: "5" could mean seconds or nanoseconds.

@@ -76,6 +76,8 @@ func FuzzParse(f *testing.F) {
 		"input: {not_before: 2000-01-01T00:00:00Z, max_future: 1h, max_record_bytes: 256}\npartners: [{name: a, topic: t.a}]\n",
 		"kafka: {brokers: ['b:9092'], tls: {enabled: true}, sasl: {mechanism: PLAIN, username: u, password_env: P}}\n",
 		"partners: [{name: a, topic: t.a, k: 0x10, fields: [cell, pid], pid_rotation: 48h}]\n",
+		"taxonomy: testdata/small-taxonomy.yaml\npartners: [{name: a, topic: t.a, release_sensitive_groups: [secret]}]\n",
+		"cell_resolution: 9\npartners: [{name: a, topic: t.a, max_resolution: 9, suppress_categories: [food]}, {name: b, topic: t.b, mode: counts, k: 20}]\n",
 		"a: 1\n---\nb: 2\n",
 	}
 	files, _ := filepath.Glob("testdata/*.yaml")
@@ -100,6 +102,7 @@ func FuzzParse(f *testing.F) {
 		}
 		if err == nil {
 			err = cfg.Validate()
+			again.Validate() // loads the same taxonomy, so that the two compare
 			if err == nil && !reflect.DeepEqual(cfg, again) {
 				t.Fatalf("Parse is not deterministic:\n%+v\n%+v", cfg, again)
 			}

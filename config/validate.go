@@ -52,6 +52,20 @@ var timeFormats = []string{"auto", "rfc3339", "unix_s", "unix_ms"}
 // Validate checks every rule of the configuration and reports all problems at once, each
 // naming its key path, the value and what is allowed.
 func (c *Config) Validate() error {
+	v := c.validate()
+	c.validatePartnerSet(&v)
+	return errors.Join(v.errs...)
+}
+
+// ValidateAlternatives checks every rule but those on the set of partners: the partners
+// are policies compared on one input (evaluate --alternatives), not partners of one
+// stream, so a coalition of them is no concern.
+func (c *Config) ValidateAlternatives() error {
+	v := c.validate()
+	return errors.Join(v.errs...)
+}
+
+func (c *Config) validate() validator {
 	var v validator
 	c.validateKafka(&v)
 	c.validateInput(&v)
@@ -59,21 +73,62 @@ func (c *Config) Validate() error {
 		v.add("pseudonym.key_env", `""`, "must name an environment variable")
 	}
 	c.validateWindow(&v)
+	if c.CellResolution < 0 || c.CellResolution > MaxResolution {
+		v.add("cell_resolution", c.CellResolution, "must be in [0, 15]")
+	}
 	if c.PartitionResolution < 0 || c.PartitionResolution > MaxResolution {
 		v.add("partition_resolution", c.PartitionResolution, "must be in [0, 15]")
+	} else if c.PartitionResolution > c.CellResolution {
+		v.add("partition_resolution", c.PartitionResolution, "must be <= cell_resolution = %d", c.CellResolution)
+	}
+	if c.TaxonomyFile != "" {
+		t, err := LoadTaxonomy(c.TaxonomyFile)
+		switch {
+		case err != nil:
+			v.errs = append(v.errs, fmt.Errorf("taxonomy: %w", err))
+		case !slices.ContainsFunc(t.Groups, func(g Group) bool { return g.Sensitive }):
+			// Default-deny would be off without a word.
+			v.add("taxonomy", fmt.Sprintf("%q", c.TaxonomyFile), "has no sensitive group: check-ins at health, religious, "+
+				"funeral, children's or residential places would be released; mark such groups sensitive: true")
+		default:
+			c.taxonomy = t
+		}
 	}
 	c.validatePartners(&v)
-	return errors.Join(v.errs...)
+	return v
 }
 
 // Warnings are settings that are valid but weaken privacy; config check prints them.
 func (c *Config) Warnings() []string {
 	var out []string
+	if c.TaxonomyFile != "" && c.taxonomy != nil {
+		for _, g := range ShippedTaxonomy().Groups {
+			if mine := c.taxonomy.Group(g.ID); g.Sensitive && (mine == nil || !mine.Sensitive) {
+				out = append(out, fmt.Sprintf("taxonomy: %s has no sensitive group %q (%s), which the shipped taxonomy has: "+
+					"check-ins at such places are released unless your groups cover them", c.TaxonomyFile, g.ID, strings.ToLower(g.Name)))
+			}
+		}
+	}
 	for i, p := range c.Partners {
-		if p.Has("pid") {
-			out = append(out, fmt.Sprintf("partners[%d].fields: pid lets %s link a person's records for %s (pid_rotation): "+
-				"traces become linkable and, with a few known points, often unique; check the report's unicity figures",
-				i, p.Name, p.PIDRotation))
+		for j, s := range p.SuppressCategories {
+			if c.TaxonomyFile != "" && c.taxonomy == nil {
+				break
+			}
+			tax := c.Taxonomy()
+			if !tax.Lookup(s).Known() && tax.groupByID(NormalizeCategory(s)) == nil {
+				out = append(out, fmt.Sprintf("partners[%d].suppress_categories[%d]: %q is no category or group of the taxonomy: "+
+					"it suppresses only check-ins whose category is spelled so", i, j, s))
+			}
+		}
+		for _, id := range p.ReleaseSensitiveGroups {
+			name := id
+			if c.taxonomy != nil || c.TaxonomyFile == "" {
+				if g := c.Taxonomy().Group(id); g != nil {
+					name = g.Name
+				}
+			}
+			out = append(out, fmt.Sprintf("partners[%d].release_sensitive_groups: %s receives check-ins at %s places (group %s), "+
+				"a special category of personal data; make sure the partner may have them", i, p.Name, strings.ToLower(name), id))
 		}
 		if p.MaxCheckinsPerUserPerWindow == 0 {
 			out = append(out, fmt.Sprintf("partners[%d].max_checkins_per_user_per_window: 0 lets one user fill many records of a class", i))
@@ -280,6 +335,10 @@ func (c *Config) validatePolicy(v *validator, p *Partner, path string) {
 		v.add(path+".min_resolution", p.MinResolution,
 			"must be >= partition_resolution = %d (a group must fit in one partition cell)", c.PartitionResolution)
 	}
+	if p.MaxResolution > c.CellResolution && c.CellResolution >= 0 {
+		v.add(path+".max_resolution", p.MaxResolution,
+			"must be <= cell_resolution = %d (released cells are ancestors of the check-in's cell at cell_resolution)", c.CellResolution)
+	}
 	if len(p.Fields) == 0 {
 		v.add(path+".fields", "[]", "must list at least one field")
 	}
@@ -289,6 +348,9 @@ func (c *Config) validatePolicy(v *validator, p *Partner, path string) {
 		switch {
 		case seen[f]:
 			v.add(fp, fmt.Sprintf("%q", f), "is listed twice")
+		case f == "pid":
+			v.add(fp, `"pid"`, "is no longer a field: a partner pseudonym links one person's records into a trace, "+
+				"which a few known points single out, so that the partner can follow the person; remove it")
 		case modeOK && !slices.Contains(allowed, f):
 			v.add(fp, fmt.Sprintf("%q", f), "is not a field of %s mode (allowed: %s)", p.Mode, strings.Join(allowed, ", "))
 		}
@@ -313,18 +375,31 @@ func (c *Config) validatePolicy(v *validator, p *Partner, path string) {
 		}
 		cats[s] = true
 	}
-	if c.Input.Fields.Category == "" && (len(p.SuppressCategories) > 0 || p.Has("category")) {
+	if c.Input.Fields.Category == "" && (len(p.SuppressCategories) > 0 || p.Has("category") || len(p.ReleaseSensitiveGroups) > 0) {
 		// Suppressing categories that are never read would silently release them.
-		v.add(path, "category", "is used (fields or suppress_categories) but input.fields.category is empty")
+		v.add(path, "category", "is used (fields, suppress_categories or release_sensitive_groups) but input.fields.category is empty")
 	}
-	if p.Has("pid") {
-		w := c.Window.Size
-		switch {
-		case p.PIDRotation < w || p.PIDRotation.D() > 366*24*time.Hour:
-			v.add(path+".pid_rotation", p.PIDRotation, "must be in [window.size = %s, 8784h]", w)
-		case w > 0 && p.PIDRotation%w != 0:
-			v.add(path+".pid_rotation", p.PIDRotation, "must be a multiple of window.size = %s (one pid per window)", w)
+	opted := make(map[string]bool)
+	for j, id := range p.ReleaseSensitiveGroups {
+		gp := fmt.Sprintf("%s.release_sensitive_groups[%d]", path, j)
+		if opted[id] {
+			v.add(gp, fmt.Sprintf("%q", id), "is listed twice")
+			continue
 		}
+		opted[id] = true
+		if c.taxonomy == nil && c.TaxonomyFile != "" {
+			continue // the taxonomy did not load: reported above
+		}
+		switch g := c.Taxonomy().Group(id); {
+		case g == nil:
+			v.add(gp, fmt.Sprintf("%q", id), "is not a group id of the taxonomy (sensitive groups: %s)", strings.Join(c.sensitiveIDs(), ", "))
+		case !g.Sensitive:
+			v.add(gp, fmt.Sprintf("%q", id), "is not a sensitive group: it is released anyway")
+		}
+	}
+	if p.PIDRotation != nil {
+		v.add(path+".pid_rotation", *p.PIDRotation, "is no longer a setting: the partner pseudonym (field pid) was removed, "+
+			"because it let a partner link one person's records; remove the key")
 	}
 	if d := p.DP; d != nil {
 		switch {
@@ -347,4 +422,121 @@ func (c *Config) validatePolicy(v *validator, p *Partner, path string) {
 	if p.MaxCheckinsPerUserPerWindow < 0 {
 		v.add(path+".max_checkins_per_user_per_window", p.MaxCheckinsPerUserPerWindow, "must be >= 0 (0: no cap)")
 	}
+}
+
+func (c *Config) sensitiveIDs() []string {
+	var ids []string
+	for _, g := range c.Taxonomy().Groups {
+		if g.Sensitive {
+			ids = append(ids, g.ID)
+		}
+	}
+	return ids
+}
+
+// validatePartnerSet refuses partner sets whose releases a coalition of partners could
+// subtract from one another to isolate groups of fewer than k check-ins (G3). Partners
+// release independently (one partner's policy never changes another's records), so the
+// rule is on the policies:
+//   - greedy releases a group as soon as it reaches k, stranding remainders that another
+//     policy places elsewhere: it may only be the single partner;
+//   - maximal releases every eligible check-in of each min_resolution cell that holds k
+//     users, so two maximal partners release the same check-ins of a cell whenever both
+//     release it, and their totals in any cell neither generalizes past agree, if they
+//     agree on what is eligible and on the cells totals are taken over: min_resolution,
+//     the per-user cap and the suppressed categories. This holds for dp partners too:
+//     their noise hides little when epsilon is large, so their true totals must agree;
+//   - user counts (counts mode) add up across classes only when a user has one check-in
+//     per window: next to another partner, a partner that releases users needs a cap of
+//     1, or the finer classes of one partner minus the user count of the other tell how
+//     many people checked in in two cells;
+//   - partners that release categories split classes into category tuples: two such
+//     partners must build the same classes (k and max_resolution too), or a tuple of one
+//     minus a tuple of the other could be fewer than k check-ins.
+func (c *Config) validatePartnerSet(v *validator) {
+	if len(c.Partners) < 2 {
+		return
+	}
+	for i, p := range c.Partners {
+		if p.Generalization == Greedy {
+			v.add(fmt.Sprintf("partners[%d].generalization", i), `"greedy"`, "is allowed only for a single partner: "+
+				"next to another partner, the two releases differ by groups of fewer than k check-ins that colluding "+
+				"partners can subtract; use maximal (the default)")
+		}
+		if p.Mode == ModeCounts && p.Has("users") && p.MaxCheckinsPerUserPerWindow != 1 {
+			v.add(fmt.Sprintf("partners[%d].max_checkins_per_user_per_window", i), p.MaxCheckinsPerUserPerWindow,
+				"must be 1 for a partner that releases users next to other partners: with several check-ins per user, "+
+					"user counts do not add up across classes, and another partner's finer classes minus this user count "+
+					"tell how many people checked in in two cells (or leave users out of fields)")
+		}
+	}
+	c.mustShare(v, func(p *Partner) bool { return true },
+		"partners of one stream must share it, or two of them could subtract one release from the other "+
+			"and count check-ins in places with fewer than k users (dp partners too: large epsilon hides little)",
+		[]shared{
+			{"min_resolution", func(a, b *Partner) bool { return a.MinResolution == b.MinResolution }, func(p *Partner) any { return p.MinResolution }},
+			{"max_checkins_per_user_per_window", func(a, b *Partner) bool { return a.MaxCheckinsPerUserPerWindow == b.MaxCheckinsPerUserPerWindow },
+				func(p *Partner) any { return p.MaxCheckinsPerUserPerWindow }},
+			{"suppress_categories", func(a, b *Partner) bool { return sameSet(a.SuppressCategories, b.SuppressCategories) },
+				func(p *Partner) any { return fmt.Sprintf("%q", p.SuppressCategories) }},
+			{"release_sensitive_groups", func(a, b *Partner) bool { return sameSet(a.ReleaseSensitiveGroups, b.ReleaseSensitiveGroups) },
+				func(p *Partner) any { return fmt.Sprintf("%q", p.ReleaseSensitiveGroups) }},
+		})
+	c.mustShare(v, func(p *Partner) bool { return p.Mode == ModeEvents && p.Has("category") },
+		"partners that release category must build the same classes, or a category tuple of one minus a tuple of "+
+			"the other could be fewer than k check-ins (leave category out of one of them)",
+		[]shared{
+			{"k", func(a, b *Partner) bool { return a.K == b.K }, func(p *Partner) any { return p.K }},
+			{"max_resolution", func(a, b *Partner) bool { return a.MaxResolution == b.MaxResolution }, func(p *Partner) any { return p.MaxResolution }},
+		})
+}
+
+// shared is a partner key that a set of partners must agree on.
+type shared struct {
+	key  string
+	same func(a, b *Partner) bool
+	show func(p *Partner) any
+}
+
+// mustShare reports every partner that in selects whose keys differ from the first such
+// partner's, and why they must not.
+func (c *Config) mustShare(v *validator, in func(p *Partner) bool, why string, keys []shared) {
+	ref := -1
+	for i := range c.Partners {
+		p := &c.Partners[i]
+		if !in(p) {
+			continue
+		}
+		if ref < 0 {
+			ref = i
+			continue
+		}
+		r := &c.Partners[ref]
+		for _, k := range keys {
+			if !k.same(p, r) {
+				v.add(fmt.Sprintf("partners[%d].%s", i, k.key), k.show(p), "differs from partners[%d] (%v): %s", ref, k.show(r), why)
+			}
+		}
+	}
+}
+
+// sameSet compares category lists as the engine matches them.
+func sameSet(a, b []string) bool {
+	set := func(xs []string) map[string]bool {
+		m := make(map[string]bool)
+		for _, x := range xs {
+			m[NormalizeCategory(x)] = true
+		}
+		return m
+	}
+	sa, sb := set(a), set(b)
+	if len(sa) != len(sb) {
+		return false
+	}
+	for x := range sa {
+		if !sb[x] {
+			return false
+		}
+	}
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ import (
 // benchInput is about a million check-ins of the synthetic city, made once.
 var benchInput = sync.OnceValue(func() []byte {
 	cfg := synth.DefaultConfig()
-	cfg.Days = 117
+	cfg.Days = 92 // about a million check-ins of the region
 	var b bytes.Buffer
 	if _, err := synth.Generate(cfg, &b); err != nil {
 		panic(err)
@@ -140,7 +141,7 @@ func BenchmarkRelease(b *testing.B) {
 	for _, gen := range []string{config.Greedy, config.Maximal} {
 		b.Run(gen, func(b *testing.B) {
 			cfg.Partners[0].Generalization = gen
-			r := NewReleaser(NewPolicies(cfg), []byte(DevKey))
+			r := NewReleaser(NewPolicies(cfg))
 			b.ReportAllocs()
 			for b.Loop() {
 				ws := NewWindows(size, false)
@@ -177,4 +178,54 @@ func BenchmarkBufferedEventBytes(b *testing.B) {
 			b.Fatal("lost events")
 		}
 	}
+}
+
+// BenchmarkReleaseMillionOneCell: one window of a million users, one check-in each, in
+// one res-9 cell, released for the three partners of testdata/city.yaml (two events
+// partners, one of them with categories, and a counts partner), every record read as
+// evaluate and the cloak read them, a batch at a time. It reports the live heap at the
+// peak of the release, per event: the buffered events, every partner's release state
+// and one batch of records (target: at most 300 bytes).
+func BenchmarkReleaseMillionOneCell(b *testing.B) {
+	cfg, err := config.Load("../testdata/city.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 1_000_000
+	cell := geo.Cell(0x891f9020933ffff).Parent(9)
+	fine, _ := geo.CellOf(geo.Point{Lat: 45.764, Lng: 4.8357}, cfg.CellResolution)
+	cats := []string{"Coffee Shop", "Bar", "Gym", "Park", "Office", "Bakery", "Museum", "Unknown Venue Type"}
+	pols := NewPolicies(cfg)
+	var perEvent float64
+	b.ReportAllocs()
+	for b.Loop() {
+		var base runtimeMem
+		base.read()
+		r := NewReleaser(pols) // a fresh one: buffers kept from an earlier round are not in base
+		ws := NewWindows(time.Hour.Milliseconds(), false)
+		for i := range n {
+			ev := Event{Cell: fine, User: Pseudonym(uint64(i+1) * 0x9e3779b97f4a7c15), Time: 1_772_445_600_000 + int64(i)%3_600_000,
+				Category: cats[i%len(cats)]}
+			ws.Add(&ev, 0, int64(i), "")
+		}
+		peak := uint64(0)
+		for _, w := range ws.Close(math.MaxInt64) {
+			rel := r.Release(w)
+			for i := range rel.Partners {
+				for recs, first := rel.Partners[i].Records(recordBatch), true; recs != nil; recs = rel.Partners[i].Records(recordBatch) {
+					if first {
+						var m runtimeMem
+						m.read()
+						peak = max(peak, m.heap)
+						first = false
+					}
+				}
+			}
+			if got := rel.Partners[0].Stats.Released; got != n || rel.Partners[0].Classes[0].Cell != cell {
+				b.Fatalf("released %d in %v, want all %d in one res-9 class", got, rel.Partners[0].Classes, n)
+			}
+		}
+		perEvent = float64(peak-base.heap) / n
+	}
+	b.ReportMetric(perEvent, "peak-bytes/event")
 }

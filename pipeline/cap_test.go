@@ -20,7 +20,7 @@ import (
 func TestBufferCapLaggingPartition(t *testing.T) {
 	cfg := streamConfig(t)
 	cfg.Kafka.MaxBufferedEvents = config.MinBufferedEvents
-	lines := cityLines(t, 3000, 2)
+	lines := cityLines(t, 4000, 2) // the others hold more than the cap
 	want := evaluateRecords(t, cfg, lines)
 	c := cluster(t)
 	conn := dialTest(t, c, cfg)

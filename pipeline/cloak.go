@@ -124,11 +124,12 @@ func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) 
 		p:        cl.Partition,
 		log:      s.opt.Log.With().Str("stage", "cloak").Int("partition", cl.Partition).Logger(),
 		windows:  NewWindows(cfg.Window.Size.D().Milliseconds(), false),
-		releaser: NewReleaser(s.policies, s.opt.Key),
+		releaser: NewReleaser(s.policies),
 		srcWM:    make(map[int32]int64),
 		released: NoWatermark,
 		minOff:   make(map[int64]int64),
 	}
+	cp.releaser.SetKeyScope("p" + strconv.Itoa(cl.Partition))
 	if meta := parseCommitMeta(cl.Metadata); meta.Released != nil {
 		cp.released = *meta.Released
 	}
@@ -156,7 +157,7 @@ func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) 
 		started = started.Str("released_through", time.UnixMilli(cp.released).UTC().Format(time.RFC3339))
 	}
 	started.Msg("partition started")
-	res := cfg.FinestResolution()
+	res := cfg.CellResolution
 	size := cfg.Window.Size.D().Milliseconds()
 	maxBuffered := int64(cfg.Kafka.MaxBufferedEvents)
 	var b Batch
@@ -326,55 +327,50 @@ func (cp *cloakPartition) watermark(ctx context.Context) int64 {
 // partners in parallel), waits for all acknowledgements, then forgets the windows.
 func (cp *cloakPartition) release(ctx context.Context, closed []*Window) error {
 	s := cp.s
-	msgs := make([][]kafka.Message, len(s.policies))
 	stats := make([]Stats, len(s.policies))
 	var events int64
 	for _, w := range closed {
 		events += int64(w.Len())
 		rel := cp.releaser.Release(w)
+		// Partners in parallel, each writing its records batch by batch: a batch's
+		// messages point into the release's buffers, valid until its next batch, and a
+		// write returns once they are acknowledged, so nothing is copied and a window's
+		// records are never all in memory.
+		errs := make([]error, len(rel.Partners))
+		var wg sync.WaitGroup
 		for i := range rel.Partners {
 			pr := &rel.Partners[i]
-			if prev, ok := cp.ledger[i][w.Start]; ok {
-				// Released before a crash with noise we cannot draw again: the same
-				// records once more.
-				msgs[i] = append(msgs[i], prev...)
-				delete(cp.ledger[i], w.Start)
-				stats[i].Add(&pr.Stats)
-				continue
-			}
-			// Records point into the releaser's buffers, reused by the next Release.
-			var arena []byte
-			for _, r := range pr.Records {
-				arena = append(arena, r.Key...)
-				arena = append(arena, r.Value...)
-			}
-			for _, r := range pr.Records {
-				k, v := arena[:len(r.Key):len(r.Key)], arena[len(r.Key):len(r.Key)+len(r.Value):len(r.Key)+len(r.Value)]
-				arena = arena[len(r.Key)+len(r.Value):]
-				msgs[i] = append(msgs[i], kafka.Message{Key: k, Value: v, Time: time.UnixMilli(r.Time)})
-			}
 			stats[i].Add(&pr.Stats)
+			prev, again := cp.ledger[i][w.Start]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if again {
+					// Released before a crash with noise we cannot draw again: the same
+					// records once more.
+					errs[i] = cp.write(ctx, i, prev)
+					return
+				}
+				var msgs []kafka.Message
+				for recs := pr.Records(recordBatch); recs != nil; recs = pr.Records(recordBatch) {
+					msgs = msgs[:0]
+					for _, r := range recs {
+						msgs = append(msgs, kafka.Message{Key: r.Key, Value: r.Value, Time: time.UnixMilli(r.Time)})
+					}
+					if errs[i] = cp.write(ctx, i, msgs); errs[i] != nil {
+						return
+					}
+				}
+			}()
 		}
-	}
-	errs := make([]error, len(msgs))
-	var wg sync.WaitGroup
-	for i := range msgs {
-		if len(msgs[i]) == 0 {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = s.opt.writeAll(ctx, s.partners[i], s.policies[i].Topic, "cloak", cp.p, msgs[i], cp.log, nil)
-			if errs[i] == nil {
-				s.opt.Metrics.Records.WithLabelValues(s.policies[i].Name).Add(float64(len(msgs[i])))
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				return err // ctx ended: nothing is committed, the window is released again
 			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
+		}
+		for i := range rel.Partners {
+			delete(cp.ledger[i], w.Start)
 		}
 	}
 	// Counted once the records are acknowledged.
@@ -395,6 +391,19 @@ func (cp *cloakPartition) release(ctx context.Context, closed []*Window) error {
 	s.opt.Metrics.Buffered.Set(float64(s.buffered.Load()))
 	s.opt.Metrics.Windows.Set(float64(s.windows.Load()))
 	cp.log.Debug().Int("windows", len(closed)).Int64("events", events).Msg("windows released")
+	return nil
+}
+
+// write writes msgs to partner i's topic until they are acknowledged.
+func (cp *cloakPartition) write(ctx context.Context, i int, msgs []kafka.Message) error {
+	s := cp.s
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := s.opt.writeAll(ctx, s.partners[i], s.policies[i].Topic, "cloak", cp.p, msgs, cp.log, nil); err != nil {
+		return err
+	}
+	s.opt.Metrics.Records.WithLabelValues(s.policies[i].Name).Add(float64(len(msgs)))
 	return nil
 }
 
@@ -445,8 +454,8 @@ func (cp *cloakPartition) loadLedger(ctx context.Context) error {
 			for off >= 0 {
 				next, high, err := s.opt.Conn.fetchRecords(ctx, topic, po.Partition, off, 50*time.Millisecond, s.opt.FetchBytes,
 					func(_ int64, key, value []byte, ts time.Time) error {
-						start, cell, ok := parseRecordKey(key)
-						if !ok || internalPartition(cell, pres, s.nInternal) != cp.p || start+s.opt.Config.Window.Size.D().Milliseconds() <= cp.released {
+						start, part, ok := parseRecordKey(key, pres, s.nInternal)
+						if !ok || part != cp.p || start+s.opt.Config.Window.Size.D().Milliseconds() <= cp.released {
 							return nil
 						}
 						if cp.ledger == nil {
@@ -480,8 +489,10 @@ func offsetAt(po kafka.PartitionOffsets) int64 {
 	return -1
 }
 
-// parseRecordKey reads a partner record key, "partner/window start (Unix s)/cell[/n]".
-func parseRecordKey(key []byte) (start int64, cell geo.Cell, ok bool) {
+// parseRecordKey reads a partner record key, "partner/window start (Unix s)/cell[/n]",
+// or for a policy without cell "partner/window start/p<internal partition>/rank[/n]", and
+// returns the window start and the internal partition that released it.
+func parseRecordKey(key []byte, partitionRes, nInternal int) (start int64, partition int, ok bool) {
 	parts := strings.Split(string(key), "/")
 	if len(parts) < 3 {
 		return 0, 0, false
@@ -490,9 +501,13 @@ func parseRecordKey(key []byte) (start int64, cell geo.Cell, ok bool) {
 	if err != nil {
 		return 0, 0, false
 	}
+	if p, found := strings.CutPrefix(parts[2], "p"); found {
+		n, err := strconv.Atoi(p)
+		return sec * 1000, n, err == nil
+	}
 	c, err := strconv.ParseUint(parts[2], 16, 64)
 	if err != nil {
 		return 0, 0, false
 	}
-	return sec * 1000, geo.Cell(c), true
+	return sec * 1000, internalPartition(geo.Cell(c), partitionRes, nInternal), true
 }

@@ -249,11 +249,13 @@ func (d *Decoder) category(s *scanner) ([]byte, error) {
 	if len(v) > maxCategoryLen {
 		return nil, invalid("category: longer than 128 bytes")
 	}
-	// Categories are released to partners: they must be clean UTF-8 text.
-	for _, r := range string(v) {
-		if r == utf8.RuneError || r < 0x20 || r == 0x7f {
-			return nil, invalid("category: not printable UTF-8")
-		}
+	// Categories may be released to partners: they must be visible UTF-8 text, with no
+	// control, bidi, zero-width or other invisible character that could hide content.
+	if !utf8.Valid(v) {
+		return nil, invalid("category: not valid UTF-8")
+	}
+	if _, hidden := config.HiddenRune(string(v)); hidden {
+		return nil, invalid("category: holds a control, bidi or invisible character")
 	}
 	return v, nil
 }

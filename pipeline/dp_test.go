@@ -1,8 +1,12 @@
 package pipeline
 
 import (
+	"bytes"
+	"context"
 	"math"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/google/differential-privacy/go/v3/noise"
 	"github.com/google/differential-privacy/go/v3/stattestutils"
@@ -36,21 +40,22 @@ func releaseClass(r *Releaser, users int) (Class, bool) {
 	for u := range users {
 		ws.Add(&Event{Cell: c, User: Pseudonym(u + 1), Time: 1_772_445_600_000 + int64(u)}, 0, int64(u), "")
 	}
-	for _, w := range ws.Close(math.MaxInt64) {
-		rel := r.Release(w)
-		pr := &rel.Partners[0]
-		if len(pr.Classes) == 0 {
-			return Class{}, false
-		}
-		return pr.Classes[0], !pr.Classes[0].DPDropped && len(pr.Records) == 1
+	closed := ws.Close(math.MaxInt64)
+	if len(closed) == 0 {
+		return Class{}, false
 	}
-	return Class{}, false
+	rel := r.Release(closed[0])
+	pr := &rel.Partners[0]
+	if len(pr.Classes) == 0 {
+		return Class{}, false
+	}
+	return pr.Classes[0], !pr.Classes[0].DPDropped && pr.RecordCount() == 1
 }
 
 // The noise is present: released counts differ from the true counts, and vary.
 func TestDPNoisePresent(t *testing.T) {
 	cfg := dpPolicy(t, 5, 1, 1e-6)
-	r := NewReleaser(NewPolicies(cfg), []byte(DevKey))
+	r := NewReleaser(NewPolicies(cfg))
 	seen := make(map[int]bool)
 	differ := 0
 	for range 200 {
@@ -77,7 +82,7 @@ func TestDPNoisePresent(t *testing.T) {
 func TestDPThresholding(t *testing.T) {
 	const k, eps, delta = 10, 1.0, 1e-3
 	cfg := dpPolicy(t, k, eps, delta)
-	r := NewReleaser(NewPolicies(cfg), []byte(DevKey))
+	r := NewReleaser(NewPolicies(cfg))
 	// The threshold on the user count: epsilon/2, L0 = L∞ = cap = 1, plus k - 1.
 	thr, err := noise.Laplace().Threshold(1, 1, eps/2, 0, delta)
 	if err != nil {
@@ -103,7 +108,7 @@ func TestDPThresholding(t *testing.T) {
 func TestDPDistribution(t *testing.T) {
 	const eps = 1.0
 	cfg := dpPolicy(t, 5, eps, 1e-6)
-	r := NewReleaser(NewPolicies(cfg), []byte(DevKey))
+	r := NewReleaser(NewPolicies(cfg))
 	const truth, n = 500, 20000
 	var xs []float64
 	for range n {
@@ -123,4 +128,52 @@ func TestDPDistribution(t *testing.T) {
 		t.Errorf("variance %.3f, want %.3f ± 10%%", variance, wantVar)
 	}
 	t.Logf("mean %.3f (truth %d), variance %.3f (Laplace 2b² = %.3f)", mean, truth, variance, wantVar)
+}
+
+// dpRelease evaluates the bundled region with one dp counts partner (24 h windows,
+// epsilon 1, delta 1e-6, one check-in per user per window) and returns its stats.
+func dpRelease(t *testing.T, lines []byte, k int) Stats {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Window.Size = config.Duration(24 * time.Hour)
+	p := config.DefaultPartner()
+	p.Name, p.Topic, p.Mode, p.K = "dp", "t.dp", config.ModeCounts, k
+	p.MaxResolution, p.MinResolution = 8, 5
+	p.Fields = config.DefaultFields(config.ModeCounts)
+	p.DP = &config.DP{Epsilon: 1, Delta: 1e-6}
+	cfg.Partners = []config.Partner{p}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Evaluate(context.Background(), bytes.NewReader(lines), EvalOptions{Config: &cfg, Key: testStageKey},
+		NewWriterOutput(NewPolicies(&cfg), nil, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum.Partners[0].Stats
+}
+
+// A dp partner's classes are built for its noisy threshold plus a margin, so that they
+// pass it: on the bundled region, k = 20 releases a useful share, few classes are dropped
+// by the noise, and raising k never releases more (it raises the target).
+func TestDPReleaseShrinksWithK(t *testing.T) {
+	lines, err := os.ReadFile("../testdata/city.jsonl.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := math.MaxInt
+	for _, k := range []int{20, 50, 80} {
+		st := dpRelease(t, lines, k)
+		t.Logf("k=%d: released %d of %d (%.1f%%), %d dropped by the noise", k, st.Released, st.In, 100*float64(st.Released)/float64(st.In), st.DPDropped)
+		if k == 20 && st.Released*100 < 30*st.In {
+			t.Errorf("k=20: %d of %d released, want at least 30%%", st.Released, st.In)
+		}
+		if st.DPDropped*20 > st.Released {
+			t.Errorf("k=%d: %d check-ins dropped by the noise for %d released: classes are not built for the threshold", k, st.DPDropped, st.Released)
+		}
+		if st.Released > prev {
+			t.Errorf("k=%d releases %d, more than the smaller k's %d", k, st.Released, prev)
+		}
+		prev = st.Released
+	}
 }

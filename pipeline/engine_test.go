@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,11 +35,32 @@ const sentinel = "SENTINEL"
 
 var testStart = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC).UnixMilli()
 
-var testCategories = []string{"Coffee Shop", "Bar", "Gym", "Park", "Office", "Hospital", "Place of Worship", ""}
+// testCategories mix taxonomy leaves of several groups, sensitive ones (by name and by
+// keyword only), a group's own name, a name the taxonomy does not know, and none.
+var testCategories = []string{"Coffee Shop", "Bakery", "Restaurant", "Bar", "Gym", "Park", "Office", "Food",
+	"Hospital", "Place of Worship", "Children's Dentist Clinic", "Unknown Venue Type", ""}
+
+// allLeaves are the leaf names of the shipped taxonomy: rare categories.
+var allLeaves = func() []string {
+	var out []string
+	for _, g := range config.ShippedTaxonomy().Groups {
+		out = append(out, g.Categories...)
+	}
+	return out
+}()
+
+// centers are where scenario events are drawn: a city, a region spanning many partition
+// cells, far places, a pole and the antimeridian.
+type center struct{ lat, lng, spread float64 }
+
+var centers = []center{{45.764, 4.8357, 0.01}, {45.75, 4.85, 0.2}, {45.7, 4.9, 1.5}, {40.7, -74.0, 0.02}, {89.99, 10, 0.005}, {0.001, 179.999, 0.002}}
 
 // scenario draws an adversarial or random workload: the config and the input lines.
+// Each partner is valid on its own; the set of partners is any mix, including mixes
+// config check refuses, since the engine decides every partner independently.
 func scenario(t *rapid.T) (*config.Config, []testEvent) {
-	kind := rapid.SampledFrom([]string{"random", "one-user-flood", "one-cell", "window-edges", "many-partners", "sparse"}).Draw(t, "kind")
+	kind := rapid.SampledFrom([]string{"random", "one-user-flood", "one-cell", "window-edges", "many-partners", "sparse",
+		"multi-cell", "one-user-many-categories", "one-category-but-one", "rare-categories"}).Draw(t, "kind")
 	seed := rapid.Uint64().Draw(t, "seed")
 	r := rand.New(rand.NewPCG(seed, 7))
 
@@ -48,56 +70,32 @@ func scenario(t *rapid.T) (*config.Config, []testEvent) {
 	// From the seed, not a draw of its own: the committed failure files stay valid.
 	cfg.Window.WatermarkUsers = 1 + rand.New(rand.NewPCG(seed, 11)).IntN(4)
 	cfg.PartitionResolution = rapid.IntRange(0, 5).Draw(t, "partition_res")
+	cfg.CellResolution = rapid.SampledFrom([]int{15, 12}).Draw(t, "cell_res")
 	nPartners := rapid.IntRange(1, 3).Draw(t, "partners")
 	if kind == "many-partners" {
 		nPartners = rapid.IntRange(4, 8).Draw(t, "partners")
 	}
 	for i := range nPartners {
-		p := config.DefaultPartner()
-		p.Name = fmt.Sprintf("p%d", i)
-		p.Topic = "t." + p.Name
-		p.Mode = rapid.SampledFrom([]config.Mode{config.ModeEvents, config.ModeCounts}).Draw(t, "mode")
-		p.K = rapid.IntRange(2, 8).Draw(t, "k")
-		p.MaxResolution = rapid.IntRange(cfg.PartitionResolution, 12).Draw(t, "max_res")
-		p.MinResolution = rapid.IntRange(cfg.PartitionResolution, p.MaxResolution).Draw(t, "min_res")
-		all := config.AllowedFields(p.Mode)
-		for _, f := range all {
-			if r.IntN(4) != 0 {
-				p.Fields = append(p.Fields, f)
-			}
-		}
-		if len(p.Fields) == 0 {
-			p.Fields = all[:1]
-		}
-		if p.Mode == config.ModeEvents && p.Has("category") && r.IntN(2) == 0 {
-			p.LDiversity = rapid.IntRange(2, 3).Draw(t, "l")
-		}
-		if r.IntN(2) == 0 {
-			p.SuppressCategories = []string{"Hospital", "Place of Worship"}[:1+r.IntN(2)]
-		}
-		p.MaxCheckinsPerUserPerWindow = rapid.IntRange(0, 3).Draw(t, "cap")
-		p.Generalization = rapid.SampledFrom([]string{config.Maximal, config.Greedy}).Draw(t, "generalization")
-		if p.Mode == config.ModeCounts && p.MaxCheckinsPerUserPerWindow > 0 && rapid.Bool().Draw(t, "dp") {
-			p.DP = &config.DP{Epsilon: 1, Delta: 1e-3}
-		}
-		cfg.Partners = append(cfg.Partners, p)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatalf("generated config invalid: %v", err)
+		cfg.Partners = append(cfg.Partners, randomPartner(t, r, &cfg, fmt.Sprintf("p%d", i)))
 	}
 
 	n := rapid.IntRange(0, 600).Draw(t, "events")
 	users := rapid.IntRange(1, 40).Draw(t, "users")
-	type center struct{ lat, lng, spread float64 }
-	centers := []center{{45.764, 4.8357, 0.01}, {45.75, 4.85, 0.2}, {40.7, -74.0, 0.02}, {89.99, 10, 0.005}, {0.001, 179.999, 0.002}}
+	cs := centers
+	cats := testCategories
 	switch kind {
 	case "one-user-flood":
 		users = 1
 		n = rapid.IntRange(500, 3000).Draw(t, "events")
 	case "one-cell":
-		centers = []center{{45.764, 4.8357, 0}}
+		cs = []center{{45.764, 4.8357, 0}}
 	case "sparse":
-		centers = []center{{0, 0, 60}}
+		cs = []center{{0, 0, 60}}
+	case "multi-cell":
+		cs = []center{{45.7, 4.9, 2}}
+		n = rapid.IntRange(200, 1500).Draw(t, "events")
+	case "rare-categories":
+		cats = allLeaves
 	}
 	size := cfg.Window.Size.D().Milliseconds()
 	var evs []testEvent
@@ -106,9 +104,22 @@ func scenario(t *rapid.T) (*config.Config, []testEvent) {
 		e := testEvent{
 			id:   fmt.Sprintf("%s-ev-%d", sentinel, i),
 			user: fmt.Sprintf("%s-user-%d", sentinel, r.IntN(users)),
-			cat:  testCategories[r.IntN(len(testCategories))],
+			cat:  cats[r.IntN(len(cats))],
 		}
-		c := centers[r.IntN(len(centers))]
+		switch kind {
+		case "one-user-many-categories":
+			if e.user == sentinel+"-user-0" {
+				e.cat = allLeaves[r.IntN(len(allLeaves))]
+			} else {
+				e.cat = "Coffee Shop"
+			}
+		case "one-category-but-one":
+			e.cat = "Coffee Shop"
+			if e.user == sentinel+"-user-0" {
+				e.cat = "Bakery"
+			}
+		}
+		c := cs[r.IntN(len(cs))]
 		e.lat = math.Max(-90, math.Min(90, c.lat+(r.Float64()-0.5)*c.spread))
 		e.lng = math.Max(-180, math.Min(180, c.lng+(r.Float64()-0.5)*c.spread))
 		clock += int64(r.IntN(int(size/20) + 1))
@@ -130,12 +141,54 @@ func scenario(t *rapid.T) (*config.Config, []testEvent) {
 				`{"event_id":%q,"user_id":"x","lat":NaN,"lng":2,"ts":"2026-03-02T00:00:00Z"}`,
 				`{"event_id":%q,"lat":1,"lng":2,"ts":"2026-03-02T00:00:00Z"}`,
 				`{"event_id":%q,"user_id":"x","lat":1,"lng":2,"ts":"2099-03-02T00:00:00Z"}`,
+				`{"event_id":%q,"user_id":"x","lat":1,"lng":2,"ts":"2026-03-02T00:00:00Z","venue_category":"Bar\u202e"}`,
 			}
 			e.line = fmt.Sprintf(bad[r.IntN(len(bad))], e.id)
 		}
 		evs = append(evs, e)
 	}
 	return &cfg, evs
+}
+
+// randomPartner draws one partner policy, valid on its own in cfg.
+func randomPartner(t *rapid.T, r *rand.Rand, cfg *config.Config, name string) config.Partner {
+	p := config.DefaultPartner()
+	p.Name = name
+	p.Topic = "t." + p.Name
+	p.Mode = rapid.SampledFrom([]config.Mode{config.ModeEvents, config.ModeCounts}).Draw(t, "mode")
+	p.K = rapid.IntRange(2, 8).Draw(t, "k")
+	p.MaxResolution = rapid.IntRange(cfg.PartitionResolution, min(12, cfg.CellResolution)).Draw(t, "max_res")
+	p.MinResolution = rapid.IntRange(cfg.PartitionResolution, p.MaxResolution).Draw(t, "min_res")
+	all := config.AllowedFields(p.Mode)
+	for _, f := range all {
+		if r.IntN(4) != 0 {
+			p.Fields = append(p.Fields, f)
+		}
+	}
+	if len(p.Fields) == 0 {
+		p.Fields = all[:1]
+	}
+	if p.Mode == config.ModeEvents && p.Has("category") && r.IntN(2) == 0 {
+		p.LDiversity = rapid.IntRange(2, 3).Draw(t, "l")
+	}
+	if r.IntN(2) == 0 {
+		p.SuppressCategories = []string{"Bar", "food", "Nightlife Spot"}[:1+r.IntN(3)]
+	}
+	if r.IntN(3) == 0 {
+		p.ReleaseSensitiveGroups = []string{"health", "religion"}[:1+r.IntN(2)]
+	}
+	p.MaxCheckinsPerUserPerWindow = rapid.IntRange(0, 3).Draw(t, "cap")
+	p.Generalization = rapid.SampledFrom([]string{config.Maximal, config.Greedy}).Draw(t, "generalization")
+	if p.Mode == config.ModeCounts && p.MaxCheckinsPerUserPerWindow > 0 && rapid.Bool().Draw(t, "dp") {
+		// A large epsilon keeps the dp target within the scenario's crowds.
+		p.DP = &config.DP{Epsilon: 10, Delta: 1e-3}
+	}
+	alone := *cfg
+	alone.Partners = []config.Partner{p}
+	if err := alone.Validate(); err != nil {
+		t.Fatalf("generated partner invalid: %v", err)
+	}
+	return p
 }
 
 type evalResult struct {
@@ -181,19 +234,58 @@ func evaluateLines(t fataler, cfg *config.Config, evs []testEvent, workers int) 
 }
 
 type auditLine struct {
-	EventID     string `json:"event_id"`
-	Partner     string `json:"partner"`
-	Released    bool   `json:"released"`
-	Cell        string `json:"cell"`
-	Res         *int   `json:"res"`
-	WindowStart string `json:"window_start"`
-	WindowEnd   string `json:"window_end"`
-	Reason      string `json:"reason"`
+	EventID     string  `json:"event_id"`
+	Partner     string  `json:"partner"`
+	Released    bool    `json:"released"`
+	Cell        string  `json:"cell"`
+	Res         *int    `json:"res"`
+	Category    *string `json:"category"`
+	WindowStart string  `json:"window_start"`
+	WindowEnd   string  `json:"window_end"`
+	Reason      string  `json:"reason"`
 }
 
-// TestGuarantees checks G1, G2, G4 and determinism over random and adversarial inputs,
-// and that the engine releases exactly what an independent, naive implementation of the
-// DESIGN.md algorithm releases.
+// category is the audit line's category, "" for null.
+func (a auditLine) category() string {
+	if a.Category == nil {
+		return ""
+	}
+	return *a.Category
+}
+
+// parseAudit reads audit lines, strictly, by partner and event id; two lines for one
+// event and partner fail (G4).
+func parseAudit(t fataler, cfg *config.Config, audit []byte) map[string]map[string]auditLine {
+	audits := make(map[string]map[string]auditLine) // partner → event id → line
+	for _, p := range cfg.Partners {
+		audits[p.Name] = make(map[string]auditLine)
+	}
+	for _, l := range bytes.Split(bytes.TrimSpace(audit), []byte("\n")) {
+		if len(l) == 0 {
+			continue
+		}
+		var a auditLine
+		dec := json.NewDecoder(bytes.NewReader(l))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&a); err != nil {
+			t.Fatalf("audit line %s: %v", l, err)
+		}
+		m, ok := audits[a.Partner]
+		if !ok {
+			t.Fatalf("audit line for unknown partner: %s", l)
+		}
+		if _, dup := m[a.EventID]; dup {
+			t.Fatalf("G4: two audit lines for event %s, partner %s", a.EventID, a.Partner)
+		}
+		m[a.EventID] = a
+	}
+	return audits
+}
+
+// TestGuarantees checks G1 (over every released tuple), G2, G4 and determinism over
+// random and adversarial inputs, that the engine releases exactly what an independent,
+// naive implementation of the algorithm releases, and that every record shows exactly
+// the category an independent implementation of the category rule gives it.
 func TestGuarantees(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg, evs := scenario(t)
@@ -222,30 +314,10 @@ func checkGuarantees(t *rapid.T, cfg *config.Config, evs []testEvent, got evalRe
 		byID[evs[i].id] = &evs[i]
 	}
 	want := reference(cfg, evs)
-	audits := make(map[string]map[string]auditLine) // partner → event id → line
-	for _, p := range cfg.Partners {
-		audits[p.Name] = make(map[string]auditLine)
-	}
-	for _, l := range bytes.Split(bytes.TrimSpace(got.audit), []byte("\n")) {
-		if len(l) == 0 {
-			continue
-		}
-		var a auditLine
-		dec := json.NewDecoder(bytes.NewReader(l))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&a); err != nil {
-			t.Fatalf("audit line %s: %v", l, err)
-		}
-		m, ok := audits[a.Partner]
-		if !ok {
-			t.Fatalf("audit line for unknown partner: %s", l)
-		}
-		if _, dup := m[a.EventID]; dup {
-			t.Fatalf("G4: two audit lines for event %s, partner %s", a.EventID, a.Partner)
-		}
-		m[a.EventID] = a
-	}
+	audits := parseAudit(t, cfg, got.audit)
+	tax := cfg.Taxonomy()
 	size := cfg.Window.Size.D().Milliseconds()
+	pols := NewPolicies(cfg)
 	for pi, p := range cfg.Partners {
 		m := audits[p.Name]
 		// G4: exactly one audit line per input event per partner.
@@ -253,9 +325,9 @@ func checkGuarantees(t *rapid.T, cfg *config.Config, evs []testEvent, got evalRe
 			t.Fatalf("G4: partner %s has %d audit lines for %d events", p.Name, len(m), len(evs))
 		}
 		type classKey struct{ ws, cell string }
-		classUsers := make(map[classKey]map[string]bool)
-		classCount := make(map[classKey]int)
-		classCats := make(map[classKey]map[string]bool)
+		type tupleKey struct{ ws, cell, cat string }
+		classMembers := make(map[classKey][]*testEvent)
+		tupleUsers := make(map[tupleKey]map[string]bool)
 		for _, e := range evs {
 			a, ok := m[e.id]
 			if !ok {
@@ -264,10 +336,11 @@ func checkGuarantees(t *rapid.T, cfg *config.Config, evs []testEvent, got evalRe
 			w := want[pi][e.id]
 			switch {
 			case p.DP != nil:
-				// dp drops some classes that reached k: only what holds for any release
-				// is checked here (G1, G2, G4 below); dp_test.go checks the noise.
-				if a.Released && !w.feasible {
-					t.Fatalf("dp partner %s released event %s whose cell never reached k", p.Name, e.id)
+				// dp drops some classes that reached the target: only what holds for any
+				// release is checked here (G1, G2, G4 below); dp_test.go checks the noise.
+				if a.Released != w.feasible && (a.Released || a.Reason != "below_k") {
+					t.Fatalf("dp partner %s event %s: released=%v reason=%q; reference says feasible=%v reason=%q",
+						p.Name, e.id, a.Released, a.Reason, w.feasible, w.reason)
 				}
 			case p.Generalization == config.Greedy:
 				if a.Released != w.released || a.Reason != w.reason || a.Cell != w.cell {
@@ -287,111 +360,232 @@ func checkGuarantees(t *rapid.T, cfg *config.Config, evs []testEvent, got evalRe
 				}
 			}
 			if !a.Released {
+				if a.Category != nil {
+					t.Fatalf("suppressed event %s audited with category %q", e.id, *a.Category)
+				}
 				continue
 			}
+			// The released cell is the ancestor of the check-in's cell at cell_resolution.
 			pt, _ := geo.NewPoint(e.lat, e.lng)
-			fineCell, _ := geo.CellOf(pt, cfg.FinestResolution())
-			if a.Res != nil && a.Cell != fineCell.Parent(*a.Res).String() {
-				t.Fatalf("event %s released in %s, not the ancestor of its cell %s at res %d", e.id, a.Cell, fineCell, *a.Res)
+			cell, _ := geo.CellOf(pt, cfg.CellResolution)
+			if a.Res == nil || a.Cell != cell.Parent(*a.Res).String() {
+				t.Fatalf("event %s released in %s, not the ancestor of its cell %s", e.id, a.Cell, cell)
 			}
-			// Window bounds contain the event; the cell is the ancestor of its fine cell.
+			// Window bounds contain the event.
 			ws, _ := time.Parse(time.RFC3339, a.WindowStart)
 			we, _ := time.Parse(time.RFC3339, a.WindowEnd)
 			if e.t < ws.UnixMilli() || e.t >= we.UnixMilli() || we.UnixMilli()-ws.UnixMilli() != size {
 				t.Fatalf("event %s at %d released in window [%s, %s)", e.id, e.t, a.WindowStart, a.WindowEnd)
 			}
-			if a.Res == nil || *a.Res < p.MinResolution || *a.Res > p.MaxResolution {
-				t.Fatalf("event %s released at res %v outside [%d, %d]", e.id, a.Res, p.MinResolution, p.MaxResolution)
+			if *a.Res < p.MinResolution || *a.Res > p.MaxResolution {
+				t.Fatalf("event %s released at res %d outside [%d, %d]", e.id, *a.Res, p.MinResolution, p.MaxResolution)
 			}
-			k := classKey{a.WindowStart, a.Cell}
-			if classUsers[k] == nil {
-				classUsers[k], classCats[k] = make(map[string]bool), make(map[string]bool)
-			}
-			classUsers[k][e.user] = true
-			classCats[k][e.cat] = true
-			classCount[k]++
-		}
-		// G1: every released class has at least k distinct users.
-		for k, users := range classUsers {
-			if len(users) < p.K {
-				t.Fatalf("G1: partner %s class %v has %d users < k=%d", p.Name, k, len(users), p.K)
-			}
-		}
-		// The records are exactly the released classes, with only the policy's fields (G2).
-		type recKey struct{ ws, cell, cat string }
-		wantRecs := make(map[recKey]int)
-		for k, n := range classCount {
-			if p.Mode == config.ModeCounts {
-				counts := fmt.Sprintf("%d/%d", len(classUsers[k]), n)
-				if p.DP != nil {
-					counts = "noisy"
-				}
-				wantRecs[recKey{k.ws, k.cell, counts}]++
-				continue
-			}
-			withheld := p.LDiversity > 0 && len(classCats[k]) < p.LDiversity
-			for _, e := range evs {
-				if a := m[e.id]; a.Released && a.WindowStart == k.ws && a.Cell == k.cell {
-					cat := e.cat
-					if withheld || !p.Has("category") {
-						cat = ""
+			// G2: a sensitive group is never released unless opted in, nor a suppressed name.
+			if c := tax.Lookup(e.cat); c.Known() {
+				for _, g := range append([]int{c.Group}, c.Also...) {
+					if tax.Groups[g].Sensitive && !slices.Contains(p.ReleaseSensitiveGroups, tax.Groups[g].ID) {
+						t.Fatalf("G2: partner %s released event %s at a %s place", p.Name, e.id, tax.Groups[g].ID)
 					}
-					wantRecs[recKey{k.ws, k.cell, cat}]++
 				}
 			}
+			if cat := a.category(); cat != "" {
+				c := tax.Lookup(e.cat)
+				if p.Mode != config.ModeEvents || !p.Has("category") || !c.Known() || (cat != c.Leaf && cat != tax.Groups[c.Group].Name) {
+					t.Fatalf("partner %s event %s (category %q) shows %q", p.Name, e.id, e.cat, cat)
+				}
+			}
+			ck := classKey{a.WindowStart, a.Cell}
+			classMembers[ck] = append(classMembers[ck], byID[e.id])
+			tk := tupleKey{a.WindowStart, a.Cell, a.category()}
+			if tupleUsers[tk] == nil {
+				tupleUsers[tk] = make(map[string]bool)
+			}
+			tupleUsers[tk][e.user] = true
 		}
-		gotRecs := make(map[recKey]int)
-		out := got.partners[p.Name]
-		if bytes.Contains(out, []byte(sentinel)) {
-			t.Fatalf("G2: partner %s output holds an input identifier or free text", p.Name)
+		// G1: every tuple a partner can tell apart has k distinct users (a dp partner's:
+		// the dp target).
+		k := pols[pi].KGen()
+		for tk, users := range tupleUsers {
+			if len(users) < k {
+				t.Fatalf("G1: partner %s tuple %v has %d users < k=%d", p.Name, tk, len(users), k)
+			}
 		}
-		for _, l := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
-			if len(l) == 0 {
+		// Categories are exactly what an independent implementation of the rule gives.
+		for ck, members := range classMembers {
+			if p.Mode != config.ModeEvents || !p.Has("category") {
 				continue
 			}
-			var rec map[string]any
-			if err := json.Unmarshal(l, &rec); err != nil {
-				t.Fatalf("record %s: %v", l, err)
-			}
-			for f := range rec {
-				if !p.Has(f) {
-					t.Fatalf("G2: partner %s record has field %q not in its policy %v: %s", p.Name, f, p.Fields, l)
+			wantLabels := referenceLabels(tax, members, p.K, p.LDiversity)
+			for _, e := range members {
+				if got := m[e.id].category(); got != wantLabels[e.id] {
+					t.Fatalf("partner %s class %v event %s (%q): shows %q, want %q", p.Name, ck, e.id, e.cat, got, wantLabels[e.id])
 				}
 			}
-			if !p.Has("cell") || !p.Has("window_start") {
-				continue // records cannot be matched to classes; counted below
-			}
-			rk := recKey{ws: rec["window_start"].(string), cell: rec["cell"].(string)}
-			if p.Mode == config.ModeCounts {
-				if p.DP != nil {
-					rk.cat = "noisy"
-				} else if p.Has("users") && p.Has("checkins") {
-					rk.cat = fmt.Sprintf("%v/%v", rec["users"], rec["checkins"])
-				}
-			} else if c, ok := rec["category"].(string); ok {
-				if !slices.Contains(testCategories, c) {
-					t.Fatalf("G2: category %q is not an input category", c)
-				}
-				rk.cat = c
-			}
-			gotRecs[rk]++
 		}
-		nLines := bytes.Count(out, []byte("\n"))
-		wantLines := 0
-		for _, n := range wantRecs {
-			wantLines += n
+		checkRecords(t, p, m, evs, got.partners[p.Name])
+	}
+}
+
+// checkRecords checks that a partner's records are exactly its released tuples, with
+// only the policy's fields (G2).
+func checkRecords(t *rapid.T, p config.Partner, m map[string]auditLine, evs []testEvent, out []byte) {
+	type recKey struct{ ws, cell, cat string }
+	wantRecs := make(map[recKey]int)
+	type classKey struct{ ws, cell string }
+	users := make(map[classKey]map[string]bool)
+	count := make(map[classKey]int)
+	for _, e := range evs {
+		a := m[e.id]
+		if !a.Released {
+			continue
 		}
-		if nLines != wantLines {
-			t.Fatalf("partner %s: %d records, want %d", p.Name, nLines, wantLines)
+		ck := classKey{a.WindowStart, a.Cell}
+		if users[ck] == nil {
+			users[ck] = make(map[string]bool)
 		}
-		if p.Has("cell") && p.Has("window_start") && !(p.Mode == config.ModeCounts && !(p.Has("users") && p.Has("checkins"))) {
-			for k, n := range wantRecs {
-				if gotRecs[k] != n {
-					t.Fatalf("partner %s: %d records %v, want %d", p.Name, gotRecs[k], k, n)
-				}
+		users[ck][e.user] = true
+		count[ck]++
+		if p.Mode == config.ModeEvents {
+			wantRecs[recKey{a.WindowStart, a.Cell, a.category()}]++
+		}
+	}
+	if p.Mode == config.ModeCounts {
+		for ck, n := range count {
+			counts := fmt.Sprintf("%d/%d", len(users[ck]), n)
+			if p.DP != nil || !p.Has("users") || !p.Has("checkins") {
+				counts = "-"
+			}
+			wantRecs[recKey{ck.ws, ck.cell, counts}]++
+		}
+	}
+	if bytes.Contains(out, []byte(sentinel)) {
+		t.Fatalf("G2: partner %s output holds an input identifier or free text", p.Name)
+	}
+	gotRecs := make(map[recKey]int)
+	lines := 0
+	for _, l := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
+		if len(l) == 0 {
+			continue
+		}
+		lines++
+		var rec map[string]any
+		if err := json.Unmarshal(l, &rec); err != nil {
+			t.Fatalf("record %s: %v", l, err)
+		}
+		for f := range rec {
+			if !p.Has(f) {
+				t.Fatalf("G2: partner %s record has field %q not in its policy %v: %s", p.Name, f, p.Fields, l)
+			}
+		}
+		if !p.Has("cell") || !p.Has("window_start") {
+			continue // records cannot be matched to classes; counted below
+		}
+		rk := recKey{ws: rec["window_start"].(string), cell: rec["cell"].(string)}
+		if p.Mode == config.ModeCounts {
+			rk.cat = "-"
+			if p.DP == nil && p.Has("users") && p.Has("checkins") {
+				rk.cat = fmt.Sprintf("%v/%v", rec["users"], rec["checkins"])
+			}
+		} else if c, ok := rec["category"].(string); ok {
+			rk.cat = c
+		}
+		gotRecs[rk]++
+	}
+	wantLines := 0
+	for _, n := range wantRecs {
+		wantLines += n
+	}
+	if lines != wantLines {
+		t.Fatalf("partner %s: %d records, want %d", p.Name, lines, wantLines)
+	}
+	if p.Has("cell") && p.Has("window_start") && (p.Mode == config.ModeCounts || p.Has("category")) {
+		for k, n := range wantRecs {
+			if gotRecs[k] != n {
+				t.Fatalf("partner %s: %d records %v, want %d", p.Name, gotRecs[k], k, n)
 			}
 		}
 	}
+}
+
+// referenceLabels is a naive implementation of the category rule over one released
+// class: the leaf when k users share it; else the group when k of the users left share
+// it; the records left without category reach k users by taking the smallest tuples
+// (users, records, name); categories of fewer than l groups shown: none.
+func referenceLabels(tax *config.Taxonomy, members []*testEvent, k, l int) map[string]string {
+	label := make(map[string]string)
+	level := func(pick func(c config.Category) string) {
+		users := make(map[string]map[string]bool)
+		for _, e := range members {
+			if label[e.id] != "" {
+				continue
+			}
+			if x := pick(tax.Lookup(e.cat)); x != "" {
+				if users[x] == nil {
+					users[x] = make(map[string]bool)
+				}
+				users[x][e.user] = true
+			}
+		}
+		for _, e := range members {
+			if x := pick(tax.Lookup(e.cat)); label[e.id] == "" && x != "" && len(users[x]) >= k {
+				label[e.id] = x
+			}
+		}
+	}
+	level(func(c config.Category) string { return c.Leaf })
+	level(func(c config.Category) string {
+		if !c.Known() {
+			return ""
+		}
+		return tax.Groups[c.Group].Name
+	})
+	none := make(map[string]bool)
+	tuples := make(map[string]map[string]bool)
+	records := make(map[string]int)
+	for _, e := range members {
+		if x := label[e.id]; x == "" {
+			none[e.user] = true
+		} else {
+			if tuples[x] == nil {
+				tuples[x] = make(map[string]bool)
+			}
+			tuples[x][e.user] = true
+			records[x]++
+		}
+	}
+	if len(none) > 0 && len(none) < k {
+		var names []string
+		for x := range tuples {
+			names = append(names, x)
+		}
+		slices.SortFunc(names, func(a, b string) int {
+			return cmp.Or(cmp.Compare(len(tuples[a]), len(tuples[b])), cmp.Compare(records[a], records[b]), strings.Compare(a, b))
+		})
+		for _, x := range names {
+			if len(none) >= k {
+				break
+			}
+			for _, e := range members {
+				if label[e.id] == x {
+					label[e.id] = ""
+					none[e.user] = true
+				}
+			}
+			delete(tuples, x)
+		}
+	}
+	groups := make(map[int]bool)
+	for _, e := range members {
+		if label[e.id] != "" {
+			groups[tax.Lookup(e.cat).Group] = true
+		}
+	}
+	if l > 0 && len(groups) > 0 && len(groups) < l {
+		for _, e := range members {
+			label[e.id] = ""
+		}
+	}
+	return label
 }
 
 type refOutcome struct {
@@ -399,18 +593,19 @@ type refOutcome struct {
 	cell     string
 	reason   string
 	// feasible: a candidate whose cell at min_resolution holds k distinct candidates'
-	// users in its window (what maximal must release).
+	// users in its window (what maximal must release; for dp, k is the dp target).
 	feasible bool
 }
 
-// reference is a naive, map-based implementation of DESIGN.md's algorithm, written
+// reference is a naive, map-based implementation of the algorithm, written
 // independently of the engine: lateness in input order (against the watermark_users-th
-// latest of the users' latest times), sensitive categories, the cap (earliest by time,
-// cell, category, arrival), then the greedy walk.
+// latest of the users' latest times), sensitive categories (groups not opted in, and
+// suppress_categories by name or group), the cap (earliest by time, cell, category,
+// arrival, per user and partition cell), then the greedy walk.
 func reference(cfg *config.Config, evs []testEvent) []map[string]refOutcome {
 	size := cfg.Window.Size.D().Milliseconds()
 	late := cfg.Window.AllowedLateness.D().Milliseconds()
-	fine := cfg.FinestResolution()
+	tax := cfg.Taxonomy()
 	out := make([]map[string]refOutcome, len(cfg.Partners))
 	for i := range out {
 		out[i] = make(map[string]refOutcome)
@@ -452,20 +647,45 @@ func reference(cfg *config.Config, evs []testEvent) []map[string]refOutcome {
 			latest[e.user] = e.t
 		}
 		p, _ := geo.NewPoint(e.lat, e.lng)
-		c, _ := geo.CellOf(p, fine)
+		c, _ := geo.CellOf(p, cfg.CellResolution)
 		windows[ws] = append(windows[ws], ev{e, c, i})
 	}
+	suppressed := func(p config.Partner, cat string) bool {
+		c := tax.Lookup(cat)
+		norm := func(s string) string { return strings.ToLower(strings.Join(strings.FieldsFunc(s, isPunct), " ")) }
+		for _, s := range p.SuppressCategories {
+			if norm(s) == norm(cat) {
+				return true
+			}
+			if c.Known() && (norm(s) == tax.Groups[c.Group].ID || norm(s) == norm(tax.Groups[c.Group].Name)) {
+				return true
+			}
+		}
+		if !c.Known() {
+			return false
+		}
+		for _, g := range append([]int{c.Group}, c.Also...) {
+			if tax.Groups[g].Sensitive && !slices.Contains(p.ReleaseSensitiveGroups, tax.Groups[g].ID) {
+				return true
+			}
+		}
+		return false
+	}
 	for pi, p := range cfg.Partners {
+		k := p.K
+		if p.DP != nil {
+			k = DPTarget(p)
+		}
 		for _, w := range windows {
 			var cands []ev
 			byUser := make(map[string][]ev)
 			for _, e := range w {
-				if slices.Contains(p.SuppressCategories, e.cat) {
+				if suppressed(p, e.cat) {
 					out[pi][e.id] = refOutcome{reason: "sensitive_category"}
 					continue
 				}
-				k := e.user + "|" + e.cell.Parent(cfg.PartitionResolution).String()
-				byUser[k] = append(byUser[k], e)
+				key := e.user + "|" + e.cell.Parent(cfg.PartitionResolution).String()
+				byUser[key] = append(byUser[key], e)
 			}
 			for _, list := range byUser {
 				slices.SortFunc(list, func(a, b ev) int {
@@ -489,7 +709,7 @@ func reference(cfg *config.Config, evs []testEvent) []map[string]refOutcome {
 			}
 			feasible := make(map[string]bool)
 			for _, e := range cands {
-				feasible[e.id] = len(roots[e.cell.Parent(p.MinResolution)]) >= p.K
+				feasible[e.id] = len(roots[e.cell.Parent(p.MinResolution)]) >= k
 			}
 			defer func() {
 				for id, f := range feasible {
@@ -509,7 +729,7 @@ func reference(cfg *config.Config, evs []testEvent) []map[string]refOutcome {
 					for _, e := range g {
 						users[e.user] = true
 					}
-					if len(users) >= p.K {
+					if len(users) >= k {
 						for _, e := range g {
 							out[pi][e.id] = refOutcome{released: true, cell: cell.String()}
 						}
@@ -524,6 +744,139 @@ func reference(cfg *config.Config, evs []testEvent) []map[string]refOutcome {
 		}
 	}
 	return out
+}
+
+// isPunct splits names as the taxonomy matches them (ASCII names only in these tests).
+func isPunct(r rune) bool {
+	return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9')
+}
+
+// noLateness draws a scenario whose check-ins are never late and never identical, so
+// that the release does not depend on the order or the split of the input.
+func noLateness(t *rapid.T) (*config.Config, []testEvent) {
+	cfg, evs := scenario(t)
+	cfg.Window.AllowedLateness = config.Duration(config.MaxLateness)
+	if cfg.Window.Size.D() > time.Hour {
+		cfg.Window.Size = config.Duration(time.Hour)
+	}
+	// The span stays within the lateness, whatever the order.
+	span := (config.MaxLateness - 2*time.Hour).Milliseconds()
+	seen := make(map[string]bool)
+	out := evs[:0]
+	for _, e := range evs {
+		key := fmt.Sprint(e.user, e.lat, e.lng, e.t, e.cat)
+		if !e.invalid && (e.t < testStart-span/2 || e.t > testStart+span/2) {
+			continue
+		}
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, e)
+		}
+	}
+	return cfg, out
+}
+
+// sortedLines returns the lines of b, sorted, one per string.
+func sortedLines(b []byte) []string {
+	var out []string
+	for _, l := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+		if len(l) > 0 {
+			out = append(out, string(l))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Locality (G3 across workers; stream = evaluate): the release of a window is the union
+// of the releases of each partition cell's check-ins alone, for every partner and both
+// generalizations, record for record and audit line for audit line; and it does not
+// depend on the order of the input.
+func TestLocality(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		cfg, evs := noLateness(t)
+		whole := evaluateLines(t, cfg, evs, 2)
+		// Split the input by partition cell (invalid records on their own).
+		parts := make(map[string][]testEvent)
+		for _, e := range evs {
+			key := "invalid"
+			if !e.invalid {
+				pt, _ := geo.NewPoint(e.lat, e.lng)
+				c, _ := geo.CellOf(pt, cfg.CellResolution)
+				key = c.Parent(cfg.PartitionResolution).String()
+			}
+			parts[key] = append(parts[key], e)
+		}
+		union := make(map[string][]byte)
+		var unionAudit []byte
+		for _, part := range parts {
+			r := evaluateLines(t, cfg, part, 1)
+			for name, b := range r.partners {
+				union[name] = append(union[name], b...)
+			}
+			unionAudit = append(unionAudit, r.audit...)
+		}
+		shuffled := slices.Clone(evs)
+		rand.New(rand.NewPCG(uint64(len(evs)), 3)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+		perm := evaluateLines(t, cfg, shuffled, 3)
+		dp := false
+		for _, p := range cfg.Partners {
+			if p.DP != nil {
+				dp = true
+				continue
+			}
+			if !slices.Equal(sortedLines(whole.partners[p.Name]), sortedLines(union[p.Name])) {
+				t.Fatalf("partner %s: the release of the whole input differs from the union of its %d partition cells' releases", p.Name, len(parts))
+			}
+			if !bytes.Equal(whole.partners[p.Name], perm.partners[p.Name]) {
+				t.Fatalf("partner %s: the release depends on the order of the input", p.Name)
+			}
+		}
+		if !dp {
+			if !slices.Equal(sortedLines(whole.audit), sortedLines(unionAudit)) {
+				t.Fatal("audit of the whole input differs from the union of the partition cells' audits")
+			}
+			if !slices.Equal(sortedLines(whole.audit), sortedLines(perm.audit)) {
+				t.Fatalf("audit depends on the order of the input:\n%s", diffLines(sortedLines(whole.audit), sortedLines(perm.audit)))
+			}
+		}
+	})
+}
+
+// Partner independence: adding a partner, whatever its policy, leaves every other
+// partner's records and audit lines unchanged.
+func TestPartnerIndependence(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		cfg, evs := scenario(t)
+		r := rand.New(rand.NewPCG(rapid.Uint64().Draw(t, "extra-seed"), 9))
+		more := *cfg
+		more.Partners = append(slices.Clone(cfg.Partners), randomPartner(t, r, cfg, "extra"))
+		if rapid.Bool().Draw(t, "first") {
+			more.Partners = append(more.Partners[len(more.Partners)-1:], more.Partners[:len(more.Partners)-1]...)
+		}
+		base := evaluateLines(t, cfg, evs, 2)
+		with := evaluateLines(t, &more, evs, 2)
+		auditOf := func(audit []byte, partner string) []string {
+			var out []string
+			for _, l := range sortedLines(audit) {
+				if strings.Contains(l, `"partner":"`+partner+`"`) {
+					out = append(out, l)
+				}
+			}
+			return out
+		}
+		for _, p := range cfg.Partners {
+			if p.DP != nil {
+				continue
+			}
+			if !bytes.Equal(base.partners[p.Name], with.partners[p.Name]) {
+				t.Fatalf("partner %s: records changed when partner extra (%+v) was added", p.Name, more.Partners)
+			}
+			if !slices.Equal(auditOf(base.audit, p.Name), auditOf(with.audit, p.Name)) {
+				t.Fatalf("partner %s: audit lines changed when partner extra was added", p.Name)
+			}
+		}
+	})
 }
 
 // Memory stays bounded on long inputs: windows are released as the watermark passes, so
@@ -557,70 +910,23 @@ func TestEvaluateMemoryBounded(t *testing.T) {
 	}
 }
 
-// Partner pseudonyms: the same user has one pid per partner and rotation period; pids of
-// two partners, or of two periods, differ; none is the internal pseudonym.
-func TestPartnerPseudonym(t *testing.T) {
-	cfg := config.Default()
-	cfg.Window.AllowedLateness = 0
-	for _, name := range []string{"a", "b"} {
-		p := config.DefaultPartner()
-		p.Name, p.Topic, p.K, p.MaxCheckinsPerUserPerWindow = name, "t."+name, 2, 0
-		p.Fields = []string{"cell", "window_start", "pid"}
-		p.PIDRotation = config.Duration(2 * time.Hour)
-		cfg.Partners = append(cfg.Partners, p)
+func diffLines(a, b []string) string {
+	ma := make(map[string]int)
+	for _, l := range a {
+		ma[l]++
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
+	for _, l := range b {
+		ma[l]--
 	}
-	// Users u0..u4 check in at one place in hours 0, 1 and 2.
-	var evs []testEvent
-	for h := range 3 {
-		for u := range 5 {
-			e := testEvent{id: fmt.Sprintf("e%d-%d", h, u), user: fmt.Sprintf("u%d", u), lat: 45.764, lng: 4.8357,
-				t: testStart + int64(h)*3600_000 + int64(u)*1000}
-			e.line = fmt.Sprintf(`{"event_id":%q,"user_id":%q,"lat":45.764,"lng":4.8357,"ts":%q}`, e.id, e.user, time.UnixMilli(e.t).UTC().Format(time.RFC3339))
-			evs = append(evs, e)
+	var out []string
+	for l, n := range ma {
+		if n != 0 {
+			out = append(out, fmt.Sprintf("%+d %s", n, l))
 		}
 	}
-	got := evaluateLines(t, &cfg, evs, 1)
-	pids := func(partner string) map[string][]string { // window start → pids
-		out := make(map[string][]string)
-		for _, l := range bytes.Split(bytes.TrimSpace(got.partners[partner]), []byte("\n")) {
-			var r struct {
-				WindowStart string `json:"window_start"`
-				Pid         string `json:"pid"`
-			}
-			if err := json.Unmarshal(l, &r); err != nil {
-				t.Fatal(err)
-			}
-			if len(r.Pid) != 16 {
-				t.Fatalf("pid %q is not 16 hex digits", r.Pid)
-			}
-			out[r.WindowStart] = append(out[r.WindowStart], r.Pid)
-		}
-		return out
+	slices.Sort(out)
+	if len(out) > 6 {
+		out = out[:6]
 	}
-	a, b := pids("a"), pids("b")
-	h0, h1, h2 := "2026-03-02T00:00:00Z", "2026-03-02T01:00:00Z", "2026-03-02T02:00:00Z"
-	if len(a[h0]) != 5 || len(a[h1]) != 5 || len(a[h2]) != 5 {
-		t.Fatalf("records per window: %d %d %d", len(a[h0]), len(a[h1]), len(a[h2]))
-	}
-	// Records leave sorted by pid within a class, so hours 0 and 1 (one period) list the
-	// same five pids in the same order; hour 2 starts a new period.
-	if !slices.Equal(a[h0], a[h1]) {
-		t.Errorf("pids changed within one rotation period: %v vs %v", a[h0], a[h1])
-	}
-	for _, p := range a[h2] {
-		if slices.Contains(a[h0], p) {
-			t.Errorf("pid %s survived the rotation", p)
-		}
-	}
-	for _, p := range b[h0] {
-		if slices.Contains(a[h0], p) {
-			t.Errorf("partners a and b share pid %s", p)
-		}
-	}
-	if !slices.IsSorted(a[h0]) {
-		t.Errorf("records are not sorted by pid within the class: %v", a[h0])
-	}
+	return strings.Join(out, "\n")
 }

@@ -186,7 +186,7 @@ func Evaluate(ctx context.Context, in io.Reader, opt EvalOptions, out Output) (*
 		}()
 	}
 
-	e := newEvalEngine(cfg, opt.Key, opt.Partitions, opt.KeepIDs, out)
+	e := newEvalEngine(cfg, opt.Partitions, opt.KeepIDs, out)
 	start := time.Now()
 	lastProgress := start
 	var engineErr error
@@ -361,7 +361,7 @@ type evalEngine struct {
 	sum      Summary
 }
 
-func newEvalEngine(cfg *config.Config, key []byte, partitions int, keepIDs bool, out Output) *evalEngine {
+func newEvalEngine(cfg *config.Config, partitions int, keepIDs bool, out Output) *evalEngine {
 	pols := NewPolicies(cfg)
 	wms := make([]Watermark, max(1, partitions))
 	for i := range wms {
@@ -370,7 +370,7 @@ func newEvalEngine(cfg *config.Config, key []byte, partitions int, keepIDs bool,
 	e := &evalEngine{
 		wms:      wms,
 		windows:  NewWindows(cfg.Window.Size.D().Milliseconds(), keepIDs),
-		releaser: NewReleaser(pols, key),
+		releaser: NewReleaser(pols),
 		out:      out,
 	}
 	e.sum.Partners = make([]PartnerSummary, len(pols))

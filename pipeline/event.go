@@ -26,7 +26,7 @@ type Pseudonym uint64
 
 // Event is a minimized check-in: all the engine keeps. It holds no raw identifier.
 type Event struct {
-	Cell     geo.Cell // at the finest resolution any partner releases
+	Cell     geo.Cell // at cell_resolution: every released cell is its ancestor
 	User     Pseudonym
 	Time     int64 // Unix milliseconds
 	Category string
@@ -99,7 +99,7 @@ const maxInterned = 4096
 func NewMinimizer(cfg *config.Config, key []byte) *Minimizer {
 	return &Minimizer{
 		dec:  NewDecoder(cfg.Input),
-		res:  cfg.FinestResolution(),
+		res:  cfg.CellResolution,
 		mac:  hmac.New(sha256.New, key),
 		sum:  make([]byte, 0, sha256.Size),
 		cats: make(map[string]string),

@@ -8,12 +8,14 @@ import (
 	"github.com/geocloak/geocloak/geo"
 )
 
-// grouper runs a generalization over the items of one window, sorted by cell, so that
-// the descendants of any cell are contiguous. It counts distinct users with a stamp per
-// dense user index: O(1) per item, no map.
+// grouper runs a generalization over the items of one partition cell of one window,
+// sorted by cell, so that the descendants of any cell are contiguous. It counts distinct
+// users with a stamp per user index: O(1) per item, no map. A user index is the rank of
+// the user's pseudonym among the partition cell's users, so ordering by it is ordering by
+// the pseudonym: every tie-break is intrinsic to the partition cell's events.
 type grouper struct {
 	items []item
-	users []int32 // dense user index per item
+	users []int32 // user index per item
 	stamp []uint32
 	gen   uint32
 	rem   []int32 // candidate item indices, in item order
@@ -77,12 +79,13 @@ func (g *grouper) addUser(i int32) bool {
 	return true
 }
 
-// greedy is the generalization of DESIGN.md: from the finest resolution to the
+// greedy is the generalization of the design: from the finest resolution to the
 // coarsest, group the remaining items by their ancestor cell and release every group
 // with at least k distinct users; what remains at the end is suppressed (below_k).
 // G1 holds by construction: a class is exactly one released group, counted when it is
-// released. outcome gets the class index of released items and -BelowK for the rest.
-func (g *grouper) greedy(k, maxRes, minRes int, outcome []int32, classes []Class) ([]int32, []Class) {
+// released. The grouper holds the items of one partition cell; outcome (indexed like
+// them) gets the class index of released items and -BelowK for the rest.
+func (g *grouper) greedy(k, maxRes, minRes int, outcome []int32, classes []Class) []Class {
 	rem := g.rem
 	for res := maxRes; res >= minRes && len(rem) > 0; res-- {
 		next := rem[:0] // compacts in place: writes never pass reads
@@ -113,19 +116,7 @@ func (g *grouper) greedy(k, maxRes, minRes int, outcome []int32, classes []Class
 		outcome[x] = -int32(BelowK)
 	}
 	g.rem = rem
-	return outcome, classes
-}
-
-// countUsers counts the distinct users of the items in idx.
-func (g *grouper) countUsers(idx []int32) int {
-	g.newGroup()
-	n := 0
-	for _, x := range idx {
-		if g.addUser(x) {
-			n++
-		}
-	}
-	return n
+	return classes
 }
 
 // mclass is a class of the maximal generalization while it is being built: its members
@@ -148,7 +139,7 @@ type mclass struct {
 // check-in of a user they keep, or a user of a class above k), coarsest classes first,
 // then by dissolving whole classes, coarsest and smallest first. Every class keeps at
 // least k users at every step (G1).
-func (g *grouper) maximal(k, maxRes, minRes int, outcome []int32, classes []Class) ([]int32, []Class) {
+func (g *grouper) maximal(k, maxRes, minRes int, outcome []int32, classes []Class) []Class {
 	elig := g.elig[:0]
 	for range g.items {
 		elig = append(elig, false)
@@ -208,7 +199,7 @@ func (g *grouper) maximal(k, maxRes, minRes int, outcome []int32, classes []Clas
 		outcome[x] = -int32(BelowK)
 	}
 	g.rem = rem
-	return outcome, classes
+	return classes
 }
 
 // nodeRange is the range of items in the subtree of node (a cell at res).

@@ -40,16 +40,17 @@ var hostileCrowd = [][]byte{
 	[]byte(`{"event_id":"crowd-3","user_id":"crowd-3","lat":45.764,"lng":4.8357,"ts":"2026-03-02T10:00:02Z","venue_category":"Coffee Shop"}`),
 }
 
-// hostilePartners: an events partner that never releases "Hospital", and a counts partner
-// that does; both k = 3 and one check-in per user and window.
+// hostilePartners: an events partner and a counts partner, both k = 3, one check-in per
+// user and window, and "Museum" suppressed on top of the sensitive groups.
 func hostilePartners() []config.Partner {
 	ev := config.DefaultPartner()
 	ev.Name, ev.Topic, ev.K = "ev", "sanitized.ev", 3
 	ev.Fields = config.DefaultFields(config.ModeEvents)
-	ev.SuppressCategories = []string{"Hospital"}
+	ev.SuppressCategories = []string{"Museum"}
 	cnt := config.DefaultPartner()
 	cnt.Name, cnt.Topic, cnt.Mode, cnt.K = "cnt", "sanitized.cnt", config.ModeCounts, 3
 	cnt.Fields = config.DefaultFields(config.ModeCounts)
+	cnt.SuppressCategories = []string{"Museum"}
 	return []config.Partner{ev, cnt}
 }
 
@@ -150,8 +151,8 @@ func hostileCases() []hostileCase {
 		{name: "invalid UTF-8 in an ignored field", line: hrec("h-utf8-field", "caption", "\"caf\xe9 \xff\xfe\xc0\xaf\""), want: "released"},
 		{name: "invalid UTF-8 in an ignored key", line: hrec("h-utf8-key", "\xff\xfe", `"x"`), want: "released"},
 		// Categories are released to partners: they must be clean text.
-		{name: "invalid UTF-8 in the category", line: hrec("h-utf8-cat", "venue_category", "\"caf\xe9\""), want: "invalid: category: not printable UTF-8"},
-		{name: "overlong UTF-8 in the category", line: hrec("h-utf8-overlong", "venue_category", "\"\xc0\xaf\""), want: "invalid: category: not printable UTF-8"},
+		{name: "invalid UTF-8 in the category", line: hrec("h-utf8-cat", "venue_category", "\"caf\xe9\""), want: "invalid: category: not valid UTF-8"},
+		{name: "overlong UTF-8 in the category", line: hrec("h-utf8-overlong", "venue_category", "\"\xc0\xaf\""), want: "invalid: category: not valid UTF-8"},
 		// User ids are only hashed (as bytes): any bytes are an id. The raw id never
 		// leaves (checked on every output below).
 		{name: "invalid UTF-8 in user_id", line: hrec("h-utf8-user", "user_id", "\"\xff\xfeRAW-USER-\xe9\""), want: "released"},
@@ -161,7 +162,7 @@ func hostileCases() []hostileCase {
 		// like any other, but never a category byte.
 		{name: "raw NUL in user_id", line: hrec("h-nul-raw", "user_id", "\"u\x00\""), auditID: "h-nul-raw", want: "invalid: control character in a string"},
 		{name: "escaped NUL in user_id", line: hrec("h-nul-esc", "user_id", `"u-nul\u0000"`), want: "released"},
-		{name: "escaped NUL in the category", line: hrec("h-nul-cat", "venue_category", `"a\u0000b"`), want: "invalid: category: not printable UTF-8"},
+		{name: "escaped NUL in the category", line: hrec("h-nul-cat", "venue_category", `"a\u0000b"`), want: "invalid: category: holds a control, bidi or invisible character"},
 		// A lone surrogate is refused even in a skipped field (encoding/json would
 		// accept it as U+FFFD): the decoder checks every escape it skips.
 		// Accepted like raw invalid UTF-8 there: the value is dropped unread.
@@ -289,8 +290,12 @@ func hostileCases() []hostileCase {
 		{name: "single quotes", line: []byte(`{'event_id':'x'}`), byLine: true, want: "invalid: not valid JSON"},
 
 		// Valid records the policies suppress, for contrast.
-		{name: "sensitive category", line: hrec("h-hospital", "venue_category", `"Hospital"`), wantEv: "sensitive_category", want: "released"},
-		{name: "sensitive category, escaped", line: hrec("h-hospital-esc", "venue_category", `"Hosp\u0069tal"`), wantEv: "sensitive_category", want: "released"},
+		{name: "sensitive category", line: hrec("h-hospital", "venue_category", `"Hospital"`), want: "sensitive_category"},
+		{name: "sensitive category, escaped", line: hrec("h-hospital-esc", "venue_category", `"Hosp\u0069tal"`), want: "sensitive_category"},
+		{name: "sensitive by keyword", line: hrec("h-clinic", "venue_category", `"Dr. Who's Night Clinic"`), want: "sensitive_category"},
+		{name: "suppressed by name, other case", line: hrec("h-museum", "venue_category", `"MUSEUM"`), want: "sensitive_category"},
+		{name: "category with a bidi override", line: hrec("h-bidi", "venue_category", `"Bar\u202e"`), want: "invalid: category: holds a control, bidi or invisible character"},
+		{name: "category with a zero-width space", line: hrec("h-zwsp", "venue_category", "\"Bar\u200b\""), want: "invalid: category: holds a control, bidi or invisible character"},
 		{name: "a crowd user again", line: hrec("h-cap", "user_id", `"crowd-1"`, "ts", `"2026-03-02T10:40:00Z"`), want: "contribution_cap"},
 		{name: "alone far away", line: hrec("h-alone", "lat", `-45.5`, "lng", `100.25`), want: "below_k"},
 		// Valid, but its window closed long ago: evaluate judges lateness on the whole
@@ -666,7 +671,8 @@ func TestFloodOneUserOneCell(t *testing.T) {
 		pp.Fields = config.DefaultFields(p.mode)
 		cfg.Partners = append(cfg.Partners, pp)
 	}
-	if err := cfg.Validate(); err != nil {
+	// Three policies compared on one input, not partners of one stream.
+	if err := cfg.ValidateAlternatives(); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC).UnixMilli()
@@ -716,16 +722,29 @@ func (o *hostileHeapOutput) Suppressed(string, Reason, string, *Window) error { 
 
 func (o *hostileHeapOutput) Released(rel *Release) error {
 	for i := range rel.Partners {
-		o.records[i] += len(rel.Partners[i].Records)
-		for _, r := range rel.Partners[i].Records {
-			o.recordBytes += len(r.Key) + len(r.Value)
+		first := true
+		for recs := rel.Partners[i].Records(recordBatch); recs != nil; recs = rel.Partners[i].Records(recordBatch) {
+			o.records[i] += len(recs)
+			for _, r := range recs {
+				o.recordBytes += len(r.Key) + len(r.Value)
+			}
+			if first {
+				// The heap is at its peak once a batch of records is encoded: every
+				// later batch reuses the same arena.
+				o.sample()
+				first = false
+			}
 		}
 	}
+	o.sample()
+	return nil
+}
+
+func (o *hostileHeapOutput) sample() {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	o.heap = max(o.heap, ms.HeapAlloc)
-	return nil
 }
 
 // TestMillionUsersOneWindow: a million distinct users, one check-in each, all in one
@@ -786,7 +805,7 @@ func TestMillionUsersOneWindow(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	peak := int64(out.heap) - int64(base.HeapAlloc)
 	retained := int64(after.HeapAlloc) - int64(base.HeapAlloc)
-	t.Logf("%d users in %v; live heap while releasing: %.1f MB (%.0f bytes/event; records %.1f MB of it); "+
+	t.Logf("%d users in %v; live heap while releasing: %.1f MB (%.0f bytes/event; records written %.1f MB, a batch at a time); "+
 		"after return: %.1f MB while the *Summary is held, %.1f MB once it is copied",
 		n, elapsed, float64(peak)/(1<<20), float64(peak)/n, float64(out.recordBytes)/(1<<20),
 		float64(int64(held.HeapAlloc)-int64(base.HeapAlloc))/(1<<20), float64(retained)/(1<<20))
@@ -818,11 +837,12 @@ func TestMillionUsersOneWindow(t *testing.T) {
 			t.Errorf("partner %s: %d records, want %d", ps.Policy.Name, out.records[i], want)
 		}
 	}
-	// Measured on the 2-core development machine: 407 bytes per event while the window
-	// is released: 41 buffered (BenchmarkBufferedEventBytes), about 85 of release state
-	// (user index, cap order, outcomes, groups) and the events partner's records, about
-	// 160 bytes each with their arena's growth. The bound leaves a 50% margin.
-	if limit := int64(n) * 600; peak > limit {
+	// The target is 300 bytes per event while the window is released (BenchmarkRelease
+	// MillionOneCell measures it in one cell): the buffered events (41 bytes,
+	// BenchmarkBufferedEventBytes), the release state of each partner (user ranks,
+	// outcomes, labels, groups), and one batch of records. The bound leaves a margin for
+	// the growth of slices.
+	if limit := int64(n) * 400; peak > limit {
 		t.Errorf("live heap while releasing one window of %d events: %d bytes (%d per event), want at most %d", n, peak, peak/n, limit)
 	}
 	if retained > 16<<20 {

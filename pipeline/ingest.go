@@ -104,6 +104,7 @@ type ingestRound struct {
 	batches []Batch
 	dlq     []kafka.Message
 	late    int
+	lateWin [2]int64 // window starts (Unix ms) of the oldest and newest late check-in
 	in      int
 	sent    []int64 // per internal partition: the watermark last sent to it
 }
@@ -130,6 +131,7 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 	lastMoved := s.opt.Now() // the watermark last moved (or the partition was claimed)
 	lastIdleRaise := time.Time{}
 	warnedEmpty := false
+	late := lateLog{every: lateLogEvery}
 	started := log.Info().Int64("offset", offset)
 	if wm.Value() != NoWatermark {
 		started = started.Str("watermark", time.UnixMilli(wm.Value()).UTC().Format(time.RFC3339))
@@ -146,6 +148,7 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 		}
 	}
 	defer func() {
+		late.flush(s.opt.Now(), wm.Value(), lateness, true, log)
 		// A graceful stop commits even when the generation ended under it.
 		if stopping(stop) {
 			commit()
@@ -207,6 +210,10 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 				if rwm.Late(start + size) {
 					// Its window may be released already: releasing it later would
 					// change a released class (G3).
+					if round.late == 0 {
+						round.lateWin = [2]int64{start, start}
+					}
+					round.lateWin = [2]int64{min(round.lateWin[0], start), max(round.lateWin[1], start)}
 					round.late++
 					return nil
 				}
@@ -236,6 +243,9 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 		if high >= 0 && next >= 0 {
 			s.opt.Metrics.CommitLag.WithLabelValues("ingest", partitionLabel(p)).Set(float64(high - next))
 		}
+		if round.in == 0 {
+			late.flush(now, wm.Value(), lateness, false, log)
+		}
 		if rwm.Value() > wm.Value() {
 			lastMoved = now
 		}
@@ -264,6 +274,8 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 		wm = rwm
 		s.opt.Metrics.EventsIn.WithLabelValues("ingest").Add(float64(round.in))
 		s.opt.Metrics.Late.Add(float64(round.late))
+		late.add(round.late, round.lateWin[0], round.lateWin[1])
+		late.flush(now, wm.Value(), lateness, false, log)
 		if next >= 0 {
 			offset = next
 		}
@@ -276,7 +288,7 @@ func (r *ingestRound) reset() {
 		r.batches[i].Events, r.batches[i].Offsets = r.batches[i].Events[:0], r.batches[i].Offsets[:0]
 	}
 	r.dlq = r.dlq[:0]
-	r.late, r.in = 0, 0
+	r.late, r.in, r.lateWin = 0, 0, [2]int64{}
 }
 
 // writeRound writes a round's dead letters, then one message per internal partition that

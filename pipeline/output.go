@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// recordBatch is how many records are encoded at a time: a window's records are never
+// all in memory at once.
+const recordBatch = 4096
+
 // WriterOutput writes evaluate's results: each partner's records, one JSON value per
 // line, exactly as the partner topic would get them; and, when Audit is set, one audit
 // line per input event per partner (G4). Audit lines hold event ids: they are for the
@@ -40,7 +44,7 @@ func (o *WriterOutput) Suppressed(id string, reason Reason, _ string, w *Window)
 		return nil
 	}
 	for _, name := range o.names {
-		o.buf = appendAudit(o.buf[:0], id, name, nil, reason, w)
+		o.buf = appendAudit(o.buf[:0], id, name, nil, "", reason, w)
 		if _, err := o.audit.Write(o.buf); err != nil {
 			return err
 		}
@@ -53,10 +57,12 @@ func (o *WriterOutput) Released(rel *Release) error {
 	for i := range rel.Partners {
 		pr := &rel.Partners[i]
 		if bw := o.partners[i]; bw != nil {
-			for _, r := range pr.Records {
-				bw.Write(r.Value)
-				if err := bw.WriteByte('\n'); err != nil {
-					return err
+			for recs := pr.Records(recordBatch); recs != nil; recs = pr.Records(recordBatch) {
+				for _, r := range recs {
+					bw.Write(r.Value)
+					if err := bw.WriteByte('\n'); err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -65,7 +71,7 @@ func (o *WriterOutput) Released(rel *Release) error {
 		}
 		for j := range rel.Len() {
 			cl, reason := pr.Outcome(j)
-			o.buf = appendAudit(o.buf[:0], rel.EventID(j), o.names[i], cl, reason, rel.Window)
+			o.buf = appendAudit(o.buf[:0], rel.EventID(j), o.names[i], cl, rel.Label(i, j), reason, rel.Window)
 			if _, err := o.audit.Write(o.buf); err != nil {
 				return err
 			}
@@ -90,9 +96,11 @@ func (o *WriterOutput) Flush() error {
 }
 
 // appendAudit writes one audit line:
-// {"event_id","partner","released","cell","res","window_start","window_end","reason"}.
+// {"event_id","partner","released","cell","res","category","window_start","window_end","reason"}.
 // A suppressed event has an empty cell and a null res; its window is given when known.
-func appendAudit(b []byte, id, partner string, cl *Class, reason Reason, w *Window) []byte {
+// category is what the event's record shows, null when it shows none (or none was
+// released), so that every released tuple can be recomputed from the audit.
+func appendAudit(b []byte, id, partner string, cl *Class, category string, reason Reason, w *Window) []byte {
 	b = append(b, `{"event_id":`...)
 	b = appendJSONString(b, id)
 	b = append(b, `,"partner":`...)
@@ -104,6 +112,12 @@ func appendAudit(b []byte, id, partner string, cl *Class, reason Reason, w *Wind
 		b = strconv.AppendInt(b, int64(cl.Cell.Res()), 10)
 	} else {
 		b = append(b, `,"released":false,"cell":"","res":null`...)
+	}
+	b = append(b, `,"category":`...)
+	if category != "" {
+		b = appendJSONString(b, category)
+	} else {
+		b = append(b, "null"...)
 	}
 	b = append(b, `,"window_start":"`...)
 	if w != nil {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/geocloak/geocloak/config"
 )
 
 // Record is one message for a partner topic.
@@ -28,30 +30,37 @@ const (
 	fCategory
 	fUsers
 	fCheckins
-	fPID
 )
 
 var fieldBit = map[string]fieldSet{
 	"cell": fCell, "res": fRes, "window_start": fWindowStart, "window_end": fWindowEnd,
-	"category": fCategory, "users": fUsers, "checkins": fCheckins, "pid": fPID,
+	"category": fCategory, "users": fUsers, "checkins": fCheckins,
 }
 
-// recordBuf accumulates a partner's records for one window in one byte arena.
+// recordBuf holds one batch of a partner's records in one byte arena, reused batch
+// after batch: the records of a window are encoded as they are read (Records), never all
+// at once, so that a window of a million check-ins costs one batch of record bytes.
 type recordBuf struct {
 	buf  []byte
 	offs []int // key start, value start, value end, per record
+	recs []Record
 }
 
-// encode fills pr's stats and records from its classes and item outcomes.
+// cursor is where the next record of a partner's release is: the class (an index into
+// order) and the record's index in the class.
+type cursor struct{ class, i int }
+
+// encode decides pr's stats, the category each record shows and the records' order
+// from its classes and item outcomes; the record bytes are made by Records.
 func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 	p := pr.Policy
 	items := r.rel.items
 	st := &pr.Stats
 
-	// Items of each class, in release order, then by category: one pass to count,
-	// one to place.
+	// Items of each class, in release order: one pass to count, one to place.
 	nc := len(pr.Classes)
-	starts := make([]int32, nc+1)
+	starts := slices.Grow(pr.starts[:0], nc+1)[:nc+1]
+	clear(starts)
 	for i := range items {
 		if o := pr.outcome[i]; o >= 0 {
 			starts[o+1]++
@@ -62,7 +71,7 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 	for c := range nc {
 		starts[c+1] += starts[c]
 	}
-	members := make([]int32, starts[nc])
+	members := slices.Grow(pr.members[:0], int(starts[nc]))[:starts[nc]]
 	fill := slices.Clone(starts[:nc])
 	for i := range items {
 		if o := pr.outcome[i]; o >= 0 {
@@ -70,19 +79,17 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 			fill[o]++
 		}
 	}
-	catRank := categoryRanks(w.cats)
+	pr.starts, pr.members = starts, members
 
-	order := make([]int32, nc)
-	for c := range order {
-		order[c] = int32(c)
+	order := pr.order[:0]
+	for c := range nc {
+		order = append(order, int32(c))
 	}
 	slices.SortFunc(order, func(a, b int32) int { return cmp.Compare(pr.Classes[a].Cell, pr.Classes[b].Cell) })
 
-	rb := &pr.arena
-	rb.buf, rb.offs = rb.buf[:0], rb.offs[:0]
-	start := time.UnixMilli(w.Start).UTC().AppendFormat(nil, time.RFC3339)
-	end := time.UnixMilli(w.End).UTC().AppendFormat(nil, time.RFC3339)
-	keyPrefix := strconv.AppendInt(append([]byte(p.Name), '/'), w.Start/1000, 10)
+	categories := p.Mode == config.ModeEvents && p.fields&fCategory != 0
+	labels := r.rel.labels
+	kept := order[:0] // the classes released, in record order: dp may drop some
 	for _, c := range order {
 		cl := &pr.Classes[c]
 		m := members[starts[c]:starts[c+1]]
@@ -99,78 +106,140 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 				continue
 			}
 		}
+		kept = append(kept, c)
 		res := cl.Cell.Res()
 		st.Released += len(m)
 		st.ByRes[res] += len(m)
 		st.Classes++
-		if st.MinClassUsers == 0 || cl.Users < st.MinClassUsers {
-			st.MinClassUsers = cl.Users
-		}
+		st.MinClassUsers = minPositive(st.MinClassUsers, cl.Users)
 		if a, err := cl.Cell.AreaKm2(); err == nil {
 			st.AreaKm2 += a * float64(len(m))
 		}
-		if p.Mode == "counts" {
+		for _, x := range m {
+			if r.rel.cats[items[x].cat].group >= 0 {
+				st.Categorised++
+			}
+		}
+		if p.Mode == config.ModeCounts {
+			st.Tuples++
+			st.MinTupleUsers = minPositive(st.MinTupleUsers, cl.Users)
+			continue
+		}
+		if categories {
+			pr.lab.label(r, pr, cl, m)
+		}
+		// Records of a class leave sorted by the category they show; within a category
+		// they are identical but for their key's index.
+		slices.SortStableFunc(m, func(a, b int32) int {
+			return cmp.Compare(labelText(labels, pr.label[a]), labelText(labels, pr.label[b]))
+		})
+		for i, x := range m {
+			l := pr.label[x]
+			if i == 0 || l != pr.label[m[i-1]] {
+				st.Tuples++
+				st.MinTupleUsers = minPositive(st.MinTupleUsers, pr.lab.tupleUsers(r, pr, m[i:]))
+			}
+			switch wc := r.rel.cats[items[x].cat]; {
+			case l < 0:
+			case l == wc.leaf:
+				st.KeptLeaf++
+			default:
+				st.KeptGroup++
+			}
+		}
+		if cl.NoCategory {
+			st.NoCategory += len(m)
+		}
+	}
+	pr.order = kept
+	pr.labels = labels
+	pr.window = w
+	pr.start = time.UnixMilli(w.Start).UTC().AppendFormat(pr.start[:0], time.RFC3339)
+	pr.end = time.UnixMilli(w.End).UTC().AppendFormat(pr.end[:0], time.RFC3339)
+	pr.keyPrefix = strconv.AppendInt(append(append(pr.keyPrefix[:0], p.Name...), '/'), w.Start/1000, 10)
+	pr.cur = cursor{}
+}
+
+// RecordCount is the number of records of the partner's release.
+func (pr *PartnerRelease) RecordCount() int {
+	if pr.Policy.Mode == config.ModeCounts {
+		return pr.Stats.Classes
+	}
+	return pr.Stats.Released
+}
+
+// Records returns the next records of the partner's release, at most max (>= 1), in
+// release order (by class, then category: never by arrival), or nil when all have been
+// returned. They are valid until the next call, or the next Release. Safe to call for
+// different partners of one release from different goroutines.
+func (pr *PartnerRelease) Records(max int) []Record {
+	p := pr.Policy
+	rb := &pr.arena
+	rb.buf, rb.offs = rb.buf[:0], rb.offs[:0]
+	n := 0
+	for n < max && pr.cur.class < len(pr.order) {
+		cl := &pr.Classes[pr.order[pr.cur.class]]
+		// The key names the class by its cell, or, for a policy that releases no cell, by
+		// its place in the release (partition scope and rank): a key tells nothing the
+		// record does not.
+		prefix, keyCell := pr.keyPrefix, cl
+		if p.fields&fCell == 0 {
+			pr.keyClass = strconv.AppendInt(append(append(pr.keyClass[:0], pr.keyPrefix...), pr.keyScope...), int64(pr.cur.class), 10)
+			prefix, keyCell = pr.keyClass, nil
+		}
+		if p.Mode == config.ModeCounts {
 			users, checkins := cl.Users, cl.Checkins
 			if p.DP != nil {
 				users, checkins = cl.NoisyUsers, cl.NoisyCheckins
 			}
-			rb.record(keyPrefix, cl, -1, func(b []byte) []byte {
-				return appendRecord(b, p.fields, cl, start, end, "", 0, users, checkins)
+			rb.record(prefix, keyCell, -1, func(b []byte) []byte {
+				return appendRecord(b, p.fields, cl, pr.start, pr.end, "", users, checkins)
 			})
+			n++
+			pr.cur.class++
 			continue
 		}
-		var pids map[int32]uint64
-		if p.fields&fPID != 0 {
-			pids = make(map[int32]uint64, len(m))
-			epoch := floorDiv(w.Start, p.PIDRotation.D().Milliseconds())
-			for _, x := range m {
-				pids[x] = pr.pid(epoch, items[x].user)
-			}
-		}
-		slices.SortFunc(m, func(a, b int32) int {
-			if c := cmp.Compare(catRank[items[a].cat], catRank[items[b].cat]); c != 0 || pids == nil {
-				return c
-			}
-			return cmp.Compare(pids[a], pids[b])
-		})
-		if p.LDiversity > 0 {
-			distinct := 0
-			for i, x := range m {
-				if i == 0 || items[x].cat != items[m[i-1]].cat {
-					distinct++
-				}
-			}
-			if distinct < p.LDiversity {
-				// Fewer than l categories: the category would tell what all of
-				// these users were doing, so it is withheld.
-				cl.NoCategory = true
-				st.NoCategory += len(m)
-			}
-		}
-		for i, x := range m {
-			cat := w.cats[items[x].cat]
-			if cl.NoCategory {
-				cat = ""
-			}
-			rb.record(keyPrefix, cl, i, func(b []byte) []byte {
-				return appendRecord(b, p.fields, cl, start, end, cat, pids[x], 0, 0)
+		c := pr.order[pr.cur.class]
+		m := pr.members[pr.starts[c]:pr.starts[c+1]]
+		for ; pr.cur.i < len(m) && n < max; pr.cur.i++ {
+			cat := labelText(pr.labels, pr.label[m[pr.cur.i]])
+			rb.record(prefix, keyCell, pr.cur.i, func(b []byte) []byte {
+				return appendRecord(b, p.fields, cl, pr.start, pr.end, cat, 0, 0)
 			})
+			n++
+		}
+		if pr.cur.i == len(m) {
+			pr.cur = cursor{class: pr.cur.class + 1}
 		}
 	}
-	pr.Records = pr.Records[:0]
+	if n == 0 {
+		return nil
+	}
+	rb.recs = rb.recs[:0]
 	for i := 0; i+2 < len(rb.offs); i += 3 {
 		k, v, e := rb.offs[i], rb.offs[i+1], rb.offs[i+2]
-		pr.Records = append(pr.Records, Record{Key: rb.buf[k:v:v], Value: rb.buf[v:e:e], Time: w.End})
+		rb.recs = append(rb.recs, Record{Key: rb.buf[k:v:v], Value: rb.buf[v:e:e], Time: pr.window.End})
 	}
+	return rb.recs
 }
 
-// record appends one record's key ("partner/window start in Unix s/cell[/index]") and
-// value.
+func labelText(labels []string, l int32) string {
+	if l < 0 {
+		return ""
+	}
+	return labels[l]
+}
+
+// record appends one record's key and value. The key is prefix/cell[/index] when cl is
+// given: "partner/window start in Unix s/cell[/index]"; without cl, prefix holds the class
+// part (for a policy that releases no cell: the key must not hold it either).
 func (rb *recordBuf) record(prefix []byte, cl *Class, idx int, value func([]byte) []byte) {
 	k := len(rb.buf)
 	rb.buf = append(rb.buf, prefix...)
-	rb.buf = append(rb.buf, '/')
-	rb.buf, _ = cl.Cell.AppendText(rb.buf)
+	if cl != nil {
+		rb.buf = append(rb.buf, '/')
+		rb.buf, _ = cl.Cell.AppendText(rb.buf)
+	}
 	if idx >= 0 {
 		rb.buf = append(rb.buf, '/')
 		rb.buf = strconv.AppendInt(rb.buf, int64(idx), 10)
@@ -182,7 +251,7 @@ func (rb *recordBuf) record(prefix []byte, cl *Class, idx int, value func([]byte
 
 // appendRecord writes a partner record: only the fields the policy lists (G2), in the
 // mode's order. An empty category is left out.
-func appendRecord(b []byte, f fieldSet, cl *Class, start, end []byte, cat string, pid uint64, users, checkins int) []byte {
+func appendRecord(b []byte, f fieldSet, cl *Class, start, end []byte, cat string, users, checkins int) []byte {
 	b = append(b, '{')
 	sep := func() {
 		if b[len(b)-1] != '{' {
@@ -216,12 +285,6 @@ func appendRecord(b []byte, f fieldSet, cl *Class, start, end []byte, cat string
 		b = append(b, `"category":`...)
 		b = appendJSONString(b, cat)
 	}
-	if f&fPID != 0 {
-		sep()
-		b = append(b, `"pid":"`...)
-		b = appendHex64(b, pid)
-		b = append(b, '"')
-	}
 	if f&fUsers != 0 {
 		sep()
 		b = append(b, `"users":`...)
@@ -233,20 +296,6 @@ func appendRecord(b []byte, f fieldSet, cl *Class, start, end []byte, cat string
 		b = strconv.AppendInt(b, int64(checkins), 10)
 	}
 	return append(b, '}')
-}
-
-// categoryRanks maps each category index of a window to its rank in string order.
-func categoryRanks(cats []string) []int32 {
-	idx := make([]int32, len(cats))
-	for i := range idx {
-		idx[i] = int32(i)
-	}
-	slices.SortFunc(idx, func(a, b int32) int { return cmp.Compare(cats[a], cats[b]) })
-	rank := make([]int32, len(cats))
-	for r, i := range idx {
-		rank[i] = int32(r)
-	}
-	return rank
 }
 
 // appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
@@ -276,20 +325,4 @@ func appendJSONString(b []byte, s string) []byte {
 		i += size
 	}
 	return append(b, '"')
-}
-
-func appendHex64(b []byte, x uint64) []byte {
-	const hex = "0123456789abcdef"
-	for shift := 60; shift >= 0; shift -= 4 {
-		b = append(b, hex[x>>uint(shift)&0xf])
-	}
-	return b
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
 }

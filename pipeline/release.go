@@ -2,12 +2,11 @@ package pipeline
 
 import (
 	"cmp"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/binary"
-	"hash"
+	"math"
 	"slices"
 	"sync"
+
+	"github.com/google/differential-privacy/go/v3/noise"
 
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
@@ -22,7 +21,7 @@ const (
 	Released          Reason = iota
 	Invalid                  // the raw record could not be decoded or validated
 	Late                     // its window had closed when it arrived
-	SensitiveCategory        // its category is one the policy never releases
+	SensitiveCategory        // its category is in a sensitive group or suppress_categories
 	ContributionCap          // the user had already reached the per-window cap
 	BelowK                   // even the coarsest cell had fewer than k users
 	NumReasons
@@ -37,24 +36,84 @@ type Policy struct {
 	config.Partner
 	partitionRes int
 	fields       fieldSet
-	suppress     map[string]bool
+	tax          *config.Taxonomy
+	// suppress holds the normalized names and group ids of suppress_categories.
+	suppress map[string]bool
+	// release holds the indices of the sensitive groups opted in.
+	release map[int]bool
+	// kGen is the number of distinct users classes are built for: k, or for a dp partner
+	// the noisy-count threshold plus a margin, so that classes pass the threshold.
+	kGen int
 }
+
+// DPMargin is how many standard deviations of the noise a dp partner's classes are
+// built above the noisy-count threshold: a class of that size passes it with
+// probability 1 - exp(-margin·√2)/2 (Laplace noise), about 97.0% at 2.
+const DPMargin = 2
 
 // NewPolicies compiles the partner policies of a validated configuration.
 func NewPolicies(cfg *config.Config) []*Policy {
+	tax := cfg.Taxonomy()
 	out := make([]*Policy, len(cfg.Partners))
 	for i, p := range cfg.Partners {
-		pol := &Policy{Partner: p, partitionRes: cfg.PartitionResolution, suppress: make(map[string]bool)}
+		pol := &Policy{Partner: p, partitionRes: cfg.PartitionResolution, tax: tax,
+			suppress: make(map[string]bool), release: make(map[int]bool), kGen: p.K}
 		for _, f := range p.Fields {
 			pol.fields |= fieldBit[f]
 		}
 		for _, c := range p.SuppressCategories {
-			pol.suppress[c] = true
+			pol.suppress[config.NormalizeCategory(c)] = true
+		}
+		for _, id := range p.ReleaseSensitiveGroups {
+			for g := range tax.Groups {
+				if tax.Groups[g].ID == id {
+					pol.release[g] = true
+				}
+			}
+		}
+		if p.DP != nil {
+			pol.kGen = max(p.K, DPTarget(p))
 		}
 		out[i] = pol
 	}
 	return out
 }
+
+// DPThreshold is the smallest noisy user count a dp partner's class must reach to be
+// released: the library's threshold for delta (Laplace, L0 = the per-user cap, L∞ = 1,
+// ε/2) on top of k, as PreThresholdedResult applies it. 0 without dp.
+func DPThreshold(p config.Partner) int {
+	if p.DP == nil || p.MaxCheckinsPerUserPerWindow < 1 {
+		return 0
+	}
+	t, err := noise.Laplace().Threshold(int64(p.MaxCheckinsPerUserPerWindow), 1, p.DP.Epsilon/2, 0, p.DP.Delta)
+	if err != nil {
+		return math.MaxInt32 // parameters are validated; never release on an error
+	}
+	return int(math.Ceil(t)) + p.K - 1
+}
+
+// DPNoiseSD is the standard deviation of a dp partner's noisy user count.
+func DPNoiseSD(p config.Partner) float64 {
+	if p.DP == nil {
+		return 0
+	}
+	return math.Sqrt2 * float64(p.MaxCheckinsPerUserPerWindow) / (p.DP.Epsilon / 2)
+}
+
+// DPTarget is the number of distinct users a dp partner's classes are built for: the
+// threshold plus DPMargin standard deviations of the noise. Building classes for k alone
+// made most of them fail the threshold, so that raising k released more; with the
+// target, raising k raises the target and never releases more.
+func DPTarget(p config.Partner) int {
+	if p.DP == nil {
+		return p.K
+	}
+	return DPThreshold(p) + int(math.Ceil(DPMargin*DPNoiseSD(p)))
+}
+
+// KGen is the number of distinct users the policy's classes are built for.
+func (p *Policy) KGen() int { return p.kGen }
 
 // Class is one released class: a cell at one resolution in one window, with the
 // distinct users and check-ins of the records released in it.
@@ -62,7 +121,7 @@ type Class struct {
 	Cell     geo.Cell
 	Users    int
 	Checkins int
-	// NoCategory: l-diversity withheld the category of this class's records.
+	// NoCategory: l-diversity withheld every category of this class's records.
 	NoCategory bool
 	// NoisyUsers and NoisyCheckins are what a dp partner receives.
 	NoisyUsers, NoisyCheckins int
@@ -82,10 +141,16 @@ type Stats struct {
 	Classes int
 	// MinClassUsers is the smallest number of distinct users in a released class (0: none).
 	MinClassUsers int
-	// NoCategory counts check-ins released without their category because of l-diversity.
+	// Categorised counts released check-ins whose input category the taxonomy knows;
+	// KeptLeaf and KeptGroup those whose record shows their category, or its group.
+	Categorised, KeptLeaf, KeptGroup int
+	// Tuples counts released (class, category) tuples, MinTupleUsers the smallest number
+	// of distinct users in one (0: none). Counts records have one tuple per class.
+	Tuples, MinTupleUsers int
+	// NoCategory counts check-ins of classes whose categories l-diversity withheld.
 	NoCategory int
-	// DPDropped counts check-ins of classes that reached k but not the dp threshold
-	// (counted in Suppressed[BelowK] too).
+	// DPDropped counts check-ins of classes that reached the target but not the dp
+	// threshold (counted in Suppressed[BelowK] too).
 	DPDropped int
 }
 
@@ -101,26 +166,43 @@ func (s *Stats) Add(o *Stats) {
 	}
 	s.AreaKm2 += o.AreaKm2
 	s.Classes += o.Classes
-	if o.MinClassUsers > 0 && (s.MinClassUsers == 0 || o.MinClassUsers < s.MinClassUsers) {
-		s.MinClassUsers = o.MinClassUsers
-	}
+	s.MinClassUsers = minPositive(s.MinClassUsers, o.MinClassUsers)
+	s.Categorised += o.Categorised
+	s.KeptLeaf += o.KeptLeaf
+	s.KeptGroup += o.KeptGroup
+	s.Tuples += o.Tuples
+	s.MinTupleUsers = minPositive(s.MinTupleUsers, o.MinTupleUsers)
 	s.NoCategory += o.NoCategory
 	s.DPDropped += o.DPDropped
+}
+
+// minPositive is the smaller of two counts where 0 means none.
+func minPositive(a, b int) int {
+	if a == 0 || (b > 0 && b < a) {
+		return b
+	}
+	return a
 }
 
 // PartnerRelease is what one partner gets from one closed window.
 type PartnerRelease struct {
 	Policy  *Policy
 	Classes []Class
-	// Records are the partner's records, in release order (by class, then category: not
-	// by arrival). Valid until the next Release.
-	Records []Record
 	Stats   Stats
 	outcome []int32 // per item: class index, or -Reason
-	arena   recordBuf
+	label   []int32 // per item: the category label released, or -1 (none)
 	g       grouper
-	pidMAC  hash.Hash // keyed with the pid secret; nil unless the policy releases pid
-	pidSum  []byte
+	lab     labeler
+	// What Records needs: the released classes in record order, each class's items
+	// (members[starts[c]:starts[c+1]], sorted by the category shown), the labels, the
+	// window's bounds as text, the key prefix, and where the next record is.
+	order, starts, members []int32
+	labels                 []string
+	window                 *Window
+	start, end, keyPrefix  []byte
+	keyScope, keyClass     []byte // "/scope/" of keys without a cell, and one such key's class part
+	cur                    cursor
+	arena                  recordBuf
 }
 
 // Outcome is the state of the i-th event of the release for this partner: its class
@@ -138,6 +220,20 @@ type Release struct {
 	Window   *Window
 	Partners []PartnerRelease
 	items    []item // the window's events in release order
+	cats     []winCat
+	labels   []string // category labels of this window: canonical leaf and group names
+	labelGrp []int    // per label: its taxonomy group
+	runs     []run
+}
+
+// run is the items of one partition cell: [lo, hi), with users distinct users.
+type run struct{ lo, hi, users int32 }
+
+// winCat is what the taxonomy says of one category of the window.
+type winCat struct {
+	group       int   // taxonomy group, -1 when unknown
+	also        []int // other sensitive groups whose keywords the name holds
+	leaf, glabl int32 // label indices of the leaf and of the group; -1: none
 }
 
 // Len is the number of events in the window.
@@ -146,39 +242,63 @@ func (r *Release) Len() int { return len(r.items) }
 // EventID is the id of the i-th event (audits only).
 func (r *Release) EventID(i int) string { return r.Window.EventID(r.items[i].ref) }
 
-// Event is the i-th event of the release as the engine holds it: finest cell, keyed
-// pseudonym, time (Unix ms) and category. For reports and audits, never for partners.
+// Event is the i-th event of the release as the engine holds it: cell at
+// cell_resolution, keyed pseudonym, time (Unix ms) and category. For reports and audits,
+// never for partners.
 func (r *Release) Event(i int) Event {
 	it := &r.items[i]
 	return Event{Cell: it.cell, User: it.user, Time: r.Window.Start + int64(it.time), Category: r.Window.cats[it.cat]}
 }
 
-// Releaser applies partner policies to closed windows. It is deterministic: the same
-// events give the same release whatever their arrival order (apart from which of two
-// identical events is audited as which). Not safe for concurrent use; its results are
-// valid until the next call.
+// Label is the category the i-th event's record shows for partner p: a canonical leaf
+// or group name of the taxonomy, or "" when it shows none (or was not released).
+func (r *Release) Label(p, i int) string {
+	if l := r.Partners[p].label[i]; l >= 0 {
+		return r.labels[l]
+	}
+	return ""
+}
+
+// Releaser applies partner policies to closed windows. The release of a window is a
+// function of each partition cell's events alone, and of the events, never of their
+// arrival order (apart from which of two identical events is audited as which): every
+// choice and tie-break uses the cell, the pseudonym's value, the time and the category,
+// and each partition cell is decided on its own. Not safe for concurrent use; its
+// results are valid until the next call.
 type Releaser struct {
 	policies []*Policy
 	rel      Release
-	users    []int32 // dense user index per item
-	userIdx  map[Pseudonym]int32
-	capOrder []int32
+	users    []int32 // per item: the rank of its user among the users of its partition cell
+	scratch  []int32
+	tax      *config.Taxonomy
+	catCache map[string]config.Category // taxonomy lookups, bounded by maxInterned
 }
 
-// NewReleaser returns a Releaser for policies. key is the pseudonym key; partner
-// pseudonyms (field pid) are derived from it.
-func NewReleaser(policies []*Policy, key []byte) *Releaser {
-	r := &Releaser{policies: policies, userIdx: make(map[Pseudonym]int32)}
-	secret := hmac.New(sha256.New, key)
-	secret.Write([]byte("geocloak/pid/v1"))
-	pidKey := secret.Sum(nil)
+// SetKeyScope names the part of the data a Releaser decides, for the keys of policies
+// that release no cell: the class's place in the release then stands in the key for its
+// cell, and scope keeps it apart from other releasers' classes of the same window (the
+// cloak gives its internal partition; evaluate, which decides all, nothing).
+func (r *Releaser) SetKeyScope(scope string) {
+	for i := range r.rel.Partners {
+		pr := &r.rel.Partners[i]
+		pr.keyScope = append(append(append(pr.keyScope[:0], '/'), scope...), '/')
+		if scope == "" {
+			pr.keyScope = append(pr.keyScope[:0], '/')
+		}
+	}
+}
+
+// NewReleaser returns a Releaser for policies.
+func NewReleaser(policies []*Policy) *Releaser {
+	r := &Releaser{policies: policies, catCache: make(map[string]config.Category)}
+	if len(policies) > 0 {
+		r.tax = policies[0].tax
+	}
 	r.rel.Partners = make([]PartnerRelease, len(policies))
 	for i, p := range policies {
 		r.rel.Partners[i].Policy = p
-		if p.fields&fPID != 0 {
-			r.rel.Partners[i].pidMAC = hmac.New(sha256.New, pidKey)
-		}
 	}
+	r.SetKeyScope("")
 	return r
 }
 
@@ -213,18 +333,9 @@ func (r *Releaser) Release(w *Window) *Release {
 	items = slices.CompactFunc(items, func(a, b item) bool { return a.src == b.src && a.off == b.off })
 	w.items = items
 	r.rel.items = items
+	r.splitRuns()
+	r.resolveCategories(w)
 
-	clear(r.userIdx)
-	r.users = slices.Grow(r.users[:0], len(items))[:len(items)]
-	for i := range items {
-		u, ok := r.userIdx[items[i].user]
-		if !ok {
-			u = int32(len(r.userIdx))
-			r.userIdx[items[i].user] = u
-		}
-		r.users[i] = u
-	}
-	r.orderForCap(w)
 	// Partners are independent: each works on the shared, read-only items with its own
 	// grouper and buffers.
 	if len(r.rel.Partners) == 1 {
@@ -243,51 +354,115 @@ func (r *Releaser) Release(w *Window) *Release {
 	return &r.rel
 }
 
-// pid is a partner pseudonym: the user's pseudonym under a secret of its own, per
-// partner and rotation period, so that partners cannot join their pids, and one
-// partner's pids of two periods cannot be linked.
-func (pr *PartnerRelease) pid(epoch int64, user Pseudonym) uint64 {
-	var buf [16]byte
-	pr.pidMAC.Reset()
-	pr.pidMAC.Write([]byte(pr.Policy.Name))
-	pr.pidMAC.Write([]byte{0})
-	binary.BigEndian.PutUint64(buf[:8], uint64(epoch))
-	binary.BigEndian.PutUint64(buf[8:], uint64(user))
-	pr.pidMAC.Write(buf[:])
-	pr.pidSum = pr.pidMAC.Sum(pr.pidSum[:0])
-	return binary.BigEndian.Uint64(pr.pidSum)
+// splitRuns cuts the sorted items into partition cells and ranks each item's user among
+// the users of its partition cell by pseudonym value: a user index that carries no
+// information from outside the partition cell (G3 across workers, stream = evaluate).
+func (r *Releaser) splitRuns() {
+	items := r.rel.items
+	pres := 0
+	if len(r.policies) > 0 {
+		pres = r.policies[0].partitionRes
+	}
+	r.rel.runs = r.rel.runs[:0]
+	r.users = slices.Grow(r.users[:0], len(items))[:len(items)]
+	for lo := 0; lo < len(items); {
+		pc := items[lo].cell.Parent(pres)
+		hi := lo + 1
+		for hi < len(items) && items[hi].cell.Parent(pres) == pc {
+			hi++
+		}
+		idx := r.scratch[:0]
+		for x := lo; x < hi; x++ {
+			idx = append(idx, int32(x))
+		}
+		slices.SortFunc(idx, func(a, b int32) int { return cmp.Compare(items[a].user, items[b].user) })
+		rank := int32(-1)
+		for j, x := range idx {
+			if j == 0 || items[x].user != items[idx[j-1]].user {
+				rank++
+			}
+			r.users[x] = rank
+		}
+		r.scratch = idx
+		r.rel.runs = append(r.rel.runs, run{lo: int32(lo), hi: int32(hi), users: rank + 1})
+		lo = hi
+	}
 }
 
-// orderForCap sorts item indices by partition cell, user, then time: the order in which
-// each user's check-ins count against the contribution cap (earliest kept).
-func (r *Releaser) orderForCap(w *Window) {
-	need := false
-	for _, p := range r.policies {
-		need = need || p.MaxCheckinsPerUserPerWindow > 0
-	}
-	r.capOrder = r.capOrder[:0]
-	if !need {
-		return
-	}
-	items := r.rel.items
-	pres := r.policies[0].partitionRes
-	for i := range items {
-		r.capOrder = append(r.capOrder, int32(i))
-	}
-	slices.SortFunc(r.capOrder, func(x, y int32) int {
-		a, b := &items[x], &items[y]
-		if c := cmp.Compare(a.cell.Parent(pres), b.cell.Parent(pres)); c != 0 {
-			return c
+// resolveCategories looks the window's categories up in the taxonomy and lists the
+// labels a record may show: canonical leaf names and group names.
+func (r *Releaser) resolveCategories(w *Window) {
+	r.rel.cats = r.rel.cats[:0]
+	r.rel.labels = r.rel.labels[:0]
+	r.rel.labelGrp = r.rel.labelGrp[:0]
+	labelIdx := make(map[string]int32)
+	label := func(s string, group int) int32 {
+		if s == "" {
+			return -1
 		}
-		if c := cmp.Compare(a.user, b.user); c != 0 {
-			return c
+		l, ok := labelIdx[s]
+		if !ok {
+			l = int32(len(r.rel.labels))
+			r.rel.labels = append(r.rel.labels, s)
+			r.rel.labelGrp = append(r.rel.labelGrp, group)
+			labelIdx[s] = l
 		}
-		if c := cmp.Compare(a.time, b.time); c != 0 {
-			return c
+		return l
+	}
+	for _, name := range w.cats {
+		c := r.lookup(name)
+		wc := winCat{group: c.Group, also: c.Also, leaf: -1, glabl: -1}
+		if c.Known() {
+			wc.leaf = label(c.Leaf, c.Group)
+			wc.glabl = label(r.tax.Groups[c.Group].Name, c.Group)
 		}
-		// Same user, same time: release order (cell, then category) decides.
-		return cmp.Compare(x, y)
-	})
+		r.rel.cats = append(r.rel.cats, wc)
+	}
+}
+
+func (r *Releaser) lookup(name string) config.Category {
+	if r.tax == nil {
+		return config.Category{Group: -1}
+	}
+	if c, ok := r.catCache[name]; ok {
+		return c
+	}
+	c := r.tax.Lookup(name)
+	if len(r.catCache) < maxInterned {
+		r.catCache[name] = c
+	}
+	return c
+}
+
+// sensitive reports, per window category, whether p suppresses it: a sensitive group
+// not opted in, or a name or group in suppress_categories.
+func (r *Releaser) sensitive(p *Policy, w *Window) []bool {
+	out := make([]bool, len(w.cats))
+	for c, name := range w.cats {
+		wc := r.rel.cats[c]
+		if wc.group >= 0 {
+			g := &p.tax.Groups[wc.group]
+			if g.Sensitive && !p.release[wc.group] {
+				out[c] = true
+				continue
+			}
+			if p.suppress[config.NormalizeCategory(g.ID)] || p.suppress[config.NormalizeCategory(g.Name)] {
+				out[c] = true
+				continue
+			}
+			for _, a := range wc.also {
+				// A name that points at several sensitive groups needs them all.
+				out[c] = out[c] || !p.release[a]
+			}
+			if out[c] {
+				continue
+			}
+		}
+		if len(p.suppress) > 0 && p.suppress[config.NormalizeCategory(name)] {
+			out[c] = true
+		}
+	}
+	return out
 }
 
 func (r *Releaser) releasePartner(pr *PartnerRelease, w *Window) {
@@ -297,53 +472,62 @@ func (r *Releaser) releasePartner(pr *PartnerRelease, w *Window) {
 	pr.Classes = pr.Classes[:0]
 	pr.Stats = Stats{In: n}
 	pr.outcome = slices.Grow(pr.outcome[:0], n)[:n]
-	for i := range pr.outcome {
-		pr.outcome[i] = 0
+	clear(pr.outcome)
+	pr.label = slices.Grow(pr.label[:0], n)[:n]
+	for i := range pr.label {
+		pr.label[i] = -1
 	}
 
-	// Sensitive categories are suppressed first, so they never use up the cap.
-	if len(p.suppress) > 0 {
-		sensitive := make([]bool, len(w.cats))
-		for c, name := range w.cats {
-			sensitive[c] = p.suppress[name]
-		}
-		for i := range items {
-			if sensitive[items[i].cat] {
-				pr.outcome[i] = -int32(SensitiveCategory)
-			}
-		}
-	}
-	if cap := p.MaxCheckinsPerUserPerWindow; cap > 0 {
-		var prevCell geo.Cell
-		var prevUser Pseudonym
-		count := 0
-		for _, x := range r.capOrder {
-			if pr.outcome[x] != 0 {
-				continue
-			}
-			it := &items[x]
-			pc := it.cell.Parent(p.partitionRes)
-			if pc != prevCell || it.user != prevUser {
-				prevCell, prevUser, count = pc, it.user, 0
-			}
-			count++
-			if count > cap {
-				pr.outcome[x] = -int32(ContributionCap)
-			}
-		}
-	}
-
-	g := &pr.g
-	g.reset(items, r.users, len(r.userIdx))
+	// Sensitive categories are suppressed first, so they never use up the cap. The cap
+	// keeps each user's earliest check-ins in each partition cell (same time: release
+	// order, that is cell, then category).
+	sensitive := r.sensitive(p, w)
 	for i := range items {
-		if pr.outcome[i] == 0 {
-			g.rem = append(g.rem, int32(i))
+		if sensitive[items[i].cat] {
+			pr.outcome[i] = -int32(SensitiveCategory)
 		}
 	}
-	if p.Generalization == config.Greedy {
-		pr.outcome, pr.Classes = g.greedy(p.K, p.MaxResolution, p.MinResolution, pr.outcome, pr.Classes)
-	} else {
-		pr.outcome, pr.Classes = g.maximal(p.K, p.MaxResolution, p.MinResolution, pr.outcome, pr.Classes)
+	var order []int32
+	for _, ru := range r.rel.runs {
+		if capN := p.MaxCheckinsPerUserPerWindow; capN > 0 {
+			// Each partner orders on its own: the releaser's buffer is shared.
+			order = slices.Grow(order[:0], int(ru.hi-ru.lo))
+			for x := ru.lo; x < ru.hi; x++ {
+				order = append(order, x)
+			}
+			slices.SortFunc(order, func(x, y int32) int {
+				a, b := &items[x], &items[y]
+				return cmp.Or(cmp.Compare(a.user, b.user), cmp.Compare(a.time, b.time), cmp.Compare(x, y))
+			})
+			var prev Pseudonym
+			count, first := 0, true
+			for _, x := range order {
+				if pr.outcome[x] != 0 {
+					continue
+				}
+				if u := items[x].user; first || u != prev {
+					prev, count, first = u, 0, false
+				}
+				count++
+				if count > capN {
+					pr.outcome[x] = -int32(ContributionCap)
+				}
+			}
+		}
+		g := &pr.g
+		lo, hi := ru.lo, ru.hi
+		g.reset(items[lo:hi], r.users[lo:hi], int(ru.users))
+		for i := range hi - lo {
+			if pr.outcome[lo+i] == 0 {
+				g.rem = append(g.rem, i)
+			}
+		}
+		out := pr.outcome[lo:hi]
+		if p.Generalization == config.Greedy {
+			pr.Classes = g.greedy(p.kGen, p.MaxResolution, p.MinResolution, out, pr.Classes)
+		} else {
+			pr.Classes = g.maximal(p.kGen, p.MaxResolution, p.MinResolution, out, pr.Classes)
+		}
 	}
 	r.encode(pr, w)
 }

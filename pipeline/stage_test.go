@@ -451,7 +451,7 @@ func TestBadInputThroughKafka(t *testing.T) {
 		`{"event_id":"b7","user_id":"x","lat":45.7,"lng":4.8,"ts":"2126-03-02T10:00:00Z"}`:                                                "time: later than now + input.max_future",
 		`{"event_id":"b8","user_id":"x","lat":45.7,"lng":4.8,"ts":"2026-03-02T10:00:00Z","caption":"` + strings.Repeat("A", 70000) + `"}`: "record larger than input.max_record_bytes",
 		`{"event_id":"b9","user_id":"x","lat":"45.7","lng":4.8,"ts":"2026-03-02T10:00:00Z"}`:                                              "lat: must be a JSON number",
-		"{\"event_id\":\"b10\",\"user_id\":\"x\",\"lat\":45.7,\"lng\":4.8,\"ts\":\"2026-03-02T10:00:00Z\",\"venue_category\":\"\xff\"}":   "category: not printable UTF-8",
+		"{\"event_id\":\"b10\",\"user_id\":\"x\",\"lat\":45.7,\"lng\":4.8,\"ts\":\"2026-03-02T10:00:00Z\",\"venue_category\":\"\xff\"}":   "category: not valid UTF-8",
 	}
 	var all [][]byte
 	i := 0
@@ -529,7 +529,7 @@ func deadLetters(t *testing.T, conn *Conn, topic string) map[string]string {
 func TestBufferCap(t *testing.T) {
 	cfg := streamConfig(t)
 	cfg.Kafka.MaxBufferedEvents = config.MinBufferedEvents
-	lines := cityLines(t, 3000, 2)
+	lines := cityLines(t, 4000, 2)
 	want := evaluateRecords(t, cfg, lines)
 	c := cluster(t)
 	conn := dialTest(t, c, cfg)

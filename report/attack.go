@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/geocloak/geocloak/geo"
 	"github.com/geocloak/geocloak/pipeline"
@@ -25,6 +26,11 @@ type ClassSizes struct {
 	// MaxRisk and MeanRisk are the prosecutor re-identification risk, 1 / (distinct users
 	// of the record's class), over the partner's records.
 	MaxRisk, MeanRisk float64
+	// RandomRisk is the baseline of MeanRisk: the chance of picking out a known person's
+	// record by random choice among the people of the record's window, 1 / (distinct
+	// users released in that window, any cell), averaged over the same records. What
+	// knowing the cell adds is MeanRisk / RandomRisk.
+	RandomRisk float64
 }
 
 // SizeBin counts the classes whose distinct users are in [Lo, Hi] (Hi 0: no upper bound).
@@ -34,9 +40,10 @@ type SizeBin struct {
 	Checkins int
 }
 
-// classSizes computes ClassSizes over a partner's classes. counts: the partner gets one
-// record per class.
-func classSizes(classes []class, k int, counts bool) ClassSizes {
+// classSizes computes ClassSizes over a partner's classes. windowUsers holds the distinct
+// users released per window start (for RandomRisk; nil leaves it 0). counts: the partner
+// gets one record per class.
+func classSizes(classes []class, windowUsers map[int64]int, k int, counts bool) ClassSizes {
 	s := ClassSizes{Classes: len(classes), K: k}
 	if len(classes) == 0 {
 		return s
@@ -58,7 +65,7 @@ func classSizes(classes []class, k int, counts bool) ClassSizes {
 			break
 		}
 	}
-	var risk float64
+	var risk, random float64
 	for _, c := range classes {
 		for i := range s.Hist {
 			if b := &s.Hist[i]; int(c.users) >= b.Lo && (b.Hi == 0 || int(c.users) <= b.Hi) {
@@ -72,14 +79,47 @@ func classSizes(classes []class, k int, counts bool) ClassSizes {
 		}
 		s.Records += n
 		risk += float64(n) / float64(c.users)
+		if wu := windowUsers[c.start]; wu > 0 {
+			random += float64(n) / float64(wu)
+		}
 	}
 	s.MaxRisk = 1 / float64(s.Min)
 	s.MeanRisk = risk / float64(s.Records)
+	s.RandomRisk = random / float64(s.Records)
 	return s
 }
 
-// trace is the set of released points of one user in one pid rotation period: what one
-// pid links. A point is a released class (window, cell); points are sorted class indices.
+// windowUsers counts, per window start, the distinct users of partner p's released
+// records in that window.
+func (c *Collector) windowUsers(p int) map[int64]int {
+	type key struct {
+		start int64
+		user  int32
+	}
+	seen := make(map[key]bool)
+	out := make(map[int64]int)
+	for i := range c.events {
+		cl, reason := c.outcome(i, p)
+		if reason != pipeline.Released {
+			continue
+		}
+		k := key{c.classes[p][cl].start, c.events[i].user}
+		if !seen[k] {
+			seen[k] = true
+			out[k.start]++
+		}
+	}
+	return out
+}
+
+// LinkPeriod is how long the hypothetical pseudonym of unicity and home inference links
+// one person's records: records carry no pseudonym, and these figures show what one
+// that stays the same for a day would give away.
+const LinkPeriod = 24 * time.Hour
+
+// trace is the set of released points of one user in one linking period: what a
+// pseudonym of that period would link. A point is a released class (window, cell);
+// points are sorted class indices.
 type trace struct {
 	user   int32
 	epoch  int64
@@ -93,18 +133,18 @@ type released struct {
 	class int32
 }
 
-// buildTraces links a partner's released records by user and rotation period (rotation
-// in ms), as a pid does. Traces are sorted by epoch, then by their points: an order that
+// buildTraces links a partner's released records by user and linking period (period in
+// ms), as a pseudonym of that period would. Traces are sorted by epoch, then by their points: an order that
 // does not depend on the pseudonym key, so that the random choices of unicity do not
 // either.
-func (c *Collector) buildTraces(p int, rotation int64) []trace {
+func (c *Collector) buildTraces(p int, period int64) []trace {
 	var recs []released
 	for i := range c.events {
 		cl, reason := c.outcome(i, p)
 		if reason != pipeline.Released {
 			continue
 		}
-		recs = append(recs, released{user: c.events[i].user, epoch: floorDiv(c.classes[p][cl].start, rotation), class: cl})
+		recs = append(recs, released{user: c.events[i].user, epoch: floorDiv(c.classes[p][cl].start, period), class: cl})
 	}
 	return tracesOf(recs)
 }
@@ -162,7 +202,7 @@ const unicitySeed = 0x67656f636c6f616b // "geocloak"
 // 2013, "Unique in the Crowd"): for each trace with at least P points, P distinct points
 // are drawn uniformly at random (fixed seed), and the trace is unique when no other
 // trace holds all of them. A point is a class (window, cell), so only traces of the same
-// rotation period can hold it.
+// linking period can hold it.
 func unicity(traces []trace, nClasses int, ps []int) []UnicityAt {
 	postings := make([][]int32, nClasses)
 	for t, tr := range traces {
@@ -220,14 +260,15 @@ func holders(traces []trace, postings [][]int32, pts []int32, limit int) int {
 	return n
 }
 
-// Night is 22:00 to 06:00 UTC: the input carries no time zone.
+// Night is 22:00 to 06:00 local mean solar time (see clock).
 const (
-	nightFrom = 22 // hour, UTC, inclusive
-	nightTo   = 6  // hour, UTC, exclusive
+	nightFrom = 22 // hour, inclusive
+	nightTo   = 6  // hour, exclusive
 )
 
-func nightAt(ms int64) bool {
-	h := floorMod(ms, 24*3600*1000) / (3600 * 1000)
+// nightAt reports whether a local time (from clock.local) is at night.
+func nightAt(local int64) bool {
+	h := hourOf(local)
 	return h >= nightFrom || h < nightTo
 }
 
@@ -240,7 +281,8 @@ type Home struct {
 	Eligible int
 	// Located users: for at least one of their traces, the most frequent night-time
 	// released cell is the ancestor of their home at that cell's resolution. Only an
-	// attacker who can link records (pid) can do this.
+	// attacker who can link records (a pseudonym) can do this: the figure is what one
+	// linking a day would give.
 	Located      int
 	LocatedAtMax int // located to the home cell at max_resolution itself
 	// MeanAreaKm2 is the area of the cells users were located to, weighted by the
@@ -249,19 +291,26 @@ type Home struct {
 	// Crowds: eligible users whose home cell at max_resolution was released as a class
 	// in a night-time window: a crowd of at least k at that place, not the person.
 	Crowds int
+	// Guess is the baseline of Located: one constant guess for everyone, the busiest
+	// night-time released cell (most check-ins released in it in night-time windows; ties:
+	// the smallest H3 index). It needs no linking, so it applies to counts mode too.
+	// GuessLocated eligible users have their home in it (0 when nothing is released at
+	// night).
+	Guess        geo.Cell
+	GuessLocated int
 }
 
 // homes returns each eligible user's home: the most frequent cell at res among the
 // user's night-time check-ins in the input (ties: the smallest H3 index), for users with
 // at least minNight of them.
-func (c *Collector) homes(res int) map[int32]geo.Cell {
+func (c *Collector) homes(res int, clk *clock) map[int32]geo.Cell {
 	type userCell struct {
 		user int32
 		cell geo.Cell
 	}
 	var night []userCell
 	for _, e := range c.events {
-		if nightAt(e.time) {
+		if nightAt(clk.local(e.time, e.cell)) {
 			night = append(night, userCell{e.user, e.cell.Parent(res)})
 		}
 	}
@@ -294,23 +343,42 @@ func (c *Collector) homes(res int) map[int32]geo.Cell {
 	return out
 }
 
-// homeAttack runs home inference on partner p. rotation (ms) links records as a pid
-// does; window is the window size (ms): a released record is night-time when the middle
-// of its window is.
-func (c *Collector) homeAttack(p, maxRes int, rotation, window int64) Home {
-	home := c.homes(maxRes)
+// homeAttack runs home inference on partner p. period (ms) links records as a
+// pseudonym of that period would; window is the window size (ms): a released record is
+// night-time when the middle of its window is, at its cell.
+func (c *Collector) homeAttack(p, maxRes int, period, window int64, clk *clock) Home {
+	home := c.homes(maxRes, clk)
 	h := Home{Eligible: len(home)}
-	nightClass := func(cl *class) bool { return nightAt(cl.start + window/2) }
+	nightClass := func(cl *class) bool { return nightAt(clk.local(cl.start+window/2, cl.cell)) }
 
 	crowd := make(map[geo.Cell]bool)
+	nightVolume := make(map[geo.Cell]int)
 	for i := range c.classes[p] {
-		if cl := &c.classes[p][i]; cl.cell.Res() == maxRes && nightClass(cl) {
+		cl := &c.classes[p][i]
+		if !nightClass(cl) {
+			continue
+		}
+		nightVolume[cl.cell] += int(cl.checkins)
+		if cl.cell.Res() == maxRes {
 			crowd[cl.cell] = true
 		}
 	}
 	for _, hc := range home {
 		if crowd[hc] {
 			h.Crowds++
+		}
+	}
+	bestN := 0
+	for cell, n := range nightVolume {
+		if n > bestN || n == bestN && cell < h.Guess {
+			h.Guess, bestN = cell, n
+		}
+	}
+	if bestN > 0 {
+		for _, hc := range home {
+			if hc.Parent(h.Guess.Res()) == h.Guess {
+				h.GuessLocated++
+			}
 		}
 	}
 
@@ -327,7 +395,7 @@ func (c *Collector) homeAttack(p, maxRes int, rotation, window int64) Home {
 		}
 		cl := &c.classes[p][ci]
 		if nightClass(cl) {
-			recs = append(recs, rec{c.events[i].user, floorDiv(cl.start, rotation), cl.cell})
+			recs = append(recs, rec{c.events[i].user, floorDiv(cl.start, period), cl.cell})
 		}
 	}
 	slices.SortFunc(recs, func(a, b rec) int {
@@ -387,21 +455,62 @@ type Categories struct {
 	Sensitive int
 	// NoCategory check-ins were released without their category (l-diversity).
 	NoCategory int
-	// WithCategory released records carry a category; Records is every released record.
-	WithCategory, Records int
+	// WithCategory released records show a category (Leaf of them their venue
+	// category, the rest its group); Categorised released records had a category the
+	// taxonomy knows; Records is every released record.
+	WithCategory, Leaf, Categorised, Records int
 }
 
 func (c *Collector) categories(p int, st *pipeline.Stats, carries bool) Categories {
 	out := Categories{Released: carries, Sensitive: st.Suppressed[pipeline.SensitiveCategory],
-		NoCategory: st.NoCategory, Records: st.Released}
-	if !carries {
+		NoCategory: st.NoCategory, Records: st.Released, Categorised: st.Categorised}
+	if carries {
+		out.WithCategory, out.Leaf = st.KeptLeaf+st.KeptGroup, st.KeptLeaf
+	}
+	return out
+}
+
+// Tuples are the figures of k over what a partner can tell apart: the released tuples
+// (window, cell, resolution, category as shown) of an events partner.
+type Tuples struct {
+	Applies bool // events mode: one record per check-in
+	Tuples  int
+	// BelowK counts tuples with fewer than k distinct users, RecordsBelowK their records:
+	// both 0 by construction (G1); the report recomputes them from what was released.
+	BelowK, RecordsBelowK int
+	MinUsers              int // smallest tuple, in distinct users (0: none)
+	Records               int
+	// PickOut is the chance that an attacker who knows one visit of a person (place,
+	// hour and kind of venue) picks out that person's record: 1 / records of the tuple
+	// holding it, averaged over released records. PickOutClass is the same knowing only
+	// the place and hour (1 / records of the class): what the category adds is the
+	// difference.
+	PickOut, PickOutClass float64
+}
+
+func (c *Collector) tuples(p, k int, events bool) Tuples {
+	out := Tuples{Applies: events}
+	if !events {
 		return out
 	}
-	for i := range c.events {
-		ci, reason := c.outcome(i, p)
-		if reason == pipeline.Released && !c.classes[p][ci].noCategory && c.events[i].cat != 0 {
-			out.WithCategory++
+	var pick, pickClass float64
+	for _, cl := range c.classes[p] {
+		for _, t := range cl.tuples {
+			out.Tuples++
+			out.Records += int(t.records)
+			if int(t.users) < k {
+				out.BelowK++
+				out.RecordsBelowK += int(t.records)
+			}
+			if out.MinUsers == 0 || int(t.users) < out.MinUsers {
+				out.MinUsers = int(t.users)
+			}
+			pick += 1 // each of its records: 1/records, records times
 		}
+		pickClass += 1
+	}
+	if out.Records > 0 {
+		out.PickOut, out.PickOutClass = pick/float64(out.Records), pickClass/float64(out.Records)
 	}
 	return out
 }

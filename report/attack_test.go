@@ -51,9 +51,11 @@ const (
 var day0 = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC).UnixMilli()
 
 func TestClassSizes(t *testing.T) {
-	classes := []class{{users: 20, checkins: 20}, {users: 10, checkins: 10}, {users: 40, checkins: 40},
-		{users: 12, checkins: 12}, {users: 15, checkins: 30}}
-	s := classSizes(classes, 10, false)
+	// Two windows: 0 with 30 distinct users released, 1 with 67.
+	classes := []class{{users: 20, checkins: 20}, {users: 10, checkins: 10}, {users: 40, checkins: 40, start: 1},
+		{users: 12, checkins: 12, start: 1}, {users: 15, checkins: 30, start: 1}}
+	wu := map[int64]int{0: 30, 1: 67}
+	s := classSizes(classes, wu, 10, false)
 	if s.Classes != 5 || s.Min != 10 || s.Q1 != 12 || s.Median != 15 || s.Q3 != 20 || s.Max != 40 {
 		t.Errorf("sizes = %+v, want min 10, Q1 12, median 15, Q3 20, max 40", s)
 	}
@@ -70,13 +72,20 @@ func TestClassSizes(t *testing.T) {
 	if s.Records != 112 || s.MaxRisk != 0.1 || math.Abs(s.MeanRisk-6.0/112) > 1e-12 {
 		t.Errorf("records %d, max risk %v, mean risk %v; want 112, 0.1, %v", s.Records, s.MaxRisk, s.MeanRisk, 6.0/112)
 	}
+	// Random choice: 30 records of window 0 at 1/30, 82 of window 1 at 1/67.
+	if want := (30.0/30 + 82.0/67) / 112; math.Abs(s.RandomRisk-want) > 1e-12 {
+		t.Errorf("random risk %v, want %v", s.RandomRisk, want)
+	}
 	// Counts mode: one record per class.
-	c := classSizes(classes, 10, true)
+	c := classSizes(classes, wu, 10, true)
 	want := (1.0/20 + 1.0/10 + 1.0/40 + 1.0/12 + 1.0/15) / 5
 	if c.Records != 5 || math.Abs(c.MeanRisk-want) > 1e-12 {
 		t.Errorf("counts mode: records %d, mean risk %v; want 5, %v", c.Records, c.MeanRisk, want)
 	}
-	if e := classSizes(nil, 10, false); e.Classes != 0 || e.Records != 0 || e.Hist != nil {
+	if want := (2.0/30 + 3.0/67) / 5; math.Abs(c.RandomRisk-want) > 1e-12 {
+		t.Errorf("counts mode: random risk %v, want %v", c.RandomRisk, want)
+	}
+	if e := classSizes(nil, nil, 10, false); e.Classes != 0 || e.Records != 0 || e.Hist != nil {
 		t.Errorf("no classes: %+v", e)
 	}
 }
@@ -195,7 +204,7 @@ func TestHomes(t *testing.T) {
 	c.addEvent(2, x, night+2*day, -1)
 	c.addEvent(2, y, night+3*day, -1)
 
-	homes := c.homes(9)
+	homes := c.homes(9, newClock())
 	if len(homes) != 2 {
 		t.Fatalf("homes of %d users, want 2 (users 0 and 2): %v", len(homes), homes)
 	}
@@ -217,7 +226,7 @@ func TestHomeAttack(t *testing.T) {
 	noon := day0 + 12*hour
 
 	c := NewCollector(1, nil)
-	h0 := c.addClass(0, home0.Parent(maxRes), night, 10, 10)       // a res-9 class at user 0's home, at night
+	h0 := c.addClass(0, home0.Parent(maxRes), night, 10, 12)       // a res-9 class at user 0's home, at night: the busiest
 	h1 := c.addClass(0, home1.Parent(7), night, 10, 10)            // user 1's home, coarsened to res 7
 	away := c.addClass(0, elsewhere.Parent(maxRes), night, 10, 10) // elsewhere, at night
 	day0home2 := c.addClass(0, home2.Parent(maxRes), noon, 10, 10) // user 2's home, by day only
@@ -240,36 +249,117 @@ func TestHomeAttack(t *testing.T) {
 	c.addEvent(2, home2, noon+10*60_000, day0home2) // by day: not night-time
 	c.addEvent(3, home2, noon+20*60_000, day0home2)
 
-	got := c.homeAttack(0, maxRes, day, hour)
+	got := c.homeAttack(0, maxRes, day, hour, newClock())
 	a0, _ := home0.Parent(maxRes).AreaKm2()
 	a1, _ := home1.Parent(7).AreaKm2()
-	want := Home{Eligible: 4, Located: 2, LocatedAtMax: 1, MeanAreaKm2: (2*a0 + a1) / 3, Crowds: 1}
+	// The constant guess: the night-time class with the most check-ins (12), user 0's home.
+	guess, guessLocated := home0.Parent(maxRes), 1
+	want := Home{Eligible: 4, Located: 2, LocatedAtMax: 1, MeanAreaKm2: (2*a0 + a1) / 3, Crowds: 1, Guess: guess, GuessLocated: guessLocated}
 	if got.Eligible != want.Eligible || got.Located != want.Located || got.LocatedAtMax != want.LocatedAtMax ||
-		got.Crowds != want.Crowds || math.Abs(got.MeanAreaKm2-want.MeanAreaKm2) > 1e-9 {
+		got.Crowds != want.Crowds || math.Abs(got.MeanAreaKm2-want.MeanAreaKm2) > 1e-9 ||
+		got.Guess != want.Guess || got.GuessLocated != want.GuessLocated {
 		t.Errorf("home attack = %+v, want %+v", got, want)
+	}
+}
+
+// The constant guess is the cell with the most check-ins released at night, over every
+// night-time window, and locates everyone whose home is inside it.
+func TestHomeGuess(t *testing.T) {
+	const maxRes = 9
+	center := cellAt(t, 45.760, 4.840, 10)
+	near := cellAt(t, 45.762, 4.842, 10) // in the same res-7 cell, checked below
+	far := cellAt(t, 45.600, 5.100, 10)
+	if center.Parent(7) != near.Parent(7) || center.Parent(maxRes) == near.Parent(maxRes) {
+		t.Fatal("test cells: want one res-7 cell holding two res-9 cells")
+	}
+	night := day0 + 23*hour
+	c := NewCollector(1, nil)
+	coarse := c.addClass(0, center.Parent(7), night, 10, 12)     // 12 + 5 check-ins at night
+	coarse2 := c.addClass(0, center.Parent(7), night+day, 10, 5) //
+	c.addClass(0, far.Parent(maxRes), day0+12*hour, 50, 50)      // busier, but by day
+	small := c.addClass(0, far.Parent(maxRes), night, 10, 10)
+	// Users 0, 1 live in the res-7 cell (two different res-9 homes), user 2 far away.
+	for n := range int64(3) {
+		c.addEvent(0, center, night+n*day, coarse)
+		c.addEvent(1, near, night+n*day, coarse2)
+		c.addEvent(2, far, night+n*day, small)
+	}
+	got := c.homeAttack(0, maxRes, day, hour, newClock())
+	if got.Eligible != 3 || got.Guess != center.Parent(7) || got.GuessLocated != 2 {
+		t.Errorf("guess %s locating %d of %d, want %s locating 2 of 3", got.Guess, got.GuessLocated, got.Eligible, center.Parent(7))
+	}
+	// Nothing released at night: no guess.
+	c2 := NewCollector(1, nil)
+	x := c2.addClass(0, far.Parent(maxRes), day0+12*hour, 10, 10)
+	for n := range int64(3) {
+		c2.addEvent(0, far, night+n*day, -int32(pipeline.BelowK))
+		c2.addEvent(0, far, day0+12*hour+n, x)
+	}
+	if got := c2.homeAttack(0, maxRes, day, hour, newClock()); got.Guess != 0 || got.GuessLocated != 0 || got.Eligible != 1 {
+		t.Errorf("no night release: %+v, want no guess", got)
+	}
+}
+
+// Local mean solar time: UTC plus longitude / 15° hours, from the centre of the place's
+// resolution-3 cell.
+func TestClock(t *testing.T) {
+	k := newClock()
+	for _, tc := range []struct {
+		lat, lng float64
+		utc      int64 // hour of day0
+		hour     int   // local
+		weekday  int
+	}{
+		{45.76, 4.84, 23, 23, 0},    // Lyon: +19 min
+		{30.27, -97.74, 3, 20, 6},   // Austin: -6.5 h, the evening before (Sunday)
+		{35.68, 139.69, 20, 5, 1},   // Tokyo: +9.3 h, the next morning (Tuesday)
+		{-36.85, 174.76, 12, 23, 0}, // Auckland: +11.7 h
+	} {
+		cell := cellAt(t, tc.lat, tc.lng, 10)
+		local := k.local(day0+tc.utc*hour, cell)
+		if h, d := hourOf(local), weekdayOf(local); h != tc.hour || d != tc.weekday {
+			t.Errorf("(%v, %v) at %02d:00 UTC: local hour %d, weekday %d; want %d, %d", tc.lat, tc.lng, tc.utc, h, d, tc.hour, tc.weekday)
+		}
+		if off := k.local(0, cell); math.Abs(float64(off)-tc.lng/15*float64(hour)) > 0.1*float64(hour) {
+			t.Errorf("(%v, %v): offset %v h, want about %v h", tc.lat, tc.lng, float64(off)/float64(hour), tc.lng/15)
+		}
+	}
+	if weekdayOf(day0) != 0 || weekdayOf(day0-1) != 6 || weekdayOf(day0+6*day) != 6 {
+		t.Error("weekdayOf: day0 is a Monday")
 	}
 }
 
 func TestCategories(t *testing.T) {
 	c := NewCollector(1, nil)
-	c.cats = append(c.cats, "Park")
-	cell := cellAt(t, 45.76, 4.84, 9)
-	kept := c.addClass(0, cell, day0, 5, 2)
-	withheld := c.addClass(0, cell.Parent(8), day0, 5, 1)
-	c.classes[0][withheld].noCategory = true
-	c.events = append(c.events,
-		event{cell: cell, time: day0, user: 0, cat: 1},
-		event{cell: cell, time: day0, user: 1, cat: 0}, // no category in the input
-		event{cell: cell, time: day0, user: 2, cat: 1})
-	c.outcomes = append(c.outcomes, kept, kept, withheld)
-	st := &pipeline.Stats{Released: 3, NoCategory: 1}
+	st := &pipeline.Stats{Released: 10, NoCategory: 1, Categorised: 8, KeptLeaf: 3, KeptGroup: 2}
 	st.Suppressed[pipeline.SensitiveCategory] = 7
 	got := c.categories(0, st, true)
-	if want := (Categories{Released: true, Sensitive: 7, NoCategory: 1, WithCategory: 1, Records: 3}); got != want {
+	if want := (Categories{Released: true, Sensitive: 7, NoCategory: 1, WithCategory: 5, Leaf: 3, Categorised: 8, Records: 10}); got != want {
 		t.Errorf("categories = %+v, want %+v", got, want)
 	}
 	if got := c.categories(0, st, false); got.WithCategory != 0 || got.Released {
 		t.Errorf("without category in fields: %+v", got)
+	}
+}
+
+// Tuples on hand-made classes: a class of 12 records in two tuples (10 users showing
+// "Park", 2 records of one user showing nothing: below k = 3) and a class of 5 records
+// in one tuple.
+func TestTuples(t *testing.T) {
+	c := NewCollector(1, nil)
+	cell := cellAt(t, 45.76, 4.84, 9)
+	a := c.addClass(0, cell, day0, 11, 12)
+	b := c.addClass(0, cell.Parent(8), day0, 5, 5)
+	c.classes[0][a].tuples = []tupleStat{{label: "", users: 1, records: 2}, {label: "Park", users: 10, records: 10}}
+	c.classes[0][b].tuples = []tupleStat{{label: "", users: 5, records: 5}}
+	got := c.tuples(0, 3, true)
+	want := Tuples{Applies: true, Tuples: 3, BelowK: 1, RecordsBelowK: 2, MinUsers: 1, Records: 17,
+		PickOut: 3.0 / 17, PickOutClass: 2.0 / 17}
+	if got != want {
+		t.Errorf("tuples = %+v, want %+v", got, want)
+	}
+	if got := c.tuples(0, 3, false); got.Applies || got.Tuples != 0 {
+		t.Errorf("counts mode: %+v", got)
 	}
 }
 
@@ -281,5 +371,34 @@ func TestShare(t *testing.T) {
 		if got := share(tc.n, tc.of); got != tc.want {
 			t.Errorf("share(%d, %d) = %q, want %q", tc.n, tc.of, got, tc.want)
 		}
+	}
+}
+
+// The time profile counts each check-in at the local hour and weekday of its place.
+func TestTimeProfile(t *testing.T) {
+	lyon := cellAt(t, 45.76, 4.84, 10)     // +19 min
+	austin := cellAt(t, 30.27, -97.74, 10) // -6.5 h
+	c := NewCollector(1, nil)
+	cl := c.addClass(0, lyon.Parent(9), day0, 10, 10)
+	c.addEvent(0, lyon, day0+10*hour, cl)                                // Monday 10:19
+	c.addEvent(1, lyon, day0+10*hour+30*60_000, -int32(pipeline.BelowK)) // Monday 10:49
+	c.addEvent(2, austin, day0+3*hour, -int32(pipeline.ContributionCap)) // Sunday 20:30
+	c.addEvent(3, austin, day0+3*hour, cl)                               // Sunday 20:30
+	tp := c.timeProfile(0, newClock())
+	if h := tp.Hours[10]; h.In != 2 || h.Released() != 1 || h.ByReason[pipeline.BelowK] != 1 {
+		t.Errorf("10:00 = %+v, want 2 in, 1 released, 1 below_k", h)
+	}
+	if h := tp.Hours[20]; h.In != 2 || h.Released() != 1 || h.ByReason[pipeline.ContributionCap] != 1 {
+		t.Errorf("20:00 = %+v, want 2 in, 1 released, 1 capped", h)
+	}
+	if tp.Days[0].In != 2 || tp.Days[6].In != 2 {
+		t.Errorf("Monday %d, Sunday %d check-ins; want 2 and 2", tp.Days[0].In, tp.Days[6].In)
+	}
+	total := 0
+	for _, h := range tp.Hours {
+		total += h.In
+	}
+	if total != 4 {
+		t.Errorf("%d check-ins over the hours, want 4", total)
 	}
 }

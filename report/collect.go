@@ -1,18 +1,26 @@
 // Package report provides the privacy reviewer's report on what a configuration
-// releases: per-partner summaries, hex maps of released and suppressed volume, a
-// threshold sweep computed by the engine itself, and the figures of attacks run on what
-// each partner receives (class sizes, prosecutor risk, unicity, home inference, category
-// effects). It renders them as one self-contained HTML file, as GeoJSON, and as text.
+// releases: per-partner summaries, hex maps of released and suppressed volume on a base
+// map, release and suppression by time, a threshold sweep computed by the engine itself
+// with what to change, and the figures of attacks run on what each partner receives
+// (class sizes, prosecutor risk, unicity, home inference, category effects), each beside
+// its baseline. It renders them as one self-contained HTML file, as GeoJSON, and as text.
+//
+// The figures (report.go, collect.go, attack.go, timeline.go, localtime.go, sweep.go,
+// advice.go) are computed apart from their rendering (html*.go, map*.go, chart*.go,
+// geojson.go, text.go, format.go): they import no rendering package and format nothing
+// (TestFiguresApartFromRendering), so that each is tested on hand-made inputs.
 //
 // What it holds in memory is inside the trust boundary: a compact copy of every event
-// (finest cell, a dense user index standing for the keyed pseudonym, time, category) and
+// (its cell at cell_resolution, a dense user index standing for the keyed pseudonym, time, category) and
 // each partner's outcome. What it writes holds none of it: no user, pseudonym, event id,
 // coordinate or cell that failed k.
 package report
 
 import (
+	"cmp"
 	"slices"
 
+	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
 	"github.com/geocloak/geocloak/pipeline"
 )
@@ -20,7 +28,7 @@ import (
 // event is one check-in that reached a window, as the report keeps it: 24 bytes, plus
 // one int32 outcome per partner in Collector.outcomes.
 type event struct {
-	cell geo.Cell // at the finest resolution any partner uses
+	cell geo.Cell // at cell_resolution
 	time int64    // Unix ms
 	user int32    // dense index of the keyed pseudonym; the pseudonym itself is not kept
 	cat  uint32   // index into Collector.cats
@@ -33,6 +41,16 @@ type class struct {
 	users      int32 // distinct users among the records released in it
 	checkins   int32
 	noCategory bool // l-diversity withheld its category
+	// tuples are what the partner can tell apart inside it: per category as shown (""
+	// none), sorted by it. Events mode only.
+	tuples []tupleStat
+}
+
+// tupleStat is one released tuple (window, cell, resolution, category as shown).
+type tupleStat struct {
+	label   string
+	users   int32 // distinct users among its records
+	records int32
 }
 
 // Collector is a pipeline.Output that records what the report needs and passes every
@@ -53,6 +71,8 @@ type Collector struct {
 	classes  [][]class
 	windows  int
 	classIdx map[*pipeline.Class]int32 // scratch: index in classes[p] of a class of one release
+	diff     *DiffCollector            // what every partner received, for the cross-partner check
+	scratch  []int32
 }
 
 // NewCollector returns a Collector for partners partners that forwards to next (nil:
@@ -66,6 +86,7 @@ func NewCollector(partners int, next pipeline.Output) *Collector {
 		cats:     []string{""},
 		classes:  make([][]class, partners),
 		classIdx: make(map[*pipeline.Class]int32),
+		diff:     NewDiffCollector(partners, nil),
 	}
 }
 
@@ -125,8 +146,48 @@ func (c *Collector) Released(rel *pipeline.Release) error {
 			}
 			c.outcomes[(base+i)*c.partners+p] = o
 		}
+		if pr.Policy.Mode == config.ModeEvents {
+			c.addTuples(rel, p, base)
+		}
 	}
-	return nil
+	return c.diff.Released(rel)
+}
+
+// addTuples counts the distinct users and records of every tuple partner p received in
+// the release whose first event is events[base].
+func (c *Collector) addTuples(rel *pipeline.Release, p, base int) {
+	idx := c.scratch[:0]
+	for i := range rel.Len() {
+		if c.outcomes[(base+i)*c.partners+p] >= 0 {
+			idx = append(idx, int32(i))
+		}
+	}
+	key := func(i int32) (int32, string, int32) {
+		return c.outcomes[(base+int(i))*c.partners+p], rel.Label(p, int(i)), c.events[base+int(i)].user
+	}
+	slices.SortFunc(idx, func(a, b int32) int {
+		xa, la, ua := key(a)
+		xb, lb, ub := key(b)
+		return cmp.Or(cmp.Compare(xa, xb), cmp.Compare(la, lb), cmp.Compare(ua, ub))
+	})
+	for j := 0; j < len(idx); {
+		x, l, _ := key(idx[j])
+		t := tupleStat{label: l}
+		prev := int32(-1)
+		for ; j < len(idx); j++ {
+			xj, lj, uj := key(idx[j])
+			if xj != x || lj != l {
+				break
+			}
+			if uj != prev {
+				t.users++
+				prev = uj
+			}
+			t.records++
+		}
+		c.classes[p][x].tuples = append(c.classes[p][x].tuples, t)
+	}
+	c.scratch = idx
 }
 
 // outcome is event i's outcome for partner p: its class index, or -1 and the reason.

@@ -12,6 +12,7 @@ import (
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
 	"github.com/geocloak/geocloak/pipeline"
+	"github.com/geocloak/geocloak/report/basemap"
 )
 
 const (
@@ -41,18 +42,32 @@ type page struct {
 	FinestRes      int
 	InvalidReasons []kv
 	Glance         []glanceRow
-	Partners       []*partnerView
-	SweepRuns      int
-	SweepGrid      string
-	HasSweep       bool
-	SuppLevels     []int
+	// Diff is the cross-partner check, one row per pair; DiffNote says what was left out.
+	Diff       []diffRow
+	DiffNote   string
+	Partners   []*partnerView
+	SweepRuns  int
+	SweepGrid  string
+	HasSweep   bool
+	SuppLevels []int
+	// One legend for every partner's maps.
+	Legend, SuppLegend []legendBin
+	// World is the overview's geography, the same for every partner: drawn once.
+	World     *geoPaths // nil: no overview
+	UserLayer string    // the reviewer's --basemap layer, named
 }
 
 type kv struct{ K, V string }
 
+type diffRow struct {
+	Pair, Compared, Groups, Note string
+	Bad                          bool
+}
+
 type glanceRow struct {
 	Anchor, Name, Policy          string
 	Rate, Area, Smallest, MaxRisk string
+	Risk, RiskNote                string
 	Unicity, UnicityNote          string
 	Home, HomeNote                string
 }
@@ -86,6 +101,7 @@ type partnerView struct {
 	MeanArea string
 	Classes  string
 	Maps     *partnerMaps
+	Time     *timeView
 	Sweep    *sweepView
 	Attacks  []attackRow
 	Hist     []histBar
@@ -137,14 +153,35 @@ func (r *Report) page() (*page, error) {
 		pg.SweepGrid = fmt.Sprintf("k in {%s}; resolutions (max..min) in {%s}, leaving out pairs below partition_resolution %d; window in {%s}",
 			joinInts(g.K), strings.Join(res, ", "), r.PartitionRes, strings.Join(win, ", "))
 	}
+	world, err := basemap.World()
+	if err != nil {
+		return nil, err
+	}
+	g := &geography{land: world[0], lakes: world[1], borders: world[2], user: r.UserLayer}
+	if r.UserLayer != nil {
+		pg.UserLayer = r.UserLayer.Name
+	}
+	sc, err := newMapScales(r.Partners)
+	if err != nil {
+		return nil, err
+	}
+	pg.Legend, pg.SuppLegend = sc.Legend, sc.SuppLegend
 	for _, pr := range r.Partners {
-		pv, err := r.partnerView(pr)
+		pv, err := r.partnerView(pr, sc, g)
 		if err != nil {
 			return nil, err
 		}
 		pg.Partners = append(pg.Partners, pv)
+		if pv.Maps.Overview != nil && pg.World == nil {
+			// The same for every overview: drawn once, used by each. Its land is
+			// stroked as the coast: the world's edges are the only clip edges. The
+			// reviewer's layer is for the areas; on the world it would be a smudge.
+			v := worldView()
+			pg.World = &geoPaths{Land: v.fill(g.land), Lakes: v.fill(g.lakes), Borders: v.stroke(g.borders)}
+		}
 		pg.Glance = append(pg.Glance, glance(pr, pv))
 	}
+	pg.Diff, pg.DiffNote = diffRows(r)
 	return pg, nil
 }
 
@@ -175,39 +212,7 @@ func policyText(p *config.Partner, window string) string {
 	return s
 }
 
-func glance(pr *PartnerReport, pv *partnerView) glanceRow {
-	st := &pr.Stats
-	g := glanceRow{Anchor: pv.Anchor, Name: pr.Policy.Name, Policy: fmt.Sprintf("k=%d, res %d..%d",
-		pr.Policy.K, pr.Policy.MaxResolution, pr.Policy.MinResolution),
-		Rate: Percent(st.Released, st.In), Area: pv.MeanArea, Smallest: dash(st.MinClassUsers)}
-	if pr.Sizes.Classes > 0 {
-		g.MaxRisk = fixed(pr.Sizes.MaxRisk, 3)
-	} else {
-		g.MaxRisk = "-"
-	}
-	u4 := func() string {
-		for _, u := range pr.Unicity {
-			if u.P == 4 {
-				return share(u.Unique, u.Considered)
-			}
-		}
-		return "-"
-	}
-	switch {
-	case !pr.Linkable:
-		g.Unicity, g.UnicityNote = "n/a", "counts mode: no record to link"
-		g.Home, g.HomeNote = "0%", "counts mode"
-	case pr.PID:
-		g.Unicity, g.UnicityNote = u4(), "with pid"
-		g.Home, g.HomeNote = share(pr.Home.Located, pr.Home.Eligible), "with pid"
-	default:
-		g.Unicity, g.UnicityNote = "n/a", "no pid; "+u4()+" if pid were enabled"
-		g.Home, g.HomeNote = "0%", "no pid; "+share(pr.Home.Located, pr.Home.Eligible)+" if pid were enabled"
-	}
-	return g
-}
-
-func (r *Report) partnerView(pr *PartnerReport) (*partnerView, error) {
+func (r *Report) partnerView(pr *PartnerReport, sc *mapScales, g *geography) (*partnerView, error) {
 	p := &pr.Policy
 	st := &pr.Stats
 	pv := &partnerView{
@@ -236,13 +241,17 @@ func (r *Report) partnerView(pr *PartnerReport) (*partnerView, error) {
 				N: Thousands(int64(n)), Share: Percent(n, st.Released)})
 		}
 	}
-	maps, err := buildMaps(pr, r.PartitionRes)
+	maps, err := buildMaps(pr, r.PartitionRes, sc, g)
 	if err != nil {
 		return nil, fmt.Errorf("map of %s: %w", p.Name, err)
 	}
 	pv.Maps = maps
+	pv.Time = buildTimeView(&pr.Time)
 	if r.Sweep != nil {
 		pv.Sweep = buildSweepView(r.Sweep, pr.Index)
+		if pv.Sweep != nil {
+			pv.Sweep.DP = p.DP != nil
+		}
 	}
 	sz := &pr.Sizes
 	for _, b := range sz.Hist {
@@ -264,94 +273,36 @@ func (r *Report) partnerView(pr *PartnerReport) (*partnerView, error) {
 	return pv, nil
 }
 
-func attackRows(pr *PartnerReport, r *Report) []attackRow {
-	p := &pr.Policy
-	sz := &pr.Sizes
-	var rows []attackRow
-	add := func(group, figure, value, note string, strong bool) {
-		rows = append(rows, attackRow{Group: group, Figure: figure, Value: value, Note: note, Strong: strong})
+// diffRows renders the cross-partner check.
+func diffRows(r *Report) ([]diffRow, string) {
+	var rows []diffRow
+	for _, d := range r.Differencing {
+		a, b := r.Config.Partners[d.A], r.Config.Partners[d.B]
+		row := diffRow{Pair: a.Name + " and " + b.Name, Compared: Thousands(int64(d.Cells)), Groups: Thousands(int64(d.Groups)),
+			Bad: d.Groups > 0}
+		what := "totals per place"
+		if d.Categories {
+			what = "totals per place and per category shown"
+		}
+		if d.Groups > 0 {
+			row.Note = fmt.Sprintf("%s compared; the smallest group derived has %d check-ins: this set of partners is one config check refuses", what, d.Smallest)
+		} else {
+			row.Note = what + " compared: nothing below k can be derived"
+		}
+		rows = append(rows, row)
 	}
-	if sz.Classes == 0 {
-		add("Class sizes", "released classes", "0", "nothing released: no class to attack", false)
-	} else {
-		add("Class sizes", "released classes", Thousands(int64(sz.Classes)), "a class is (window, cell): its records are indistinguishable", false)
-		note := fmt.Sprintf("never below k = %d (G1)", p.K)
+	var dp []string
+	for _, p := range r.Config.Partners {
 		if p.DP != nil {
-			note += "; true counts: the partner receives noisy ones"
+			dp = append(dp, p.Name)
 		}
-		add("", "distinct users per class: min / Q1 / median / Q3 / max",
-			fmt.Sprintf("%d / %d / %d / %d / %d", sz.Min, sz.Q1, sz.Median, sz.Q3, sz.Max), note, false)
-		add("Prosecutor risk", "maximum, 1 / smallest class", fixed(sz.MaxRisk, 3),
-			fmt.Sprintf("at most 1/k = %s by construction", fixed(1/float64(p.K), 3)), true)
-		add("", fmt.Sprintf("mean over the %s records received", Thousands(int64(sz.Records))), fixed(sz.MeanRisk, 3),
-			"chance of picking out a known person's record, averaged over records", false)
 	}
-	rot := durationText(p.PIDRotation.D())
+	note := ""
 	switch {
-	case !pr.Linkable:
-		add("Unicity", "p = 1, 2, 4 known points", "does not apply",
-			"counts mode: one record per class, no pseudonym can be attached, so records cannot be linked into traces", false)
-	case pr.PID:
-		for i, u := range pr.Unicity {
-			g := ""
-			if i == 0 {
-				g = "Unicity"
-			}
-			add(g, fmt.Sprintf("p = %d: traces unique, with pid (rotation %s)", u.P, rot), share(u.Unique, u.Considered),
-				fmt.Sprintf("%s of %s traces with at least %s", Thousands(int64(u.Unique)), Thousands(int64(u.Considered)), points(u.P)), u.P == 4)
-		}
-		add("", "without pid", "does not apply",
-			"no pseudonym: no trace can be built; removing pid from fields removes this risk", false)
-	default:
-		add("Unicity", "as released (no pid)", "does not apply",
-			"records carry no pseudonym: no trace can be built, unicity does not apply", true)
-		for _, u := range pr.Unicity {
-			add("", fmt.Sprintf("p = %d: traces unique if pid were enabled (rotation %s)", u.P, rot), share(u.Unique, u.Considered),
-				fmt.Sprintf("hypothetical: %s of %s traces with at least %s", Thousands(int64(u.Unique)), Thousands(int64(u.Considered)), points(u.P)), false)
-		}
+	case len(r.Config.Partners) < 2:
+		note = "One partner: there is no other release to subtract."
+	case len(dp) > 0:
+		note = fmt.Sprintf("Partners with dp (%s) are not compared: their counts are noisy, nothing can be subtracted exactly.", strings.Join(dp, ", "))
 	}
-	h := &pr.Home
-	add("Home inference", "eligible users (at least 3 night-time check-ins in the input)",
-		fmt.Sprintf("%s of %s", Thousands(int64(h.Eligible)), Thousands(int64(r.Users))),
-		fmt.Sprintf("home = most frequent night-time cell at resolution %d", p.MaxResolution), false)
-	located := fmt.Sprintf("%s (%s users); mean area %s km²; %s at resolution %d", share(h.Located, h.Eligible),
-		Thousands(int64(h.Located)), AreaText(h.MeanAreaKm2), share(h.LocatedAtMax, h.Eligible), p.MaxResolution)
-	if h.Located == 0 {
-		located = Percent(0, h.Eligible)
-	}
-	switch {
-	case !pr.Linkable:
-		add("", "located as released", Percent(0, h.Eligible), "counts mode: a record is a class, never one person's", true)
-	case pr.PID:
-		add("", "located, with pid", located, "the trace's most frequent night-time released cell holds the user's home", true)
-	default:
-		add("", "located as released", Percent(0, h.Eligible), "no pid: a record cannot be attributed to a person", true)
-		add("", "located if pid were enabled", located, "hypothetical, same definition", false)
-	}
-	add("", "home cells visible as crowds", share(h.Crowds, h.Eligible),
-		fmt.Sprintf("home cell at resolution %d released as a class in a night-time window: k people there, not the person", p.MaxResolution), false)
-	c := &pr.Cat
-	add("Categories", "suppressed as sensitive_category", fmt.Sprintf("%s (%s of events in)",
-		Thousands(int64(c.Sensitive)), Percent(c.Sensitive, pr.Stats.In)), fmt.Sprintf("%d categories never released", len(p.SuppressCategories)), false)
-	if p.LDiversity > 0 {
-		add("", fmt.Sprintf("released without category (l-diversity, l = %d)", p.LDiversity),
-			fmt.Sprintf("%s (%s of released)", Thousands(int64(c.NoCategory)), Percent(c.NoCategory, c.Records)),
-			"classes with fewer than l categories lose them", false)
-	} else {
-		add("", "released without category (l-diversity)", "off", "l_diversity is 0", false)
-	}
-	if c.Released {
-		add("", "released records carrying a category", fmt.Sprintf("%s (%s of released)",
-			Thousands(int64(c.WithCategory)), Percent(c.WithCategory, c.Records)), "the rest had none in the input or lost it to l-diversity", false)
-	} else {
-		add("", "released records carrying a category", "none", "category is not in this partner's fields", false)
-	}
-	return rows
-}
-
-func points(n int) string {
-	if n == 1 {
-		return "1 point"
-	}
-	return strconv.Itoa(n) + " points"
+	return rows, note
 }

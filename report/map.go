@@ -8,84 +8,8 @@ import (
 	"strconv"
 
 	"github.com/geocloak/geocloak/geo"
+	"github.com/geocloak/geocloak/report/basemap"
 )
-
-// Released volume: light to dark blue (YlGnBu), one colour per log bin.
-var releasedPalette = []string{"#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8", "#253494", "#081d58"}
-
-// Suppressed volume: orange hatching, denser per log bin (patterns hatch0..hatch3).
-const suppressedLevels = 4
-
-// scale maps a count to a log bin. Bin i holds counts in [edges[i], edges[i+1]).
-type scale struct {
-	edges []int
-}
-
-// newScale picks log bins that cover [1, maxN] with at most bins bins: edges in 1-2-5
-// steps, else 1-3 steps, else powers of 10, 100 or 1000, the first that fits.
-func newScale(maxN, bins int) scale {
-	type sequence struct {
-		steps  []int
-		factor int
-	}
-	for _, q := range []sequence{{[]int{1, 2, 5}, 10}, {[]int{1, 3}, 10}, {[]int{1}, 10}, {[]int{1}, 100}, {[]int{1}, 1000}} {
-		var e []int
-	fill:
-		for m := 1; ; m *= q.factor {
-			for _, s := range q.steps {
-				e = append(e, s*m)
-				if s*m > maxN {
-					break fill
-				}
-			}
-		}
-		if len(e)-1 <= bins {
-			return scale{edges: e}
-		}
-	}
-	return scale{edges: []int{1, maxN + 1}}
-}
-
-func (s scale) bin(n int) int {
-	for i := len(s.edges) - 2; i >= 0; i-- {
-		if n >= s.edges[i] {
-			return i
-		}
-	}
-	return 0
-}
-
-// color is the released palette's colour of bin i, the palette spread over the bins so
-// that few bins still run from light to dark.
-func (s scale) color(i int) string {
-	n := len(s.edges) - 1
-	if n <= 1 {
-		return releasedPalette[len(releasedPalette)/2]
-	}
-	return releasedPalette[(i*(len(releasedPalette)-1)+(n-1)/2)/(n-1)]
-}
-
-// legendBin is one entry of a map legend.
-type legendBin struct {
-	Fill  string
-	Label string
-}
-
-func (s scale) legend(fill func(int) string) []legendBin {
-	out := make([]legendBin, len(s.edges)-1)
-	for i := range out {
-		lo, hi := s.edges[i], s.edges[i+1]-1
-		label := Thousands(int64(lo)) + "–" + Thousands(int64(hi))
-		switch {
-		case i == len(out)-1:
-			label = "≥ " + Thousands(int64(lo))
-		case lo == hi:
-			label = Thousands(int64(lo))
-		}
-		out[i] = legendBin{Fill: fill(i), Label: label}
-	}
-	return out
-}
 
 type bbox struct{ minLat, maxLat, minLng, maxLng float64 }
 
@@ -251,11 +175,10 @@ func sortClusters(cs []*cluster) {
 // projection is equirectangular, x scaled by the cosine of the middle latitude of the
 // extent, fitted into a viewBox of at most maxW × maxH pixels.
 type projection struct {
-	box          bbox
-	kx, s        float64
-	padX, padY   float64
-	W, H         float64
-	overviewMode bool
+	box        bbox
+	kx, s      float64
+	padX, padY float64
+	W, H       float64
 }
 
 func fit(box bbox, maxW, maxH, minH float64) projection {
@@ -293,17 +216,35 @@ func (pr *projection) points(ring []geo.Point) string {
 type shapeView struct {
 	Points string
 	Fill   string
+	Class  string
 	Stroke string
 	Title  string
 }
 
+// geoPaths is the geography of one map, as SVG path data: land and lakes filled, their
+// outlines (coast, shores), country borders and the reviewer's own layer stroked.
+type geoPaths struct {
+	Land, Lakes, Coast, Shores, Borders, User string
+}
+
+// scaleBar is a bar of a round length on a map: from X to X+W at Y, labelled.
+type scaleBar struct {
+	X, Y, W, Mid, Label string
+	BgX, BgY, BgW       string
+}
+
 // mapView is one map of one area.
 type mapView struct {
-	Title      string
-	W, H       string // viewBox size
-	Suppressed []shapeView
-	Released   []shapeView
-	Cells      int // released cells drawn
+	Title    string
+	W, H     string // viewBox size
+	Geo      geoPaths
+	Hatch    []shapeView // suppressed volume, hatched under the released cells
+	Released []shapeView
+	Outline  []shapeView // the same suppressed cells, outlined over everything
+	Labels   []labelView // suppressed check-ins of the largest suppressed cells
+	Scale    scaleBar
+	NorthX   string
+	Cells    int // released cells drawn
 }
 
 // dotView is a partition cell on the overview map.
@@ -312,7 +253,8 @@ type dotView struct {
 	Title   string
 }
 
-// overview is a world map of where the volume is, with the areas drawn as maps.
+// overview is a world map of where the volume is, with the areas drawn as maps. Its
+// geography is the same for every partner: the page holds it once (page.World).
 type overview struct {
 	W, H       string
 	Graticule  []string // SVG path data
@@ -320,6 +262,8 @@ type overview struct {
 	Suppressed []dotView
 	Labels     []labelView
 	Ticks      []labelView // graticule degrees
+	Scale      scaleBar
+	NorthX     string
 }
 
 type labelView struct {
@@ -331,26 +275,78 @@ type partnerMaps struct {
 	Maps           []mapView
 	Overview       *overview
 	Note           string
-	Legend         []legendBin
-	SuppLegend     []legendBin
 	ReleasedCells  int
 	SuppressedCell int
+}
+
+// geography is what the maps are drawn on: the embedded Natural Earth layers and the
+// reviewer's own (nil without --basemap).
+type geography struct {
+	land, lakes, borders, user *basemap.Layer
+}
+
+func (g *geography) paths(v *geoView) geoPaths {
+	return geoPaths{Land: v.fill(g.land), Lakes: v.fill(g.lakes), Coast: v.stroke(g.land), Shores: v.stroke(g.lakes),
+		Borders: v.stroke(g.borders), User: v.stroke(g.user)}
+}
+
+// mapScales are the colour classes of every partner's maps: one legend for all.
+type mapScales struct {
+	released   classScale // released check-ins per km² of the cell, summed over windows
+	suppressed classScale // suppressed check-ins per partition cell
+	Legend     []legendBin
+	SuppLegend []legendBin
+}
+
+// releasedClasses and suppressedClasses bound the legend.
+const releasedClasses, suppressedClasses = 7, suppressedLevels
+
+// newMapScales makes the classes from the quantiles of every partner's cells: the
+// density of released cells (check-ins / km², so that cells of different resolutions
+// compare) and the volume of suppressed partition cells.
+func newMapScales(partners []*PartnerReport) (*mapScales, error) {
+	var rel, sup []float64
+	for _, pr := range partners {
+		for _, cc := range pr.Cells {
+			d, err := density(cc)
+			if err != nil {
+				return nil, err
+			}
+			rel = append(rel, d)
+		}
+		for _, cc := range pr.Suppressed {
+			sup = append(sup, float64(cc.Checkins))
+		}
+	}
+	sc := &mapScales{released: quantileScale(rel, releasedClasses), suppressed: quantileScale(sup, suppressedClasses)}
+	sc.Legend = sc.released.legend(sc.released.color)
+	sc.SuppLegend = sc.suppressed.legend(func(i int) string { return fmt.Sprintf("url(#hatch%d)", sc.suppressed.hatch(i)) })
+	return sc, nil
+}
+
+func density(cc CellCount) (float64, error) {
+	a, err := cc.Cell.AreaKm2()
+	if err != nil {
+		return 0, fmt.Errorf("area of %s: %w", cc.Cell, err)
+	}
+	return float64(cc.Checkins) / a, nil
 }
 
 // maxAreaMaps bounds the maps drawn per partner: the largest area, and the next ones
 // as smaller maps.
 const maxAreaMaps = 5
 
-func buildMaps(pr *PartnerReport, partitionRes int) (*partnerMaps, error) {
+// maxSuppressedLabels bounds the suppressed volumes written on one map (the largest).
+const maxSuppressedLabels = 6
+
+func buildMaps(pr *PartnerReport, partitionRes int, sc *mapScales, g *geography) (*partnerMaps, error) {
 	var items []mapItem
-	maxRel, maxSup := 1, 1
 	for _, cc := range pr.Cells {
 		it, err := newMapItem(cc, true)
 		if err != nil {
 			return nil, err
 		}
 		items = append(items, it)
-		maxRel = max(maxRel, cc.Checkins)
 	}
 	for _, cc := range pr.Suppressed {
 		it, err := newMapItem(cc, false)
@@ -358,13 +354,8 @@ func buildMaps(pr *PartnerReport, partitionRes int) (*partnerMaps, error) {
 			return nil, err
 		}
 		items = append(items, it)
-		maxSup = max(maxSup, cc.Checkins)
 	}
 	pm := &partnerMaps{ReleasedCells: len(pr.Cells), SuppressedCell: len(pr.Suppressed)}
-	relScale := newScale(maxRel, len(releasedPalette))
-	supScale := newScale(maxSup, suppressedLevels)
-	pm.Legend = relScale.legend(relScale.color)
-	pm.SuppLegend = supScale.legend(func(i int) string { return fmt.Sprintf("url(#hatch%d)", i) })
 	if len(items) == 0 {
 		pm.Note = "Nothing reached a window for this partner: there is nothing to draw."
 		return pm, nil
@@ -372,9 +363,12 @@ func buildMaps(pr *PartnerReport, partitionRes int) (*partnerMaps, error) {
 	areas := clusters(items)
 	drawn := min(len(areas), maxAreaMaps)
 	// draw maps the items of c into a view fitted to box.
-	draw := func(c *cluster, box bbox, maxW, maxH, minH float64, title func(kx float64) string) mapView {
+	draw := func(c *cluster, box bbox, maxW, maxH, minH float64, title func(kx float64) string) (mapView, error) {
 		proj := fit(box, maxW, maxH, minH)
 		mv := mapView{W: fixed(proj.W, 0), H: fixed(proj.H, 0), Title: title(proj.kx)}
+		mv.Geo = g.paths(proj.view())
+		mv.Scale = newScaleBar(proj.s/kmPerDegLat, proj.W, proj.H, "")
+		mv.NorthX = fixed(proj.W-20, 0)
 		var rel, sup []int
 		for _, i := range c.items {
 			if items[i].released {
@@ -391,32 +385,50 @@ func buildMaps(pr *PartnerReport, partitionRes int) (*partnerMaps, error) {
 		slices.SortFunc(sup, func(x, y int) int { return cmp.Compare(items[x].cc.Cell, items[y].cc.Cell) })
 		for _, i := range sup {
 			it := &items[i]
-			mv.Suppressed = append(mv.Suppressed, shapeView{
-				Points: proj.points(it.ring),
-				Fill:   fmt.Sprintf("url(#hatch%d)", supScale.bin(it.cc.Checkins)),
-				Title: fmt.Sprintf("%s check-ins suppressed (below_k, contribution_cap, sensitive_category) in this resolution-%d cell",
-					Thousands(int64(it.cc.Checkins)), partitionRes),
-			})
+			title := fmt.Sprintf("%s check-ins suppressed (below_k, contribution_cap, sensitive_category) in this resolution-%d cell",
+				Thousands(int64(it.cc.Checkins)), partitionRes)
+			pts := proj.points(it.ring)
+			mv.Hatch = append(mv.Hatch, shapeView{Points: pts, Fill: fmt.Sprintf("url(#hatch%d)", sc.suppressed.hatch(sc.suppressed.class(float64(it.cc.Checkins)))), Title: title})
+			mv.Outline = append(mv.Outline, shapeView{Points: pts, Title: title})
 		}
 		for _, i := range rel {
 			it := &items[i]
-			fill := relScale.color(relScale.bin(it.cc.Checkins))
+			d, err := density(it.cc)
+			if err != nil {
+				return mv, err
+			}
+			fill := sc.released.color(sc.released.class(d))
 			// A white edge tells neighbours of one colour apart; a cell a few pixels
-			// wide keeps an edge of its own colour, so that it stays visible.
-			stroke := "#ffffff"
+			// wide keeps a wider edge of its own colour, so that it stays visible.
+			stroke, class := "#ffffff", ""
 			if (it.box.maxLng-it.box.minLng)*proj.kx*proj.s < 8 {
-				stroke = fill
+				stroke, class = fill, " tiny"
 			}
 			mv.Released = append(mv.Released, shapeView{
 				Points: proj.points(it.ring),
 				Fill:   fill,
+				Class:  class,
 				Stroke: stroke,
-				Title: fmt.Sprintf("cell %s, res %d: %s check-ins released in %s windows",
-					it.cc.Cell, it.cc.Cell.Res(), Thousands(int64(it.cc.Checkins)), Thousands(int64(it.cc.Windows))),
+				Title: fmt.Sprintf("cell %s, res %d: %s check-ins released in %s windows (%s per km²)",
+					it.cc.Cell, it.cc.Cell.Res(), Thousands(int64(it.cc.Checkins)), Thousands(int64(it.cc.Windows)), sigText(roundSig(d, 2))),
 			})
 		}
 		mv.Cells = len(mv.Released)
-		return mv
+		// The largest suppressed volumes, written at their cell's centre when it is on
+		// the map: hatching alone does not say how much.
+		slices.SortStableFunc(sup, func(x, y int) int { return cmp.Compare(items[y].cc.Checkins, items[x].cc.Checkins) })
+		for _, i := range sup {
+			if len(mv.Labels) == maxSuppressedLabels {
+				break
+			}
+			b := items[i].box
+			x, y := proj.xy(geo.Point{Lat: (b.minLat + b.maxLat) / 2, Lng: (b.minLng + b.maxLng) / 2})
+			if x < 40 || x > proj.W-40 || y < 16 || y > proj.H-34 {
+				continue
+			}
+			mv.Labels = append(mv.Labels, labelView{X: fixed(x, 1), Y: fixed(y, 1), Text: Thousands(int64(items[i].cc.Checkins)) + " suppressed"})
+		}
+		return mv, nil
 	}
 	for a := range drawn {
 		c := &areas[a]
@@ -425,10 +437,14 @@ func buildMaps(pr *PartnerReport, partitionRes int) (*partnerMaps, error) {
 			maxW, maxH, minH = 420.0, 320.0, 160.0
 		}
 		lat, lng := (c.box.minLat+c.box.maxLat)/2, (c.box.minLng+c.box.maxLng)/2
-		pm.Maps = append(pm.Maps, draw(c, c.box, maxW, maxH, minH, func(kx float64) string {
+		mv, err := draw(c, c.box, maxW, maxH, minH, func(kx float64) string {
 			return fmt.Sprintf("Area %d, around %s: %s check-ins released, %s suppressed (%s)",
 				a+1, latLngText(lat, lng), Thousands(int64(c.released)), Thousands(int64(c.suppressed)), extentText(c.box, kx))
-		}))
+		})
+		if err != nil {
+			return nil, err
+		}
+		pm.Maps = append(pm.Maps, mv)
 		if a > 0 {
 			continue
 		}
@@ -442,9 +458,13 @@ func buildMaps(pr *PartnerReport, partitionRes int) (*partnerMaps, error) {
 		}
 		if !math.IsInf(rel.minLat, 1) && rel.maxLat-rel.minLat < 0.5*(c.box.maxLat-c.box.minLat) &&
 			rel.maxLng-rel.minLng < 0.5*(c.box.maxLng-c.box.minLng) {
-			pm.Maps = append(pm.Maps, draw(c, rel, 420, 420, 160, func(kx float64) string {
+			mv, err := draw(c, rel, 420, 420, 160, func(kx float64) string {
 				return fmt.Sprintf("Area 1, detail: the released cells up close (%s)", extentText(rel, kx))
-			}))
+			})
+			if err != nil {
+				return nil, err
+			}
+			pm.Maps = append(pm.Maps, mv)
 		}
 	}
 	inAreas := make([]bool, len(items))
@@ -471,18 +491,61 @@ func buildMaps(pr *PartnerReport, partitionRes int) (*partnerMaps, error) {
 	return pm, nil
 }
 
-// buildOverview draws the world (equirectangular, no base map) with one dot per cell at
-// partition resolution: released volume filled, suppressed volume as rings, and the
-// numbers of the areas drawn as maps.
+// kmPerDegLat is the length of a degree of latitude, km (its mean on the WGS 84
+// ellipsoid); a degree of longitude is as long times the cosine of the latitude.
+const kmPerDegLat = 111.0
+
+// view is the geography window of a map: what it shows, in degrees and pixels.
+func (pr *projection) view() *geoView {
+	v := &geoView{
+		project: func(p basemap.Point) xy { x, y := pr.xy(geo.Point{Lat: p.Lat, Lng: p.Lng}); return xy{x, y} },
+		box: basemap.Box{MinLng: pr.box.minLng - pr.padX/(pr.kx*pr.s), MaxLng: pr.box.minLng + (pr.W-pr.padX)/(pr.kx*pr.s),
+			MinLat: pr.box.maxLat - (pr.H-pr.padY)/pr.s, MaxLat: pr.box.maxLat + pr.padY/pr.s},
+		clip:    rect{-2, -2, pr.W + 2, pr.H + 2},
+		tol:     0.7,
+		minSize: 0.7,
+	}
+	return v
+}
+
+// newScaleBar picks the longest round length (1, 2 or 5 times a power of ten, from 1 m)
+// that fits in about a fifth of the map's width, and places it at the bottom left.
+func newScaleBar(pxPerKm, w, h float64, suffix string) scaleBar {
+	limit := min(150, 0.22*w)
+	km := 0.001
+	for _, m := range []float64{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000} {
+		for _, s := range []float64{1, 2, 5} {
+			if l := s * m / 1000; l*pxPerKm <= limit {
+				km = l
+			}
+		}
+	}
+	label := Thousands(int64(math.Round(km))) + " km"
+	if km < 1 {
+		label = strconv.Itoa(int(math.Round(km*1000))) + " m"
+	}
+	label += suffix
+	bw := km * pxPerKm
+	x, y := 14.0, h-12
+	textW := 6.6 * float64(len([]rune(label)))
+	return scaleBar{X: fixed(x, 1), Y: fixed(y, 1), W: fixed(bw, 1), Mid: fixed(x+bw/2, 1), Label: label,
+		BgX: fixed(x-6, 1), BgY: fixed(y-20, 1), BgW: fixed(max(bw, textW)+12, 1)}
+}
+
+// buildOverview draws the world (equirectangular) with one dot per cell at partition
+// resolution: released volume filled, suppressed volume as rings, and the numbers of
+// the areas drawn as maps. Its geography is the page's world (worldView).
 func buildOverview(items []mapItem, areas []cluster, partitionRes int) *overview {
-	const w, h = 860.0, 430.0
+	const w, h = overviewW, overviewH
 	xy := func(lat, lng float64) (float64, float64) {
 		for lng > 180 {
 			lng -= 360
 		}
 		return (lng + 180) / 360 * w, (90 - lat) / 180 * h
 	}
-	ov := &overview{W: fixed(w, 0), H: fixed(h, 0)}
+	ov := &overview{W: fixed(w, 0), H: fixed(h, 0), NorthX: fixed(w-20, 0)}
+	// Above the row of longitude labels.
+	ov.Scale = newScaleBar(w/360/kmPerDegLat, w, h-16, " at the equator")
 	for lng := -180; lng <= 180; lng += 30 {
 		x, _ := xy(0, float64(lng))
 		ov.Graticule = append(ov.Graticule, fmt.Sprintf("M%s,0V%s", fixed(x, 1), fixed(h, 0)))
@@ -538,6 +601,18 @@ func buildOverview(items []mapItem, areas []cluster, partitionRes int) *overview
 	return ov
 }
 
+const overviewW, overviewH = 860.0, 430.0
+
+// worldView is the overview's geography window: the whole world, equirectangular.
+func worldView() *geoView {
+	return &geoView{
+		project: func(p basemap.Point) xy { return xy{(p.Lng + 180) / 360 * overviewW, (90 - p.Lat) / 180 * overviewH} },
+		box:     basemap.Box{MinLng: -180, MinLat: -90, MaxLng: 180, MaxLat: 90},
+		clip:    rect{0, 0, overviewW, overviewH},
+		tol:     1.5,
+		minSize: 2.5,
+	}
+}
 func degreeText(d int, pos, neg string) string {
 	switch {
 	case d > 0:

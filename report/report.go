@@ -4,11 +4,11 @@ import (
 	"cmp"
 	"errors"
 	"slices"
-	"time"
 
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
 	"github.com/geocloak/geocloak/pipeline"
+	"github.com/geocloak/geocloak/report/basemap"
 )
 
 // Options configure Build.
@@ -20,6 +20,9 @@ type Options struct {
 	// Source names the input in the report (a file name, not a path that could hold
 	// anything private).
 	Source string
+	// Basemap is the reviewer's own layer (roads, districts), drawn as lines on every
+	// area map over the embedded Natural Earth base map; nil: none.
+	Basemap *basemap.Layer
 }
 
 // Report is every figure of the reviewer's report, computed; WriteHTML and WriteGeoJSON
@@ -37,6 +40,9 @@ type Report struct {
 	PartitionRes int
 	Partners     []*PartnerReport
 	Sweep        *Sweep
+	UserLayer    *basemap.Layer // Options.Basemap
+	// Differencing is the cross-partner check, for every pair of partners without dp.
+	Differencing []DiffPair
 }
 
 // PartnerReport is one partner's part of the report.
@@ -51,15 +57,19 @@ type PartnerReport struct {
 	// that failed k would point at the few people in it.
 	Suppressed []CellCount
 	Sizes      ClassSizes
-	// PID: the partner's records carry a pid. Unicity and Located are computed as a pid
-	// links records (per user and pid_rotation period): actual when PID, what pid would
-	// give otherwise.
-	PID      bool
-	Linkable bool // events mode: a pid is possible at all
+	// Linkable: events mode, one record per check-in, which a pseudonym could link.
+	// Records carry none; Unicity and Home.Located are what a pseudonym linking one
+	// person's records over LinkPeriod would give away: hypothetical figures.
+	Linkable bool
 	Traces   int
 	Unicity  []UnicityAt
 	Home     Home
 	Cat      Categories
+	// Time is the partner's outcomes by local hour and day of the week.
+	Time TimeProfile
+	// Tuples: k over what the partner can tell apart, and picking out a record from one
+	// known visit.
+	Tuples Tuples
 }
 
 // CellCount is the volume of one cell.
@@ -84,8 +94,8 @@ func Build(c *Collector, opt Options) (*Report, error) {
 	}
 	r := &Report{
 		Source: opt.Source, Config: cfg, Summary: sum, Users: c.Users(), Events: c.Events(),
-		Windows: c.windows, FinestRes: cfg.FinestResolution(), PartitionRes: cfg.PartitionResolution,
-		Sweep: opt.Sweep,
+		Windows: c.windows, FinestRes: cfg.CellResolution, PartitionRes: cfg.PartitionResolution,
+		Sweep: opt.Sweep, UserLayer: opt.Basemap,
 	}
 	size := cfg.Window.Size.D().Milliseconds()
 	if len(c.events) > 0 {
@@ -96,30 +106,30 @@ func Build(c *Collector, opt Options) (*Report, error) {
 		r.FirstWindow = pipeline.WindowStart(lo, size)
 		r.LastWindow = pipeline.WindowStart(hi, size) + size
 	}
+	clk := newClock()
 	for p, pol := range cfg.Partners {
 		pr := &PartnerReport{Index: p, Policy: pol, Stats: sum.Partners[p].Stats}
 		pr.Cells = releasedCells(c.classes[p])
 		pr.Suppressed = c.suppressedCells(p, cfg.PartitionResolution)
 		counts := pol.Mode == config.ModeCounts
-		pr.Sizes = classSizes(c.classes[p], pol.K, counts)
-		pr.PID = pol.Has("pid")
+		pr.Sizes = classSizes(c.classes[p], c.windowUsers(p), pol.K, counts)
 		pr.Linkable = !counts
-		rotation := pol.PIDRotation.D().Milliseconds()
-		if rotation <= 0 {
-			rotation = (24 * time.Hour).Milliseconds()
-		}
+		period := LinkPeriod.Milliseconds()
+		pr.Home = c.homeAttack(p, pol.MaxResolution, period, size, clk)
 		if pr.Linkable {
-			traces := c.buildTraces(p, rotation)
+			traces := c.buildTraces(p, period)
 			pr.Traces = len(traces)
 			pr.Unicity = unicity(traces, len(c.classes[p]), UnicityPoints)
-			pr.Home = c.homeAttack(p, pol.MaxResolution, rotation, size)
 		} else {
-			pr.Home = c.homeAttack(p, pol.MaxResolution, rotation, size)
+			// One record per class: nothing a pseudonym could be attached to.
 			pr.Home.Located, pr.Home.LocatedAtMax, pr.Home.MeanAreaKm2 = 0, 0, 0
 		}
 		pr.Cat = c.categories(p, &pr.Stats, !counts && pol.Has("category"))
+		pr.Tuples = c.tuples(p, pol.K, !counts)
+		pr.Time = c.timeProfile(p, clk)
 		r.Partners = append(r.Partners, pr)
 	}
+	r.Differencing = c.diff.Differencing(cfg)
 	return r, nil
 }
 

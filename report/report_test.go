@@ -7,9 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -96,12 +96,13 @@ func gunzipped(t *testing.T, b []byte) []byte {
 }
 
 type auditLine struct {
-	EventID     string `json:"event_id"`
-	Partner     string `json:"partner"`
-	Released    bool   `json:"released"`
-	Cell        string `json:"cell"`
-	WindowStart string `json:"window_start"`
-	Reason      string `json:"reason"`
+	EventID     string  `json:"event_id"`
+	Partner     string  `json:"partner"`
+	Released    bool    `json:"released"`
+	Cell        string  `json:"cell"`
+	Category    *string `json:"category"`
+	WindowStart string  `json:"window_start"`
+	Reason      string  `json:"reason"`
 }
 
 type inputRecord struct {
@@ -110,12 +111,22 @@ type inputRecord struct {
 	Time     time.Time
 }
 
-// TestAttacksFromAudit recomputes class sizes, prosecutor risk, traces and home
-// inference independently, from evaluate's audit lines joined with the raw input by
-// event id, and compares them with the report. One partner releases pid.
+// localHour is the hour of local mean solar time at a cell, recomputed here from the
+// centre of its resolution-3 ancestor: UTC + longitude / 15° hours.
+func localHour(t *testing.T, at time.Time, cell geo.Cell) int {
+	t.Helper()
+	c, err := cell.Parent(3).Center()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at.Add(time.Duration(math.Round(c.Lng / 15 * float64(time.Hour)))).UTC().Hour()
+}
+
+// TestAttacksFromAudit recomputes class sizes, prosecutor risk and its random baseline,
+// traces, home inference and its constant guess independently, from evaluate's audit
+// lines joined with the raw input by event id, and compares them with the report.
 func TestAttacksFromAudit(t *testing.T) {
 	cfg := loadConfig(t)
-	cfg.Partners[2].Fields = append(cfg.Partners[2].Fields, "pid")
 	// A quarter of the bundled city: 1,500 users over 4 days.
 	raw := city(t, 1500, 4)
 	var audit bytes.Buffer
@@ -152,7 +163,7 @@ func TestAttacksFromAudit(t *testing.T) {
 		lines[a.Partner] = append(lines[a.Partner], a)
 	}
 	size := cfg.Window.Size.D()
-	finest := cfg.FinestResolution()
+	finest := cfg.CellResolution
 
 	for p, pol := range cfg.Partners {
 		t.Run(pol.Name, func(t *testing.T) {
@@ -160,6 +171,9 @@ func TestAttacksFromAudit(t *testing.T) {
 			type classKey struct{ start, cell string }
 			classUsers := make(map[classKey]map[string]bool)
 			classRecs := make(map[classKey]int)
+			type tupleKey struct{ start, cell, category string }
+			tupleUsers := make(map[tupleKey]map[string]bool)
+			tupleRecs := make(map[tupleKey]int)
 			nightCells := make(map[string]map[string]int) // user -> home-resolution cell -> night check-ins
 			type traceKey struct {
 				user  string
@@ -168,6 +182,8 @@ func TestAttacksFromAudit(t *testing.T) {
 			traces := make(map[traceKey]map[classKey]bool)
 			nightRel := make(map[traceKey]map[string]int)
 			crowd := make(map[string]bool)
+			windowUsers := make(map[string]map[string]bool) // window start -> users released in it
+			nightVolume := make(map[string]int)             // released cell -> check-ins in night-time windows
 			released := 0
 			for _, a := range lines[pol.Name] {
 				in, ok := input[a.EventID]
@@ -177,13 +193,12 @@ func TestAttacksFromAudit(t *testing.T) {
 				if !ok {
 					t.Fatalf("audit event %s is not in the input", a.EventID)
 				}
-				h := in.Time.UTC().Hour()
-				if h >= 22 || h < 6 {
-					pt, _ := geo.NewPoint(in.Lat, in.Lng)
-					fine, err := geo.CellOf(pt, finest)
-					if err != nil {
-						t.Fatal(err)
-					}
+				pt, _ := geo.NewPoint(in.Lat, in.Lng)
+				fine, err := geo.CellOf(pt, finest)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if h := localHour(t, in.Time, fine); h >= 22 || h < 6 {
 					if nightCells[in.User] == nil {
 						nightCells[in.User] = make(map[string]int)
 					}
@@ -199,22 +214,35 @@ func TestAttacksFromAudit(t *testing.T) {
 				}
 				classUsers[k][in.User] = true
 				classRecs[k]++
+				tk := tupleKey{a.WindowStart, a.Cell, ""}
+				if a.Category != nil {
+					tk.category = *a.Category
+				}
+				if tupleUsers[tk] == nil {
+					tupleUsers[tk] = make(map[string]bool)
+				}
+				tupleUsers[tk][in.User] = true
+				tupleRecs[tk]++
+				if windowUsers[a.WindowStart] == nil {
+					windowUsers[a.WindowStart] = make(map[string]bool)
+				}
+				windowUsers[a.WindowStart][in.User] = true
 				ws, err := time.Parse(time.RFC3339, a.WindowStart)
 				if err != nil {
 					t.Fatal(err)
 				}
-				tk := traceKey{in.User, ws.UnixMilli() / pol.PIDRotation.D().Milliseconds()}
-				if traces[tk] == nil {
-					traces[tk] = make(map[classKey]bool)
+				trk := traceKey{in.User, ws.UnixMilli() / LinkPeriod.Milliseconds()}
+				if traces[trk] == nil {
+					traces[trk] = make(map[classKey]bool)
 				}
-				traces[tk][k] = true
-				mid := ws.Add(size / 2).UTC().Hour()
-				if mid >= 22 || mid < 6 {
-					if nightRel[tk] == nil {
-						nightRel[tk] = make(map[string]int)
+				traces[trk][k] = true
+				cell, _ := geo.ParseCell(a.Cell)
+				if mid := localHour(t, ws.Add(size/2), cell); mid >= 22 || mid < 6 {
+					if nightRel[trk] == nil {
+						nightRel[trk] = make(map[string]int)
 					}
-					nightRel[tk][a.Cell]++
-					cell, _ := geo.ParseCell(a.Cell)
+					nightRel[trk][a.Cell]++
+					nightVolume[a.Cell]++
 					if cell.Res() == pol.MaxResolution {
 						crowd[a.Cell] = true
 					}
@@ -224,18 +252,39 @@ func TestAttacksFromAudit(t *testing.T) {
 				t.Fatalf("audit has %d released, stats %d", released, pr.Stats.Released)
 			}
 
+			// Tuples (events mode): what the partner can tell apart, from the audit's
+			// categories; none below k; the chance one known visit picks out a record.
+			if pol.Mode == config.ModeEvents {
+				below, pick := 0, 0.0
+				for tk, us := range tupleUsers {
+					if len(us) < pol.K {
+						below += tupleRecs[tk]
+					}
+					pick++
+				}
+				tu := pr.Tuples
+				if tu.Tuples != len(tupleUsers) || tu.RecordsBelowK != below || below != 0 || tu.Records != released ||
+					math.Abs(tu.PickOut-pick/float64(released)) > 1e-12 {
+					t.Errorf("tuples %+v; from the audit: %d tuples, %d records below k, pick-out %.4f",
+						tu, len(tupleUsers), below, pick/float64(released))
+				}
+				if pol.Has("category") && len(tupleUsers) <= len(classUsers) {
+					t.Errorf("%d tuples for %d classes: no category was shown, the test proves little", len(tupleUsers), len(classUsers))
+				}
+			}
+
 			// Class sizes and prosecutor risk.
 			var sizes []int
-			risk, records := 0.0, 0
+			risk, random, records := 0.0, 0.0, 0
 			for k, us := range classUsers {
 				sizes = append(sizes, len(us))
+				n := classRecs[k]
 				if pol.Mode == config.ModeCounts {
-					risk += 1 / float64(len(us))
-					records++
-				} else {
-					risk += float64(classRecs[k]) / float64(len(us))
-					records += classRecs[k]
+					n = 1
 				}
+				risk += float64(n) / float64(len(us))
+				random += float64(n) / float64(len(windowUsers[k.start]))
+				records += n
 			}
 			slices.Sort(sizes)
 			nr := func(q float64) int { return sizes[int(math.Ceil(q*float64(len(sizes))))-1] }
@@ -245,8 +294,13 @@ func TestAttacksFromAudit(t *testing.T) {
 				t.Errorf("class sizes %+v; from the audit: %d classes, %d/%d/%d/%d/%d, %d records", s, len(sizes),
 					sizes[0], nr(.25), nr(.5), nr(.75), sizes[len(sizes)-1], records)
 			}
-			if math.Abs(s.MaxRisk-1/float64(sizes[0])) > 1e-12 || math.Abs(s.MeanRisk-risk/float64(records)) > 1e-12 {
-				t.Errorf("risk max %v mean %v; from the audit %v, %v", s.MaxRisk, s.MeanRisk, 1/float64(sizes[0]), risk/float64(records))
+			if math.Abs(s.MaxRisk-1/float64(sizes[0])) > 1e-12 || math.Abs(s.MeanRisk-risk/float64(records)) > 1e-12 ||
+				math.Abs(s.RandomRisk-random/float64(records)) > 1e-12 {
+				t.Errorf("risk max %v mean %v random %v; from the audit %v, %v, %v", s.MaxRisk, s.MeanRisk, s.RandomRisk,
+					1/float64(sizes[0]), risk/float64(records), random/float64(records))
+			}
+			if s.RandomRisk <= 0 || s.RandomRisk >= s.MeanRisk {
+				t.Errorf("random choice %v against %v knowing the cell: the baseline should be lower", s.RandomRisk, s.MeanRisk)
 			}
 			if s.Min < pol.K || s.Min != pr.Stats.MinClassUsers {
 				t.Errorf("smallest class %d, k %d, stats %d", s.Min, pol.K, pr.Stats.MinClassUsers)
@@ -294,9 +348,31 @@ func TestAttacksFromAudit(t *testing.T) {
 					}
 				}
 			}
+			guess, guessN := "", 0
+			for cell, n := range nightVolume {
+				if n > guessN || n == guessN && cellLess(cell, guess) {
+					guess, guessN = cell, n
+				}
+			}
+			guessLocated := 0
+			gc, _ := geo.ParseCell(guess)
+			for _, home := range homes {
+				if hc, _ := geo.ParseCell(home); hc.Parent(gc.Res()) == gc {
+					guessLocated++
+				}
+			}
 			h := pr.Home
 			if h.Eligible != len(homes) || h.Crowds != crowds {
 				t.Errorf("home: %d eligible, %d crowds; from the audit %d, %d", h.Eligible, h.Crowds, len(homes), crowds)
+			}
+			// No night-time class released: no guess (the zero cell).
+			if h.Guess != 0 && (h.Guess.String() != guess || h.GuessLocated != guessLocated) || (h.Guess == 0) != (guess == "") {
+				t.Errorf("constant guess %s locating %d; from the audit %s locating %d", h.Guess, h.GuessLocated, guess, guessLocated)
+			}
+			if guessLocated == 0 && pol.Mode == config.ModeEvents {
+				// (A counts partner with k = 20 may release no night-time class of this
+				// small region; the events partners must.)
+				t.Error("the constant guess locates nobody: the test proves little")
 			}
 			if pol.Mode == config.ModeCounts {
 				if h.Located != 0 {
@@ -309,7 +385,7 @@ func TestAttacksFromAudit(t *testing.T) {
 			}
 
 			// Traces: the same sets of points.
-			got := c.buildTraces(p, pol.PIDRotation.D().Milliseconds())
+			got := c.buildTraces(p, LinkPeriod.Milliseconds())
 			var a, b []string
 			for _, tr := range got {
 				var pts []string
@@ -350,47 +426,6 @@ func cellLess(a, b string) bool {
 	x, _ := strconv.ParseUint(a, 16, 64)
 	y, _ := strconv.ParseUint(b, 16, 64)
 	return x < y
-}
-
-// The pid in the partner's records links exactly the traces the report builds.
-func TestTracesArePIDs(t *testing.T) {
-	cfg := loadConfig(t)
-	cfg.Partners[0].Fields = append(cfg.Partners[0].Fields, "pid")
-	cfg.Partners[0].PIDRotation = config.Duration(6 * time.Hour)
-	var records bytes.Buffer
-	c, _ := evaluate(t, cfg, smallCity(t), 0, nil, []io.Writer{&records})
-	byPID := make(map[string]map[string]bool)
-	dec := json.NewDecoder(&records)
-	for dec.More() {
-		var r struct{ PID, Cell, WindowStart string }
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			t.Fatal(err)
-		}
-		r.PID, r.Cell, r.WindowStart = m["pid"].(string), m["cell"].(string), m["window_start"].(string)
-		if byPID[r.PID] == nil {
-			byPID[r.PID] = make(map[string]bool)
-		}
-		byPID[r.PID][r.WindowStart+"/"+r.Cell] = true
-	}
-	var fromPID, fromReport []string
-	for _, pts := range byPID {
-		fromPID = append(fromPID, strings.Join(slices.Sorted(maps.Keys(pts)), " "))
-	}
-	for _, tr := range c.buildTraces(0, cfg.Partners[0].PIDRotation.D().Milliseconds()) {
-		var pts []string
-		for _, x := range tr.points {
-			cl := c.classes[0][x]
-			pts = append(pts, time.UnixMilli(cl.start).UTC().Format(time.RFC3339)+"/"+cl.cell.String())
-		}
-		slices.Sort(pts)
-		fromReport = append(fromReport, strings.Join(pts, " "))
-	}
-	slices.Sort(fromPID)
-	slices.Sort(fromReport)
-	if len(fromPID) < 100 || !slices.Equal(fromPID, fromReport) {
-		t.Errorf("%d pids in the records, %d traces in the report; equal: %v", len(fromPID), len(fromReport), slices.Equal(fromPID, fromReport))
-	}
 }
 
 // unicity's postings and intersections against a scan of every trace, with the same
@@ -494,8 +529,9 @@ func TestSweepMatchesEngine(t *testing.T) {
 	if want := 2 * (1 + 8); len(sw.Points) != want {
 		t.Fatalf("%d points, want %d", len(sw.Points), want)
 	}
-	if sw.Runs != 4 {
-		t.Errorf("%d runs, want 4 (2 windows × finest 9 or 10)", sw.Runs)
+	// cell_resolution is one value for all: the policies of one window share a run.
+	if sw.Runs != 2 {
+		t.Errorf("%d runs, want 2 (one per window)", sw.Runs)
 	}
 	for _, pt := range sw.Points {
 		if pt.Configured && pt.Stats != sum.Partners[pt.Partner].Stats {
@@ -609,7 +645,7 @@ func TestHTML(t *testing.T) {
 			}
 		}
 	}
-	if got := strings.Count(html, `<polygon class="cell"`); got < cells {
+	if got := strings.Count(html, `<polygon class="cell`); got < cells {
 		t.Errorf("%d cell polygons, %d released cells", got, cells)
 	}
 	// Two charts per partner, 2 k × 2 windows each; the configured point is a diamond.
@@ -632,27 +668,40 @@ func TestHTML(t *testing.T) {
 			t.Errorf("%s: class sizes not shown", pr.Policy.Name)
 		}
 	}
-}
-
-func TestScale(t *testing.T) {
-	for _, tc := range []struct {
-		max, bins int
-		edges     []int
-	}{
-		{1, 7, []int{1, 2}},
-		{4, 7, []int{1, 2, 5}},
-		{5, 7, []int{1, 2, 5, 10}},
-		{3000, 7, []int{1, 10, 100, 1000, 10000}},
-		{2999, 8, []int{1, 3, 10, 30, 100, 300, 1000, 3000}},
-		{38000, 4, []int{1, 100, 10000, 1000000}},
-	} {
-		s := newScale(tc.max, tc.bins)
-		if !slices.Equal(s.edges, tc.edges) {
-			t.Errorf("newScale(%d, %d) = %v, want %v", tc.max, tc.bins, s.edges, tc.edges)
+	sections := strings.Split(html, `<section class="partner"`)[1:]
+	if len(sections) != len(cfg.Partners) {
+		t.Fatalf("%d partner sections", len(sections))
+	}
+	legend := regexp.MustCompile(`(?s)<div class="legend small"><b>released check-ins per km².*?</div>`)
+	first := legend.FindString(sections[0])
+	for i, sec := range sections {
+		// One legend for every partner: the same classes and colours.
+		if l := legend.FindString(sec); l == "" || l != first {
+			t.Errorf("partner %d: legend %q differs from the first partner's %q", i, l, first)
 		}
-		if b := s.bin(tc.max); b != len(s.edges)-2 {
-			t.Errorf("newScale(%d, %d): the maximum is in bin %d of %d", tc.max, tc.bins, b, len(s.edges)-1)
+		// Two time charts: 24 hours and 7 days, one bar each.
+		if n := strings.Count(sec, `<g class="time-bar">`); n != 24+7 {
+			t.Errorf("partner %d: %d time bars, want 31", i, n)
 		}
+		if !strings.Contains(sec, "<b>What to change</b>") {
+			t.Errorf("partner %d: no advice", i)
+		}
+		// Every map holds land, a scale bar and a north arrow.
+		maps := strings.Count(sec, `<svg class="map`)
+		if n := strings.Count(sec, `<path class="land" d="M`) + strings.Count(sec, `<use href="#world-geo"/>`); n != maps || maps == 0 {
+			t.Errorf("partner %d: %d maps, %d with land", i, maps, n)
+		}
+		for _, part := range []string{`<g class="scalebar">`, `<g class="north"`} {
+			if n := strings.Count(sec, part); n != maps {
+				t.Errorf("partner %d: %d maps, %d with %s", i, maps, n, part)
+			}
+		}
+		if !strings.Contains(sec, "baseline: random choice") || !strings.Contains(sec, "baseline: one constant guess") {
+			t.Errorf("partner %d: baselines not shown", i)
+		}
+	}
+	if strings.Contains(html, "000000") {
+		t.Error("a number with float noise is on the page")
 	}
 }
 
@@ -660,12 +709,18 @@ func TestScale(t *testing.T) {
 // report counts only the released ones.
 func TestDPDroppedClasses(t *testing.T) {
 	cfg := loadConfig(t)
-	cfg.Partners[1].DP = &config.DP{Epsilon: 0.5, Delta: 1e-3}
-	c, sum := evaluate(t, cfg, smallCity(t), 0, nil, nil)
-	r := build(t, c, cfg, sum, nil)
-	pr := r.Partners[1]
+	cfg.Partners[1].DP = &config.DP{Epsilon: 10, Delta: 1e-3}
+	cfg.Partners[1].K = 2
+	input := smallCity(t)
+	// Classes are built a margin above the threshold, so a drop is rare: evaluate until
+	// one happens (the noise is random by design).
+	var pr *PartnerReport
+	for try := 0; try < 200 && (pr == nil || pr.Stats.DPDropped == 0); try++ {
+		c, sum := evaluate(t, cfg, input, 0, nil, nil)
+		pr = build(t, c, cfg, sum, nil).Partners[1]
+	}
 	if pr.Stats.DPDropped == 0 {
-		t.Fatal("no class dropped by the dp threshold: the test proves nothing")
+		t.Fatal("no class dropped by the dp threshold in 200 runs: the test proves nothing")
 	}
 	released := 0
 	for _, cc := range pr.Cells {
@@ -677,5 +732,62 @@ func TestDPDroppedClasses(t *testing.T) {
 	}
 	if pr.Sizes.Min != pr.Stats.MinClassUsers {
 		t.Errorf("smallest class %d, stats %d", pr.Sizes.Min, pr.Stats.MinClassUsers)
+	}
+}
+
+// Axis ticks read as short percentages, never with float noise.
+func TestPercentTick(t *testing.T) {
+	for _, tc := range []struct {
+		f    float64
+		want string
+	}{
+		{0.6 * 2 / 4, "30%"}, {0.30000000000000004, "30%"}, {0, "0%"}, {1, "100%"}, {0.1 / 4, "2.5%"},
+		{0.2 * 3 / 4, "15%"}, {0.8 * 3 / 4, "60%"}, {0.05, "5%"},
+	} {
+		if got := percentTick(tc.f); got != tc.want {
+			t.Errorf("percentTick(%v) = %q, want %q", tc.f, got, tc.want)
+		}
+	}
+	// Every top and tick of the rate axis.
+	for _, top := range []float64{0.1, 0.2, 0.4, 0.6, 0.8, 1} {
+		for i := 0; i <= rateTicks; i++ {
+			if l := percentTick(top * float64(i) / rateTicks); len(l) > 5 {
+				t.Errorf("top %v, tick %d: %q", top, i, l)
+			}
+		}
+	}
+}
+
+// With the evaluation's summary, the configured point and grid points with its
+// settings are the summary's figures, also for a dp partner whose noise differs from run
+// to run.
+func TestSweepConfiguredFromSummary(t *testing.T) {
+	cfg := loadConfig(t)
+	cfg.Partners[1].DP = &config.DP{Epsilon: 0.5, Delta: 1e-3}
+	input := smallCity(t)
+	_, sum := evaluate(t, cfg, input, 0, nil, nil)
+	grid := Grid{K: []int{10, 20}, Resolutions: [][2]int{{8, 5}, {9, 5}}, Windows: []time.Duration{time.Hour}}
+	sw, err := RunSweep(context.Background(), input, SweepOptions{Config: cfg, Key: testKey, Now: testNow, Grid: grid, Summary: sum})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := 0
+	for _, pt := range sw.Points {
+		p := cfg.Partners[pt.Partner]
+		settings := pt.K == p.K && pt.MaxRes == p.MaxResolution && pt.MinRes == p.MinResolution && pt.Window == cfg.Window.Size.D()
+		if settings != pt.FromSummary {
+			t.Errorf("%s point %+v: FromSummary %v, configured settings %v", p.Name, pt, pt.FromSummary, settings)
+		}
+		if settings {
+			same++
+			if pt.Stats != sum.Partners[pt.Partner].Stats {
+				t.Errorf("%s: point with the configured settings %+v, summary %+v", p.Name, pt.Stats, sum.Partners[pt.Partner].Stats)
+			}
+		}
+	}
+	// Each partner's configured point, plus the grid points (10, 9..5, 1h) of acme-ads and
+	// (20, 8..5, 1h) of metro-insights.
+	if same != len(cfg.Partners)+2 {
+		t.Errorf("%d points with the configured settings, want %d", same, len(cfg.Partners)+2)
 	}
 }

@@ -5,13 +5,10 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/geocloak/geocloak/config"
@@ -46,6 +43,9 @@ type SweepPoint struct {
 	MinRes     int
 	Window     time.Duration
 	Configured bool // the configured policy itself
+	// FromSummary: the figures are the evaluation's own (SweepOptions.Summary), not a
+	// run of the sweep.
+	FromSummary bool
 	pipeline.Stats
 }
 
@@ -72,7 +72,7 @@ type Sweep struct {
 	// grid by window, resolutions and k.
 	Points []SweepPoint
 	// Runs is the number of engine runs over the input (policies that share a window
-	// size and a finest resolution share a run).
+	// size share a run).
 	Runs    int
 	Elapsed time.Duration
 }
@@ -88,24 +88,38 @@ type SweepOptions struct {
 	// Parallel bounds the engine runs at once (0: GOMAXPROCS). Each run decodes on one
 	// goroutine.
 	Parallel int
+	// Summary, when set, is the evaluation the sweep accompanies: the configured points,
+	// and grid points with the configured settings, take its figures instead of a run of
+	// their own. Without dp they are the same figures (the engine is deterministic); with
+	// dp a second run would draw other noise, and the page would show two figures for one
+	// policy.
+	Summary *pipeline.Summary
 }
 
 // RunSweep runs the engine over input (a whole JSONL file, plain or gzip) for every
-// policy of the grid and the configured ones. Policies sharing a window size and a
-// finest resolution are evaluated in one run as partners of one configuration: the
-// engine decides each partner on its own, so the result is what that policy alone
-// would get with the configured partners' finest cell.
+// policy of the grid and the configured ones (unless opt.Summary gives their figures).
+// Policies sharing a window size are evaluated in one run as partners of one
+// configuration: the engine decides each partner on its own (cells are computed at
+// cell_resolution whatever the partners), so the result is what that policy alone
+// would get.
 func RunSweep(ctx context.Context, input []byte, opt SweepOptions) (*Sweep, error) {
 	cfg := opt.Config
 	start := time.Now()
 	type runKey struct {
 		window time.Duration
-		finest int
 	}
 	runs := make(map[runKey][]int) // point indices
 	var points []SweepPoint
 	add := func(pt SweepPoint) {
-		k := runKey{pt.Window, max(cfg.FinestResolution(), pt.MaxRes)}
+		if sum := opt.Summary; sum != nil && pt.Partner < len(sum.Partners) {
+			p := &cfg.Partners[pt.Partner]
+			if pt.K == p.K && pt.MaxRes == p.MaxResolution && pt.MinRes == p.MinResolution && pt.Window == cfg.Window.Size.D() {
+				pt.Stats, pt.FromSummary = sum.Partners[pt.Partner].Stats, true
+				points = append(points, pt)
+				return
+			}
+		}
+		k := runKey{pt.Window}
 		runs[k] = append(runs[k], len(points))
 		points = append(points, pt)
 	}
@@ -128,7 +142,7 @@ func RunSweep(ctx context.Context, input []byte, opt SweepOptions) (*Sweep, erro
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b runKey) int {
-		return cmp.Or(cmp.Compare(a.window, b.window), cmp.Compare(a.finest, b.finest))
+		return cmp.Compare(a.window, b.window)
 	})
 
 	par := opt.Parallel
@@ -151,8 +165,8 @@ func RunSweep(ctx context.Context, input []byte, opt SweepOptions) (*Sweep, erro
 				return
 			}
 			defer func() { <-sem }()
-			if err := sweepRun(ctx, input, opt, k.window, k.finest, points, runs[k]); err != nil {
-				errs[j] = fmt.Errorf("sweep run (window %s, finest resolution %d): %w", k.window, k.finest, err)
+			if err := sweepRun(ctx, input, opt, k.window, points, runs[k]); err != nil {
+				errs[j] = fmt.Errorf("sweep run (window %s): %w", k.window, err)
 				cancel()
 			}
 		}()
@@ -166,8 +180,8 @@ func RunSweep(ctx context.Context, input []byte, opt SweepOptions) (*Sweep, erro
 	return &Sweep{Grid: opt.Grid, Points: points, Runs: len(keys), Elapsed: time.Since(start)}, nil
 }
 
-// sweepRun evaluates the points idx, which share window and finest, in one run.
-func sweepRun(ctx context.Context, input []byte, opt SweepOptions, window time.Duration, finest int, points []SweepPoint, idx []int) error {
+// sweepRun evaluates the points idx, which share a window, in one run.
+func sweepRun(ctx context.Context, input []byte, opt SweepOptions, window time.Duration, points []SweepPoint, idx []int) error {
 	run := *opt.Config
 	run.Window.Size = config.Duration(window)
 	run.Partners = nil
@@ -177,17 +191,7 @@ func sweepRun(ctx context.Context, input []byte, opt SweepOptions, window time.D
 		p.Name = fmt.Sprintf("sweep-%d", n)
 		p.Topic = "sweep." + p.Name
 		p.K, p.MaxResolution, p.MinResolution = pt.K, pt.MaxRes, pt.MinRes
-		// pid changes no decision, only record contents; leaving it out saves an HMAC
-		// per released record.
-		p.Fields = slices.DeleteFunc(slices.Clone(p.Fields), func(f string) bool { return f == "pid" })
 		run.Partners = append(run.Partners, p)
-	}
-	if run.FinestResolution() < finest {
-		// The finest cell is the finest any partner uses, and ancestors of a finer cell
-		// can differ near edges: a partner that releases nothing keeps the run's cell
-		// at the configuration's finest resolution.
-		run.Partners = append(run.Partners, config.Partner{Name: "sweep-finest", Topic: "sweep.finest",
-			Mode: config.ModeEvents, K: math.MaxInt32, MaxResolution: finest, MinResolution: finest, Fields: []string{"cell"}})
 	}
 	sum, err := pipeline.Evaluate(ctx, bytes.NewReader(input),
 		pipeline.EvalOptions{Config: &run, Key: opt.Key, Now: opt.Now, Workers: 1}, discard{})
@@ -214,48 +218,4 @@ func (s *Sweep) partnerPoints(p int) []SweepPoint {
 		}
 	}
 	return out
-}
-
-// WriteText writes the sweep as a table, one row per policy; the configured policy is
-// marked with *.
-func (s *Sweep) WriteText(w io.Writer, cfg *config.Config) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "partner\t\twindow\tres\tk\treleased\trate\tmean area km²\tbelow_k\tcap\tclasses\tsmallest\t\n")
-	for _, pt := range s.Points {
-		mark := ""
-		if pt.Configured {
-			mark = "*"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d..%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
-			cfg.Partners[pt.Partner].Name, mark, durationText(pt.Window), pt.MaxRes, pt.MinRes, pt.K,
-			Thousands(int64(pt.Released)), Percent(pt.Released, pt.In), AreaText(pt.MeanAreaKm2()),
-			Percent(pt.Suppressed[pipeline.BelowK], pt.In), Percent(pt.Suppressed[pipeline.ContributionCap], pt.In),
-			Thousands(int64(pt.Classes)), dash(pt.MinClassUsers))
-	}
-	fmt.Fprintf(tw, "\n")
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintf(w, "* configured policy. rate = released / events in; mean area is check-in weighted; "+
-		"below_k and cap are shares of events in.\n")
-	return err
-}
-
-func dash(n int) string {
-	if n == 0 {
-		return "-"
-	}
-	return fmt.Sprint(n)
-}
-
-// durationText prints whole hours and minutes without trailing zero units ("1h", "15m").
-func durationText(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = s[:len(s)-2]
-	}
-	return s
 }

@@ -19,10 +19,13 @@ var SensitiveCategories = []string{
 }
 
 // Positions inside the model are integer centimetres east (x) and north (y)
-// of the city centre: a last-bit difference in a floating-point result (math
-// functions and fused multiply-add differ between CPUs) moves a position only
-// if it straddles a rounding boundary, which practically never happens.
-// Degrees are computed only when a line is written.
+// of the core city's centre: a last-bit difference in a floating-point
+// result (math functions and fused multiply-add differ between CPUs) moves a
+// position only if it straddles a rounding boundary, which practically never
+// happens.
+// Degrees are computed only when a line is written, on an equirectangular
+// projection at the centre's latitude: across a region (about 1.1 degree of
+// latitude each way) east-west distances are off by at most 2%.
 const (
 	cityRadius = 750_000 // cm: the city is about 15 km across
 	nearRadius = 90_000  // cm: "near" an anchor; below the 1 km that tests check
@@ -116,6 +119,7 @@ type venue struct {
 
 type user struct {
 	hx, hy, wx, wy int32   // home and work anchors, cm from the centre
+	home, work     int8    // towns of the anchors; a commuter's differ
 	rate           float64 // mean check-ins per day
 	near           []int32 // venues near home, then venues near work
 	nHome          int     // len of the home part of near
@@ -126,9 +130,12 @@ type user struct {
 	name           string // username, inside tail
 }
 
+// city is the model: the core city and its satellite towns, their venues
+// and users.
 type city struct {
 	lat0, lng0         float64
 	latPerCm, lngPerCm float64 // degrees per cm
+	towns              []town
 	venues             []venue
 	pop                []float64 // popularity weight per venue
 	cum                []float64 // running sum of pop, for sampling
@@ -190,8 +197,9 @@ func (r rng) poisson(mean float64) int {
 	return n
 }
 
-// mixture describes where anchors of one kind lie: a share around the
-// centre, a share around the neighbourhood hubs, the rest uniform over the city.
+// mixture describes where anchors of one kind lie in a town: a share around
+// the centre, a share around the neighbourhood hubs, the rest uniform over
+// the town. The spreads are for the core city; a smaller town scales them.
 type mixture struct {
 	centre, hubs    float64
 	centreSD, hubSD float64 // cm
@@ -208,26 +216,29 @@ type hub struct {
 	cum  float64 // running sum of hub weights
 }
 
-func (r rng) place(m mixture, hubs []hub) (int32, int32) {
+// place draws a position in town t from m.
+func (r rng) place(m mixture, t *town) (int32, int32) {
 	for {
 		var x, y float64
 		switch p := r.float(); {
 		case p < m.centre:
-			x, y = m.centreSD*r.norm(), m.centreSD*r.norm()
+			sd := m.centreSD * t.scale
+			x, y = sd*r.norm(), sd*r.norm()
 		case p < m.centre+m.hubs:
-			w := r.float() * hubs[len(hubs)-1].cum
-			h := hubs[0]
-			for _, h = range hubs {
+			w := r.float() * t.hubs[len(t.hubs)-1].cum
+			h := t.hubs[0]
+			for _, h = range t.hubs {
 				if w < h.cum {
 					break
 				}
 			}
-			x, y = h.x+m.hubSD*r.norm(), h.y+m.hubSD*r.norm()
+			sd := m.hubSD * t.scale
+			x, y = h.x+sd*r.norm(), h.y+sd*r.norm()
 		default:
-			x, y = (2*r.float()-1)*cityRadius, (2*r.float()-1)*cityRadius
+			x, y = (2*r.float()-1)*t.radius, (2*r.float()-1)*t.radius
 		}
-		if x*x+y*y <= cityRadius*cityRadius {
-			return int32(math.Round(x)), int32(math.Round(y))
+		if x*x+y*y <= t.radius*t.radius {
+			return t.x + int32(math.Round(x)), t.y + int32(math.Round(y))
 		}
 	}
 }
@@ -240,37 +251,55 @@ func newCity(cfg Config) *city {
 	lng := c.latPerCm / math.Cos(cfg.CenterLat*math.Pi/180)
 	c.lngPerCm = math.Round(lng*1e18) / 1e18
 
-	// Six neighbourhood hubs 2.5-6 km out, of uneven size.
-	hubs := make([]hub, 6)
-	sum := 0.0
-	for i := range hubs {
-		a := (float64(i) + 0.6*r.float()) * 2 * math.Pi / float64(len(hubs))
-		d := 250_000 + 350_000*r.float()
-		sum += 0.5 + r.float()
-		hubs[i] = hub{d * math.Cos(a), d * math.Sin(a), sum}
-	}
+	// The core has six neighbourhood hubs 2.5-6 km out, of uneven size.
+	c.towns = newTowns(cfg, newHubs(r, 6, 1))
+	region := len(c.towns) > 1
 
 	catSum := 0.0
 	for _, k := range categories {
 		catSum += k.share
 	}
+	station := uint8(categoryIndex("Train Station"))
 	c.venues = make([]venue, cfg.Venues)
-	for i := range c.venues {
-		v := &c.venues[i]
-		v.x, v.y = r.place(venueMix, hubs)
-		if i < len(SensitiveCategories) {
-			v.cat = uint8(categoryIndex(SensitiveCategories[i]))
-		} else {
-			w := r.float() * catSum
-			for k := range categories {
-				if w -= categories[k].share; w < 0 || k == len(categories)-1 {
-					v.cat = uint8(k)
-					break
+	for ti := range c.towns {
+		t := &c.towns[ti]
+		// In a region every town has a station near its centre, for the
+		// commuters: its first venue, after the sensitive ones in the core.
+		first := t.v0
+		if ti == 0 {
+			first += int32(len(SensitiveCategories))
+		}
+		for i := t.v0; i < t.v1; i++ {
+			v := &c.venues[i]
+			if region && i == first {
+				v.cat = station
+				for {
+					x, y := int32(math.Round(stationSD*r.norm())), int32(math.Round(stationSD*r.norm()))
+					if float64(x)*float64(x)+float64(y)*float64(y) <= t.radius*t.radius {
+						v.x, v.y = t.x+x, t.y+y
+						break
+					}
+				}
+			} else {
+				v.x, v.y = r.place(venueMix, t)
+				if i < int32(len(SensitiveCategories)) {
+					v.cat = uint8(categoryIndex(SensitiveCategories[i]))
+				} else {
+					w := r.float() * catSum
+					for k := range categories {
+						if w -= categories[k].share; w < 0 || k == len(categories)-1 {
+							v.cat = uint8(k)
+							break
+						}
+					}
 				}
 			}
+			if v.cat == station {
+				t.stations = append(t.stations, i)
+			}
+			v.json = `","venue_id":"venue-` + pad(int64(i+1), 5) + `","venue_category":"` +
+				categories[v.cat].name + `","caption":"`
 		}
-		v.json = `","venue_id":"venue-` + pad(int64(i+1), 5) + `","venue_category":"` +
-			categories[v.cat].name + `","caption":"`
 	}
 
 	// Popularity is Zipf-like, 1/rank, with ranks shuffled over the venues
@@ -283,14 +312,14 @@ func newCity(cfg Config) *city {
 	}
 	c.pop = make([]float64, len(c.venues))
 	c.cum = make([]float64, len(c.venues))
-	sum = 0
+	sum := 0.0
 	for i, v := range c.venues {
 		c.pop[i] = categories[v.cat].pop / float64(rank[i]+1)
 		sum += c.pop[i]
 		c.cum[i] = sum
 	}
 
-	g := newGrid(c.venues)
+	g := newGrid(c.venues, reach(c.towns))
 	c.users = make([]user, cfg.Users)
 	// Activity is Pareto with shape 1 capped at 50 times the minimum, then
 	// rescaled to the configured mean: 80% of users are below the mean and
@@ -298,16 +327,24 @@ func newCity(cfg Config) *city {
 	sum = 0
 	for i := range c.users {
 		u := &c.users[i]
-		u.hx, u.hy = r.place(homeMix, hubs)
-		u.wx, u.wy = r.place(workMix, hubs)
+		if region {
+			u.home = int8(c.homeTown(r))
+			u.work = u.home
+			if r.float() < commuterShare {
+				u.work = int8(c.workTown(r, int(u.home)))
+			}
+		}
+		u.hx, u.hy = r.place(homeMix, &c.towns[u.home])
+		u.wx, u.wy = r.place(workMix, &c.towns[u.work])
 		u.rate = min(1/(1-r.float()), 50)
 		sum += u.rate
 		u.near = g.near(u.hx, u.hy, c.venues, nil)
 		u.nHome = len(u.near)
 		u.near = g.near(u.wx, u.wy, c.venues, u.near)
-		// Favourites: two venues near home, one near work, one anywhere.
+		// Favourites: two venues near home, one near work, one anywhere
+		// in the home town.
 		u.favs = []int32{c.pickFrom(r, u.near[:u.nHome]), c.pickFrom(r, u.near[:u.nHome]),
-			c.pickFrom(r, u.near[u.nHome:]), c.popular(r)}
+			c.pickFrom(r, u.near[u.nHome:]), c.popularIn(r, int(u.home))}
 		for k := range u.friends {
 			u.friends[k] = int32(r.intn(len(c.users)))
 		}
@@ -346,11 +383,24 @@ func appendPad(b []byte, n int64, width int) []byte {
 	return append(b, s...)
 }
 
-// popular draws a venue in proportion to its popularity.
+// popular draws a venue of the region in proportion to its popularity.
 func (c *city) popular(r rng) int32 {
 	w := r.float() * c.cum[len(c.cum)-1]
 	i, _ := slices.BinarySearch(c.cum, w)
 	return int32(min(i, len(c.cum)-1))
+}
+
+// popularIn draws a venue of town t in proportion to its popularity; for
+// the only town of a city it draws exactly as popular does.
+func (c *city) popularIn(r rng, t int) int32 {
+	v0, v1 := c.towns[t].v0, c.towns[t].v1
+	base := 0.0
+	if v0 > 0 {
+		base = c.cum[v0-1]
+	}
+	w := base + r.float()*(c.cum[v1-1]-base)
+	i, _ := slices.BinarySearch(c.cum[v0:v1], w)
+	return v0 + int32(min(i, int(v1-v0)-1))
 }
 
 // pickFrom draws one of vs in proportion to popularity.
@@ -400,8 +450,18 @@ func (c *city) pickVenue(r rng, u *user, h int, weekend bool) int32 {
 			v = c.pickFrom(r, u.near[u.nHome:])
 		case p < m[2]:
 			v = u.favs[r.intn(len(u.favs))]
-		default:
+		case len(c.towns) > 1 && r.float() < tripShare:
+			// A day trip. Only a region draws here, so that a single
+			// city draws as it did before there were regions.
 			v = c.popular(r)
+		default:
+			// In the town of the anchor of the hour: work on weekdays
+			// 8-18h, else home.
+			t := u.home
+			if band == 0 {
+				t = u.work
+			}
+			v = c.popularIn(r, int(t))
 		}
 		if try == 3 || categories[c.venues[v].cat].open&(1<<h) != 0 {
 			return v
@@ -416,31 +476,36 @@ func (c *city) latLng(x, y int32) (lat, lng float64) {
 	return c.lat0 + float64(float64(y)*c.latPerCm), c.lng0 + float64(float64(x)*c.lngPerCm)
 }
 
-// grid is a spatial index of venues in square cells, in compressed rows:
-// the venues of cell k are items[start[k]:start[k+1]].
+// grid is a spatial index of venues in square cells over the square of
+// half-width half around the core's centre, in compressed rows: the venues
+// of cell k are items[start[k]:start[k+1]].
 type grid struct {
-	n     int // cells per side
+	n     int   // cells per side
+	half  int32 // cm
 	start []int32
 	items []int32
 }
 
 func (g *grid) cell(x, y int32) (int, int) {
-	clamp := func(v int32) int { return min(max(int(v+cityRadius)/gridCell, 0), g.n-1) }
+	clamp := func(v int32) int { return min(max(int(v+g.half)/gridCell, 0), g.n-1) }
 	return clamp(x), clamp(y)
 }
 
 // cellDist2 returns the squared distance from (x, y) to cell (gx, gy).
 func (g *grid) cellDist2(gx, gy int, x, y int32) int64 {
 	gap := func(v int32, c int) int64 {
-		lo := int64(c*gridCell - cityRadius)
+		lo := int64(c*gridCell) - int64(g.half)
 		return max(lo-int64(v), int64(v)-lo-gridCell, 0)
 	}
 	dx, dy := gap(x, gx), gap(y, gy)
 	return dx*dx + dy*dy
 }
 
-func newGrid(vs []venue) *grid {
-	g := &grid{n: 2*cityRadius/gridCell + 1}
+// newGrid indexes vs, which lie within half cm of the core's centre on
+// each axis. Most cells of a region are empty: about 500 by 500 of them
+// cost 1 MB.
+func newGrid(vs []venue, half int32) *grid {
+	g := &grid{n: 2*int(half)/gridCell + 1, half: half}
 	g.start = make([]int32, g.n*g.n+1)
 	for _, v := range vs {
 		cx, cy := g.cell(v.x, v.y)

@@ -1,10 +1,14 @@
-// Package synth generates a deterministic synthetic city of check-ins in the
-// JSON shape of the Gowalla sample, for tests, the demo and benchmarks.
+// Package synth generates a deterministic synthetic region of check-ins in
+// the JSON shape of the Gowalla sample, for tests, the demo and benchmarks.
 //
-// The city has a dense centre and a few neighbourhood hubs, a few thousand
-// venues with heavy-tailed popularity (a few per cent in sensitive
-// categories), and users with home and work anchors, favourite venues and
-// heavy-tailed activity that follows a daily and weekly rhythm. Lines come in
+// The region is a core city and satellite towns of uneven size 30 to 120 km
+// around it, so that it spans many H3 resolution-4 cells. Each town has a
+// dense centre and a few neighbourhood hubs, venues with heavy-tailed
+// popularity (a few per cent in sensitive categories) and a train station.
+// Users live in one town, with home and work anchors, favourite venues and
+// heavy-tailed activity that follows a daily and weekly rhythm; a quarter of
+// them work in another town and check in at the stations when they commute,
+// and a few check-ins are day trips anywhere in the region. Lines come in
 // time order with a little disorder, optionally with late arrivals and
 // invalid records.
 package synth
@@ -21,20 +25,29 @@ import (
 	"time"
 )
 
-// Config describes a synthetic city. Zero numeric fields, a zero Start and a
-// zero centre (both coordinates 0) take the defaults of DefaultConfig.
+// Config describes a synthetic region. Zero numeric fields, a zero Start and
+// a zero centre (both coordinates 0) take the defaults of DefaultConfig.
 type Config struct {
 	Seed   int64
-	Users  int // default 3000
-	Venues int // default 3000
+	Users  int // default 5000, over all towns
+	Venues int // default 5000, over all towns; at least 30 per town if Towns > 1
 	Days   int // default 7; ignored by Stream
+	// Towns is the number of towns, the core city included: default 11 (the
+	// core and 10 satellites), at most 24. 1 is the single city, about
+	// 15 km across, of earlier versions: the same seed and sizes give the
+	// same bytes as they did.
+	Towns int
 	// Start is the beginning of the first day, default 2026-03-02T00:00:00Z;
 	// it is rounded up to a whole second. Days are the 24-hour periods from
 	// Start.
-	Start                time.Time
-	CenterLat, CenterLng float64 // degrees, default 45.7640, 4.8357
-	// CheckinsPerUserPerDay is the mean over users and days, default 2.86,
-	// which gives about 60,000 check-ins with the defaults.
+	Start time.Time
+	// CenterLat, CenterLng is the core city's centre, degrees, default
+	// 45.7640, 4.8357 (Lyon). With satellites it must be within lat
+	// [-70, 70], lng [-175, 175], else [-80, 80] and [-179, 179].
+	CenterLat, CenterLng float64
+	// CheckinsPerUserPerDay is the mean over users and days of check-ins
+	// other than the commuters' at stations, default 2. With the defaults
+	// the region has about 70,000 check-ins plus 6,000 at stations.
 	CheckinsPerUserPerDay float64
 	// LateFraction of check-ins arrive 20 to 90 minutes after their ts.
 	LateFraction float64
@@ -42,17 +55,19 @@ type Config struct {
 	InvalidFraction float64
 }
 
-// DefaultConfig returns a city of 3000 users and 3000 venues over 7 days.
+// DefaultConfig returns a region of 11 towns, 5000 users and 5000 venues
+// over 7 days.
 func DefaultConfig() Config {
 	return Config{
 		Seed:                  1,
-		Users:                 3000,
-		Venues:                3000,
+		Users:                 5000,
+		Venues:                5000,
 		Days:                  7,
+		Towns:                 11,
 		Start:                 time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC),
 		CenterLat:             45.7640,
 		CenterLng:             4.8357,
-		CheckinsPerUserPerDay: 2.86,
+		CheckinsPerUserPerDay: 2,
 	}
 }
 
@@ -67,6 +82,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Days <= 0 {
 		cfg.Days = def.Days
 	}
+	if cfg.Towns <= 0 {
+		cfg.Towns = def.Towns
+	}
 	if cfg.Start.IsZero() {
 		cfg.Start = def.Start
 	}
@@ -79,13 +97,24 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.CheckinsPerUserPerDay <= 0 {
 		cfg.CheckinsPerUserPerDay = def.CheckinsPerUserPerDay
 	}
+	// The city spans about 0.1 degree of latitude and, at 80 degrees, 0.4
+	// degree of longitude; a region (regionReach, 127.5 km) 1.15 degree of
+	// latitude and, at 70 degrees, 3.4 degrees of longitude. Neither may
+	// cross a pole or the antimeridian.
+	maxLat, maxLng := 80.0, 179.0
+	if cfg.Towns > 1 {
+		maxLat, maxLng = 70, 175
+	}
 	switch {
 	case cfg.Users > math.MaxInt32 || cfg.Venues > math.MaxInt32:
 		return cfg, errors.New("synth: too many users or venues")
-	// The city spans about 0.1 degree of latitude and, at 80 degrees,
-	// 0.4 degree of longitude; it must not cross a pole or the antimeridian.
-	case !(math.Abs(cfg.CenterLat) <= 80) || !(math.Abs(cfg.CenterLng) <= 179):
-		return cfg, fmt.Errorf("synth: centre %v,%v outside lat [-80, 80], lng [-179, 179]", cfg.CenterLat, cfg.CenterLng)
+	case cfg.Towns > maxTowns:
+		return cfg, fmt.Errorf("synth: Towns %d above %d", cfg.Towns, maxTowns)
+	case cfg.Towns > 1 && cfg.Venues < venuesPerTown*cfg.Towns:
+		return cfg, fmt.Errorf("synth: Venues %d below %d for %d towns", cfg.Venues, venuesPerTown*cfg.Towns, cfg.Towns)
+	case !(math.Abs(cfg.CenterLat) <= maxLat) || !(math.Abs(cfg.CenterLng) <= maxLng):
+		return cfg, fmt.Errorf("synth: centre %v,%v outside lat [-%v, %v], lng [-%v, %v] for %d towns",
+			cfg.CenterLat, cfg.CenterLng, maxLat, maxLat, maxLng, maxLng, cfg.Towns)
 	case !(cfg.LateFraction >= 0 && cfg.LateFraction+disorderFraction <= 1):
 		return cfg, fmt.Errorf("synth: LateFraction %v outside [0, %v]", cfg.LateFraction, 1-disorderFraction)
 	case !(cfg.InvalidFraction >= 0 && cfg.InvalidFraction <= 1):
@@ -189,20 +218,57 @@ func (g *generator) genDay(d int) {
 				i++
 			}
 			ts := start + int64(i)*3600 + int64(g.ev.intn(3600))
-			v := g.c.pickVenue(g.ev, u, slots[i].hour, slots[i].weekend)
-			// One draw decides the delay so that LateFraction does not
-			// shift the rest of the event stream.
-			arrive := ts
-			switch p := g.ev.float(); {
-			case p < g.cfg.LateFraction:
-				arrive += minLate + int64(p/g.cfg.LateFraction*(maxLate-minLate))
-			case p < g.cfg.LateFraction+disorderFraction:
-				arrive += 1 + int64((p-g.cfg.LateFraction)/disorderFraction*maxDisorder)
-			}
-			g.seq++
-			g.pending = append(g.pending, checkin{arrive, ts, g.seq, int32(ui), v})
+			g.add(ts, ui, g.c.pickVenue(g.ev, u, slots[i].hour, slots[i].weekend))
+		}
+		if u.home != u.work && !slots[12].weekend {
+			g.commute(start, ui, u)
 		}
 	}
+}
+
+// Commuters' trains leave in these two-hour spans, local time (s).
+const (
+	morningFrom = 6*3600 + 1800
+	eveningFrom = 17 * 3600
+	trainSpan   = 2 * 3600
+)
+
+// commute adds the station check-ins of commuter u on the weekday that
+// starts at start (unix s): on leaving, at a station of the town left, and
+// on arrival, at one of the other. Each journey ends by 22:05 local time
+// (19:00 plus at most 3 h 5 min between satellites 240 km apart), inside
+// the day.
+func (g *generator) commute(start int64, ui int, u *user) {
+	for _, j := range [2]struct {
+		p        float64
+		from     int64
+		src, dst int8
+	}{{morningTrain, morningFrom, u.home, u.work}, {eveningTrain, eveningFrom, u.work, u.home}} {
+		if g.ev.float() >= j.p {
+			continue
+		}
+		src, dst := &g.c.towns[j.src], &g.c.towns[j.dst]
+		leave := start + j.from - localOffset + int64(g.ev.intn(trainSpan))
+		g.add(leave, ui, g.c.pickFrom(g.ev, src.stations))
+		arrive := leave + g.c.trainTime(int(j.src), int(j.dst)) + int64(g.ev.intn(trainJitter))
+		g.add(arrive, ui, g.c.pickFrom(g.ev, dst.stations))
+	}
+}
+
+// add appends a check-in by user ui at venue v at ts (unix s) to g.pending,
+// drawing its delivery delay.
+func (g *generator) add(ts int64, ui int, v int32) {
+	// One draw decides the delay so that LateFraction does not shift the
+	// rest of the event stream.
+	arrive := ts
+	switch p := g.ev.float(); {
+	case p < g.cfg.LateFraction:
+		arrive += minLate + int64(p/g.cfg.LateFraction*(maxLate-minLate))
+	case p < g.cfg.LateFraction+disorderFraction:
+		arrive += 1 + int64((p-g.cfg.LateFraction)/disorderFraction*maxDisorder)
+	}
+	g.seq++
+	g.pending = append(g.pending, checkin{arrive, ts, g.seq, int32(ui), v})
 }
 
 // sortByArrival returns g.pending sorted by arrival, then seq, in g.sorted.

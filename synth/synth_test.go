@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/geocloak/geocloak/geo"
 )
 
 var keys = []string{"event_id", "user_id", "lat", "lng", "ts", "venue_id", "venue_category",
@@ -151,18 +153,24 @@ func TestDeterminism(t *testing.T) {
 func TestLinesValid(t *testing.T) {
 	cfg := DefaultConfig()
 	rs := records(t, cfg)
-	if len(rs) < 50_000 || len(rs) > 70_000 {
-		t.Errorf("%d check-ins, want about 60,000", len(rs))
+	if len(rs) < 70_000 || len(rs) > 82_000 {
+		t.Errorf("%d check-ins, want about 76,000", len(rs))
 	}
-	// 10 km each way: a 20 km box around the centre.
-	dLat := 10 / 111.2
-	dLng := dLat / math.Cos(cfg.CenterLat*math.Pi/180)
+	c := newTestCity(t, cfg)
+	perTown := make([]int, len(c.towns))
 	end := cfg.Start.AddDate(0, 0, cfg.Days)
 	ids := make(map[string]bool, len(rs))
 	for i, r := range rs {
-		if math.Abs(r.Lat-cfg.CenterLat) > dLat || math.Abs(r.Lng-cfg.CenterLng) > dLng {
-			t.Fatalf("line %d: %v,%v outside the 20 km box", i+1, r.Lat, r.Lng)
+		// Every check-in is in a town: within its radius of its centre,
+		// plus 30 m of GPS noise and 20 m for rounding.
+		in := slices.IndexFunc(c.towns, func(tw town) bool {
+			lat, lng := c.latLng(tw.x, tw.y)
+			return distKm(lat, lng, r.Lat, r.Lng) <= tw.radius/1e5+0.05
+		})
+		if in < 0 {
+			t.Fatalf("line %d: %v,%v in no town", i+1, r.Lat, r.Lng)
 		}
+		perTown[in]++
 		if r.time.Before(cfg.Start) || !r.time.Before(end) {
 			t.Fatalf("line %d: ts %s outside [%s, %s)", i+1, r.TS, cfg.Start, end)
 		}
@@ -172,6 +180,138 @@ func TestLinesValid(t *testing.T) {
 		ids[r.EventID] = true
 		if r.UserID == "" || r.VenueID == "" || r.VenueCategory == "" || r.Username == "" || r.DeviceID == "" {
 			t.Fatalf("line %d: empty field: %+v", i+1, r)
+		}
+	}
+	t.Logf("check-ins per town: %v", perTown)
+	for i, n := range perTown {
+		if n < 500 {
+			t.Errorf("town %d has %d check-ins, want hundreds at least", i, n)
+		}
+	}
+}
+
+// newTestCity returns the model of cfg, with defaults.
+func newTestCity(t testing.TB, cfg Config) *city {
+	t.Helper()
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newCity(cfg)
+}
+
+// TestRegion checks what the stream tests rely on (issue 9): the default
+// data spans many partition cells (H3 resolution 4, about 45 km across), and
+// a share of users check in in two of them within one day and within one
+// window of an hour (a train ride), so that a release that depended on
+// events outside a partition cell would show.
+func TestRegion(t *testing.T) {
+	cfg := DefaultConfig()
+	c := newTestCity(t, cfg)
+	homes := make([]int, len(c.towns))
+	commuters := 0
+	for _, u := range c.users {
+		homes[u.home]++
+		if u.home != u.work {
+			commuters++
+		}
+	}
+	for i, tw := range c.towns {
+		if tw.v1-tw.v0 < minTownVenues || len(tw.stations) == 0 || homes[i] == 0 {
+			t.Errorf("town %d: %d venues, %d stations, %d users, want some of each", i, tw.v1-tw.v0, len(tw.stations), homes[i])
+		}
+	}
+	t.Logf("users per town %v, %d commuters", homes, commuters)
+	if f := float64(commuters) / float64(len(c.users)); f < 0.2 || f > 0.3 {
+		t.Errorf("%.1f%% of users work in another town, want 20-30%%", 100*f)
+	}
+
+	type slot struct {
+		user string
+		secs int64 // length of the window
+		n    int64 // window number since the epoch
+	}
+	first := map[slot]geo.Cell{}
+	cells := map[geo.Cell]int{}
+	users := map[string]bool{}
+	crossed := map[int64]map[string]bool{day: {}, 3600: {}}
+	for _, r := range records(t, cfg) {
+		p, err := geo.NewPoint(r.Lat, r.Lng)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cell, err := geo.CellOf(p, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cells[cell]++
+		users[r.UserID] = true
+		for secs, us := range crossed {
+			k := slot{r.UserID, secs, r.time.Unix() / secs}
+			if c, ok := first[k]; !ok {
+				first[k] = cell
+			} else if c != cell {
+				us[r.UserID] = true
+			}
+		}
+	}
+	dayShare := float64(len(crossed[day])) / float64(len(users))
+	hourShare := float64(len(crossed[3600])) / float64(len(users))
+	t.Logf("%d resolution-4 cells; of %d users, %.1f%% in two of them on some day, %.1f%% within some hour",
+		len(cells), len(users), 100*dayShare, 100*hourShare)
+	if len(cells) < 8 {
+		t.Errorf("check-ins in %d resolution-4 cells, want at least 8", len(cells))
+	}
+	// Measured with seed 1: 12 cells, 32.1% on some day, 12.1% within some
+	// hour. The floors leave room for a change of model; the ceiling keeps
+	// most people at home.
+	if dayShare < 0.25 || dayShare > 0.45 {
+		t.Errorf("%.1f%% of users in two partition cells on one day, want 25-45%%", 100*dayShare)
+	}
+	if hourShare < 0.08 {
+		t.Errorf("%.1f%% of users in two partition cells within one hour, want at least 8%%", 100*hourShare)
+	}
+}
+
+// TestTownLayout checks the layout of the default region for many seeds:
+// satellites 30 to 120 km out, apart from each other, and their centres in
+// at least 8 resolution-4 cells. (For seeds 1-1000 they fall in 8 to 11.)
+func TestTownLayout(t *testing.T) {
+	for seed := range int64(200) {
+		cfg, err := Config{Seed: seed}.withDefaults()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &city{lat0: cfg.CenterLat, lng0: cfg.CenterLng, latPerCm: 1 / cmPerDegLat}
+		c.lngPerCm = c.latPerCm / math.Cos(cfg.CenterLat*math.Pi/180)
+		c.towns = newTowns(cfg, newHubs(newRNG(seed, 0), 6, 1))
+		if len(c.towns) != cfg.Towns || c.towns[len(c.towns)-1].v1 != int32(cfg.Venues) {
+			t.Fatalf("seed %d: %d towns, %d venues, want %d, %d", seed, len(c.towns), c.towns[len(c.towns)-1].v1, cfg.Towns, cfg.Venues)
+		}
+		cells := map[geo.Cell]bool{}
+		for i := range c.towns {
+			tw := &c.towns[i]
+			if d := townDist(tw, &c.towns[0]); i > 0 && (d < minTownDist || d > maxTownDist) {
+				t.Errorf("seed %d: town %d is %.0f km out", seed, i, d/1e5)
+			}
+			for j := range i {
+				if gap := townDist(tw, &c.towns[j]) - tw.radius - c.towns[j].radius; gap < minTownGap {
+					t.Errorf("seed %d: towns %d and %d %.1f km apart edge to edge", seed, i, j, gap/1e5)
+				}
+			}
+			if tw.v1-tw.v0 < minTownVenues {
+				t.Errorf("seed %d: town %d has %d venues", seed, i, tw.v1-tw.v0)
+			}
+			lat, lng := c.latLng(tw.x, tw.y)
+			p, _ := geo.NewPoint(lat, lng)
+			cell, err := geo.CellOf(p, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cells[cell] = true
+		}
+		if len(cells) < 8 {
+			t.Errorf("seed %d: town centres in %d resolution-4 cells, want at least 8", seed, len(cells))
 		}
 	}
 }
@@ -300,11 +440,8 @@ func distKm(lat1, lng1, lat2, lng2 float64) float64 {
 }
 
 func TestCheckinsNearHome(t *testing.T) {
-	cfg, err := DefaultConfig().withDefaults()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := newCity(cfg)
+	cfg := DefaultConfig()
+	c := newTestCity(t, cfg)
 	near := map[int]bool{}
 	for _, r := range records(t, cfg) {
 		i, err := strconv.Atoi(strings.TrimPrefix(r.UserID, "user-"))
@@ -326,10 +463,10 @@ func TestNearMatchesBruteForce(t *testing.T) {
 	cfg, _ := DefaultConfig().withDefaults()
 	cfg.Venues = 500
 	c := newCity(cfg)
-	g := newGrid(c.venues)
+	g := newGrid(c.venues, reach(c.towns))
 	r := newRNG(7, 9)
-	for range 500 {
-		x, y := r.place(mixture{0, 0, 0, 0}, nil)
+	for i := range 500 {
+		x, y := r.place(mixture{}, &c.towns[i%len(c.towns)])
 		got := g.near(x, y, c.venues, nil)
 		idx := make([]int32, len(c.venues))
 		for i := range idx {
@@ -449,6 +586,10 @@ func TestConfigErrors(t *testing.T) {
 		func(c *Config) { c.LateFraction = math.NaN() },
 		func(c *Config) { c.CenterLat = 89 },
 		func(c *Config) { c.CenterLng = 180 },
+		func(c *Config) { c.CenterLat = 75 }, // a region reaches past 76 degrees
+		func(c *Config) { c.CenterLng = -176 },
+		func(c *Config) { c.Towns = maxTowns + 1 },
+		func(c *Config) { c.Venues = venuesPerTown*c.Towns - 1 },
 	} {
 		cfg := DefaultConfig()
 		mod(&cfg)
@@ -457,6 +598,17 @@ func TestConfigErrors(t *testing.T) {
 		}
 		if err := Stream(context.Background(), cfg, func([]byte) error { return nil }); err == nil {
 			t.Errorf("Stream(%+v) accepted", cfg)
+		}
+	}
+	// The limits of the region are not the single city's, nor too tight.
+	for _, cfg := range []Config{
+		{Towns: 1, CenterLat: 75, CenterLng: -176, Venues: 100},
+		{CenterLat: -70, CenterLng: 175, Venues: venuesPerTown * 11},
+		{Towns: maxTowns, Venues: venuesPerTown * maxTowns},
+	} {
+		cfg.Users, cfg.Days = 100, 1
+		if _, err := Generate(cfg, io.Discard); err != nil {
+			t.Errorf("Generate(%+v): %v", cfg, err)
 		}
 	}
 }
@@ -542,20 +694,33 @@ func BenchmarkGenerate(b *testing.B) {
 	b.ReportMetric(float64(lines)/b.Elapsed().Seconds(), "lines/s")
 }
 
-// TestGolden pins the output of a small city, so that a change in the Go
-// toolchain or the platform that would change the output is noticed. If
-// the model was changed on purpose, update the hash.
+// TestGolden pins the output of a small region and of a small single city,
+// so that a change in the Go toolchain or the platform that would change
+// the output is noticed. If the model was changed on purpose, update the
+// hash. The city's hash is the one from before there were regions: Towns 1
+// gives the city of earlier versions, byte for byte.
 func TestGolden(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.Users, cfg.Venues, cfg.Days = 300, 300, 2
-	cfg.LateFraction, cfg.InvalidFraction = 0.01, 0.01
-	h := sha256.New()
-	n, err := Generate(cfg, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const want = "7f4f5383f4371ec357ec8c002a9922e8973000e6b2db3681d65f61d151c3838b"
-	if got := hex.EncodeToString(h.Sum(nil)); got != want {
-		t.Errorf("Generate wrote %d lines with SHA-256 %s, want %s", n, got, want)
+	for _, c := range []struct {
+		name          string
+		towns, people int
+		rate          float64
+		want          string
+	}{
+		{"city", 1, 300, 2.86, "7f4f5383f4371ec357ec8c002a9922e8973000e6b2db3681d65f61d151c3838b"},
+		{"region", 11, 400, 2, "365f0b7d1100e1ff378aaa31fdbbbc99c459e39dc1a14c5239a52504179c7194"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Towns, cfg.Users, cfg.Venues, cfg.Days, cfg.CheckinsPerUserPerDay = c.towns, c.people, c.people, 2, c.rate
+			cfg.LateFraction, cfg.InvalidFraction = 0.01, 0.01
+			h := sha256.New()
+			n, err := Generate(cfg, h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := hex.EncodeToString(h.Sum(nil)); got != c.want {
+				t.Errorf("Generate wrote %d lines with SHA-256 %s, want %s", n, got, c.want)
+			}
+		})
 	}
 }

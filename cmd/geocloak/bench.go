@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -36,14 +35,14 @@ func (e *env) benchCmd(ctx context.Context, args []string) error {
 	window := fs.Duration("window", 0, "override window.size (with --soak and a low --cap, to show the buffering cap at work)")
 	capEvents := fs.Int("cap", 0, "override kafka.max_buffered_events")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: geocloak bench [--events N] [--config FILE] [--engine]")
-		fmt.Fprintln(e.stderr, "       geocloak bench --soak DURATION [--rate N] [--interval D] [--window D] [--cap N]")
+		fmt.Fprintln(e.stderr, "usage: geocloak bench [--events N] [--engine] [--config FILE] [--cpuprofile FILE]")
+		fmt.Fprintln(e.stderr, "       geocloak bench --soak DURATION [--rate N] [--interval D] [--window D] [--cap N] [--broker HOST:PORT]")
 		fmt.Fprintln(e.stderr, "Measures, in one run on the embedded broker, a plain kafka-go passthrough (group reader to")
 		fmt.Fprintln(e.stderr, "writer) and the pipeline end to end (raw topic to partner topics) on the same messages.")
 		fmt.Fprintln(e.stderr, "With --engine: the floor (encoding/json + time + H3 per line) against evaluate, in memory.")
 		fs.PrintDefaults()
 	}
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := e.parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if *n < 1000 {
@@ -74,7 +73,7 @@ func (e *env) benchCmd(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "geocloak bench: %s synthetic check-ins, %d CPUs, %s\n", report.Thousands(int64(len(lines))), runtime.NumCPU(), runtime.Version())
 	if *profile != "" {
-		f, err := os.Create(*profile)
+		f, err := createFile(*profile)
 		if err != nil {
 			return err
 		}
@@ -132,7 +131,7 @@ func (e *env) benchEngine(ctx context.Context, cfg *config.Config, lines [][]byt
 func (e *env) benchKafka(ctx context.Context, cfg *config.Config, lines [][]byte) error {
 	cfg.Kafka.Brokers = nil
 	cfg.Ops.Listen = ""
-	j, err := newJob(ctx, cfg, e.log.Level(zerolog.WarnLevel), "127.0.0.1:0")
+	j, err := newJob(ctx, cfg, atLeast(e.log, zerolog.WarnLevel), "127.0.0.1:0")
 	if err != nil {
 		return err
 	}

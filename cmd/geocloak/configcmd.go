@@ -3,13 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
-	"math"
-	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/google/differential-privacy/go/v3/noise"
 
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
@@ -60,37 +56,46 @@ func (e *env) configCheck(args []string) error {
 	}
 	fmt.Fprintf(tw, "kafka\t%s; in %s, internal %s, dead letters %s, group %s\n",
 		brokers, cfg.Kafka.InputTopic, cfg.Kafka.InternalTopic, cfg.Kafka.DeadLetterTopic, cfg.Kafka.GroupID)
-	fmt.Fprintf(tw, "cells\tcomputed at res %d; internal topic keyed at res %d (%s km² avg)\n",
-		cfg.FinestResolution(), cfg.PartitionResolution, report.AreaText(geo.AvgAreaKm2(cfg.PartitionResolution)))
+	fmt.Fprintf(tw, "cells\tevery check-in's cell at res %d (cell_resolution; released cells are its ancestors); internal topic keyed at res %d (%s km² avg)\n",
+		cfg.CellResolution, cfg.PartitionResolution, report.AreaText(geo.AvgAreaKm2(cfg.PartitionResolution)))
+	tax := cfg.Taxonomy()
+	var sensitive []string
+	for _, g := range tax.Groups {
+		if g.Sensitive {
+			sensitive = append(sensitive, g.ID)
+		}
+	}
+	fmt.Fprintf(tw, "taxonomy\t%s: %d groups, %d category names; sensitive groups (suppressed unless a partner opts in): %s\n",
+		tax.Source, len(tax.Groups), tax.Leaves(), strings.Join(sensitive, ", "))
 	tw.Flush()
 	for _, p := range cfg.Partners {
 		fmt.Fprintf(w, "\npartner %s -> topic %s\n", p.Name, p.Topic)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "  mode\t%s\n", p.Mode)
-		fmt.Fprintf(tw, "  k\t%d distinct users in every released class (cell, resolution, window)\n", p.K)
+		fmt.Fprintf(tw, "  k\t%d distinct users behind every released tuple (window, cell, resolution, category as shown)\n", p.K)
 		fmt.Fprintf(tw, "  resolutions\t%d (%s km² avg) down to %d (%s km² avg); coarser than that: suppressed\n",
 			p.MaxResolution, report.AreaText(geo.AvgAreaKm2(p.MaxResolution)), p.MinResolution, report.AreaText(geo.AvgAreaKm2(p.MinResolution)))
 		fmt.Fprintf(tw, "  fields\t%s\n", strings.Join(p.Fields, ", "))
-		ld := "off"
-		if p.LDiversity > 0 {
-			ld = fmt.Sprintf("%d distinct categories per class, else released without category", p.LDiversity)
+		if p.Mode == config.ModeEvents && p.Has("category") {
+			fmt.Fprintf(tw, "  categories\ta record shows its category, else its group, when %d users of its class share it; else none\n", p.K)
+			ld := "off"
+			if p.LDiversity > 0 {
+				ld = fmt.Sprintf("a class that shows categories shows at least %d distinct ones, else none", p.LDiversity)
+			}
+			fmt.Fprintf(tw, "  l-diversity\t%s\n", ld)
 		}
-		fmt.Fprintf(tw, "  l-diversity\t%s\n", ld)
-		fmt.Fprintf(tw, "  suppressed categories\t%s\n", orNone(strings.Join(p.SuppressCategories, ", ")))
+		fmt.Fprintf(tw, "  suppressed categories\tsensitive groups not opted in (released: %s); and %s\n",
+			orNone(strings.Join(p.ReleaseSensitiveGroups, ", ")), orNone(strings.Join(p.SuppressCategories, ", ")))
 		capText := "none"
 		if p.MaxCheckinsPerUserPerWindow > 0 {
 			capText = fmt.Sprintf("%d check-in(s) per user per window (earliest kept)", p.MaxCheckinsPerUserPerWindow)
 		}
 		fmt.Fprintf(tw, "  contribution cap\t%s\n", capText)
-		if p.Has("pid") {
-			fmt.Fprintf(tw, "  partner pseudonym\tpid, rotating every %s\n", p.PIDRotation)
-		}
 		fmt.Fprintf(tw, "  generalization\t%s\n", p.Generalization)
 		if d := p.DP; d != nil {
 			fmt.Fprintf(tw, "  differential privacy\tε=%g, δ=%g per user, window and partition cell; Laplace noise on users (ε/2) and checkins (ε/2)\n", d.Epsilon, d.Delta)
-			if thr, err := dpThreshold(p); err == nil {
-				fmt.Fprintf(tw, "  dp threshold\ta class needs k=%d true users and a noisy user count >= %d\n", p.K, thr)
-			}
+			fmt.Fprintf(tw, "  dp threshold\ta class needs k=%d true users and a noisy user count >= %d (noise sd %.1f); classes are built for %d users\n",
+				p.K, pipeline.DPThreshold(p), pipeline.DPNoiseSD(p), pipeline.DPTarget(p))
 			perDay := float64(24*time.Hour) / float64(cfg.Window.Size.D())
 			fmt.Fprintf(tw, "  dp budget per day\tε=%.3g, δ=%.2g for a user active in all %.0f windows of a day in one partition cell "+
 				"(basic composition); more for a user in several partition cells\n", d.Epsilon*perDay, d.Delta*perDay, perDay)
@@ -106,32 +111,9 @@ func (e *env) configCheck(args []string) error {
 	return nil
 }
 
-// dpThreshold is the noisy user count a dp class must reach, as the library computes it.
-func dpThreshold(p config.Partner) (int64, error) {
-	l0 := int64(p.MaxCheckinsPerUserPerWindow)
-	t, err := noise.Laplace().Threshold(l0, 1, p.DP.Epsilon/2, 0, p.DP.Delta)
-	if err != nil {
-		return 0, err
-	}
-	return int64(math.Ceil(t)) + int64(p.K) - 1, nil
-}
-
 func orNone(s string) string {
 	if s == "" {
 		return "(none)"
 	}
 	return s
-}
-
-func version() string {
-	v := "geocloak (devel)"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				v += " " + s.Value
-			}
-		}
-		v += " " + bi.GoVersion
-	}
-	return v
 }

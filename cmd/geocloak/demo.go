@@ -35,11 +35,11 @@ func (e *env) demo(ctx context.Context, args []string) error {
 	sample := fs.Int("sample", 3, "records to show per partner")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up when the replay has not finished by then")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: geocloak demo [--keep-running] [--config FILE] [--input FILE] [--addr HOST:PORT]")
+		fmt.Fprintln(e.stderr, "usage: geocloak demo [--keep-running] [--config FILE] [--input FILE] [--addr HOST:PORT] [--sample N] [--timeout D]")
 		fmt.Fprintln(e.stderr, "Replays the bundled synthetic city through an embedded broker and both stages.")
 		fs.PrintDefaults()
 	}
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := e.parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	cfg, err := config.Load(*cfgPath)
@@ -61,7 +61,7 @@ func (e *env) demo(ctx context.Context, args []string) error {
 	// replay is read: raw partitions idle for 2 s release their windows.
 	cfg.Kafka.Brokers = nil
 	cfg.Window.IdleAdvance = config.Duration(2 * time.Second)
-	log := e.log.Level(zerolog.WarnLevel)
+	log := atLeast(e.log, zerolog.WarnLevel)
 	j, err := newJob(ctx, cfg, log, *addr)
 	if err != nil && !errors.Is(ctx.Err(), context.Canceled) {
 		e.log.Warn().Err(err).Msg("embedded broker address taken; using a free port")

@@ -16,6 +16,7 @@ import (
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/pipeline"
 	"github.com/geocloak/geocloak/report"
+	"github.com/geocloak/geocloak/report/basemap"
 )
 
 func (e *env) evaluate(ctx context.Context, args []string) error {
@@ -29,11 +30,14 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 	quiet := fs.Bool("quiet", false, "no progress line")
 	reportPath := fs.String("report", "", "write the privacy reviewer's report to `FILE.html` (self-contained: maps, threshold sweep, attack figures)")
 	geojsonPath := fs.String("geojson", "", "write the released cells, per partner, with their check-ins as GeoJSON to `FILE`")
+	basemapPath := fs.String("basemap", "", "with --report: draw the reviewer's own layer (roads, districts) from `FILE.geojson` as lines on every area map")
 	sweep := fs.Bool("sweep", false, "after the summary, print the threshold sweep table (k, resolutions, window) without HTML")
 	partitions := fs.Int("partitions", 0, "judge lateness as the stream does on a raw topic of `N` partitions keyed by user id (0: on the file as a whole)")
+	alternatives := fs.Bool("alternatives", false, "the partners are alternative policies to compare, not partners of one stream: do not refuse sets of partners whose releases could be subtracted (config check and run still do)")
 	partitioner := fs.String("partitioner", "crc32", "with --partitions: the producer's partitioner: crc32 (kcat, librdkafka), murmur2 (Java clients), fnv1a (kafka-go Hash, Sarama)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: geocloak evaluate --config FILE --input FILE [--audit FILE] [--out DIR] [--report FILE.html] [--geojson FILE] [--sweep]")
+		fmt.Fprintln(e.stderr, "usage: geocloak evaluate --config FILE --input FILE [--audit FILE] [--out DIR] [--report FILE.html [--basemap FILE.geojson]] [--geojson FILE] [--sweep]")
+		fmt.Fprintln(e.stderr, "                         [--partitions N --partitioner crc32|murmur2|fnv1a] [--alternatives] [--workers N] [--quiet]")
 		fmt.Fprintln(e.stderr, "Runs the release engine on a file and prints a per-partner summary.")
 		fmt.Fprintln(e.stderr, "Memory is bounded by the open windows, except: with --report or --geojson a compact copy of")
 		fmt.Fprintln(e.stderr, "every check-in is kept (about 24 bytes plus 4 per partner); with --report or --sweep the")
@@ -41,7 +45,7 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 		fmt.Fprintln(e.stderr, "again (k, resolutions and window varied for every partner).")
 		fs.PrintDefaults()
 	}
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := e.parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if *cfgPath == "" || *input == "" {
@@ -57,9 +61,23 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 	if !slices.Contains(pipeline.Partitioners(), *partitioner) {
 		return usageError{fmt.Sprintf("--partitioner %q: want one of %s", *partitioner, strings.Join(pipeline.Partitioners(), ", "))}
 	}
-	cfg, err := config.Load(*cfgPath)
+	if *basemapPath != "" && *reportPath == "" {
+		return usageError{"--basemap draws on the report's maps: it needs --report"}
+	}
+	load := config.Load
+	if *alternatives {
+		load = config.LoadAlternatives
+	}
+	cfg, err := load(*cfgPath)
 	if err != nil {
 		return err
+	}
+	// The reviewer's layer is read before the evaluation, so that a bad file fails at once.
+	var userLayer *basemap.Layer
+	if *basemapPath != "" {
+		if userLayer, err = readBasemap(*basemapPath); err != nil {
+			return err
+		}
 	}
 	key, err := e.pseudonymKey(cfg)
 	if err != nil {
@@ -93,7 +111,7 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 		}
 	}()
 	create := func(path string) (io.Writer, error) {
-		f, err := os.Create(path)
+		f, err := createFile(path)
 		if err != nil {
 			return nil, err
 		}
@@ -175,7 +193,7 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 		return nil
 	}
 	return e.writeReport(ctx, reportOptions{cfg: cfg, key: key, now: now, sum: sum, collector: collector, input: data,
-		source: *input, reportPath: *reportPath, geojsonPath: *geojsonPath, sweep: *sweep, quiet: *quiet})
+		source: *input, reportPath: *reportPath, basemap: userLayer, geojsonPath: *geojsonPath, sweep: *sweep, quiet: *quiet})
 }
 
 type reportOptions struct {
@@ -186,6 +204,7 @@ type reportOptions struct {
 	collector               *report.Collector // nil without --report and --geojson
 	input                   []byte            // the whole input, for the sweep; nil without one
 	source                  string
+	basemap                 *basemap.Layer // --basemap; nil: none
 	reportPath, geojsonPath string
 	sweep, quiet            bool
 }
@@ -200,7 +219,9 @@ func (e *env) writeReport(ctx context.Context, o reportOptions) error {
 			e.log.Info().Msg("threshold sweep started")
 		}
 		var err error
-		sw, err = report.RunSweep(ctx, o.input, report.SweepOptions{Config: o.cfg, Key: o.key, Now: o.now, Grid: report.DefaultGrid()})
+		// The configured points are this evaluation's figures: with dp, a run of their own
+		// would draw other noise.
+		sw, err = report.RunSweep(ctx, o.input, report.SweepOptions{Config: o.cfg, Key: o.key, Now: o.now, Grid: report.DefaultGrid(), Summary: o.sum})
 		if err != nil {
 			return fmt.Errorf("sweep: %w", err)
 		}
@@ -215,12 +236,12 @@ func (e *env) writeReport(ctx context.Context, o reportOptions) error {
 			source = filepath.Base(o.source)
 		}
 		var err error
-		if rep, err = report.Build(o.collector, report.Options{Config: o.cfg, Summary: o.sum, Sweep: sw, Source: source}); err != nil {
+		if rep, err = report.Build(o.collector, report.Options{Config: o.cfg, Summary: o.sum, Sweep: sw, Source: source, Basemap: o.basemap}); err != nil {
 			return err
 		}
 	}
 	write := func(path string, what string, fn func(io.Writer) error) error {
-		f, err := os.Create(path)
+		f, err := createFile(path)
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
@@ -253,6 +274,20 @@ func (e *env) writeReport(ctx context.Context, o reportOptions) error {
 		e.log.Info().Str("report", o.reportPath).Str("geojson", o.geojsonPath).Str("took", time.Since(start).Round(time.Millisecond).String()).Msg("report written")
 	}
 	return nil
+}
+
+// readBasemap reads a reviewer's GeoJSON layer, named for its file.
+func readBasemap(path string) (*basemap.Layer, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--basemap: %w", err)
+	}
+	defer f.Close()
+	l, err := basemap.ReadGeoJSON(f, filepath.Base(path))
+	if err != nil {
+		return nil, fmt.Errorf("--basemap %s: %w", path, err)
+	}
+	return l, nil
 }
 
 // pseudonymKey reads the key, warning loudly when it falls back to the development key.

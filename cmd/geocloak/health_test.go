@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,24 +18,6 @@ import (
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/pipeline"
 )
-
-// syncBuffer is a log sink safe for the stages' goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestReadyzReasons: /readyz fails, saying why, while a partner topic keeps refusing
 // writes and while a topic is missing; a topic the job created at start is recreated
@@ -66,7 +46,7 @@ func TestReadyzReasons(t *testing.T) {
 	if _, err := admin.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: cfg.Kafka.InputTopic, NumPartitions: 2, ReplicationFactor: -1}}}); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs lockedBuffer
 	j, err := newJob(ctx, cfg, zerolog.New(&logs), "")
 	if err != nil {
 		t.Fatal(err)

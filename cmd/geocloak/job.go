@@ -94,7 +94,8 @@ type job struct {
 func newJob(ctx context.Context, cfg *config.Config, log zerolog.Logger, embeddedAddr string) (*job, error) {
 	j := &job{cfg: cfg, log: log, reg: prometheus.NewRegistry(), health: pipeline.NewHealth(nil),
 		topicCheck: topicCheckInterval}
-	j.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	j.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		readBuildInfo().collector())
 	j.metrics = pipeline.NewMetrics(j.reg)
 	brokers := cfg.Kafka.Brokers
 	if len(brokers) == 0 {

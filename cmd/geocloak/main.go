@@ -9,7 +9,7 @@
 //	geocloak evaluate --config FILE --input FILE [--audit FILE] [--out DIR] [--report FILE.html]
 //	geocloak config check FILE
 //
-// Run "geocloak help" for every command.
+// Run "geocloak help" for every command and flag.
 package main
 
 import (
@@ -27,8 +27,8 @@ import (
 )
 
 func main() {
-	// The first SIGINT/SIGTERM cancels ctx: commands stop gracefully. A second one exits
-	// at once.
+	// The first SIGINT/SIGTERM cancels ctx: commands stop gracefully. A second one, a
+	// second or more after the first, exits at once (status 130).
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -77,36 +77,51 @@ type env struct {
 const usage = `geocloak: publish check-ins to ad partners only as crowded H3 cells.
 
 Commands:
-  demo [--keep-running]  the whole pipeline on an embedded broker with the bundled city:
-                         progress, sample records, and a check against evaluate
-  run --config FILE [--stage all|ingest|cloak] [--dev]
-                         the streaming job (embedded broker when no brokers are configured)
-  broker [--addr HOST:PORT] [--data-dir DIR]
-                         the embedded Kafka-protocol broker alone, for any Kafka client
-                         (in memory, or kept in DIR across restarts)
-  evaluate --config FILE --input FILE [--audit FILE] [--out DIR] [--report FILE.html]
-                         run the release engine offline on a JSONL file (plain or gzip),
-                         print what each partner would get; --report writes the privacy
-                         reviewer's HTML report (maps, threshold sweep, attack figures)
-  config check FILE      validate a config and print the effective policy per partner
-  bench [--events N] [--engine] [--soak DURATION]
-                         throughput side by side: kafka-go passthrough vs the pipeline
-                         (or, with --engine, the encoding/json floor vs evaluate; with
-                         --soak, steady load with throughput and memory over time)
-  synth [--seed N] [--out FILE] [--users N] [--days N]
-                         write the synthetic test city's check-ins (JSONL)
-  version                print the version
-  help                   print this help
+  geocloak demo [--keep-running] [--config FILE] [--input FILE] [--addr HOST:PORT]
+                [--sample N] [--timeout D]
+      the whole pipeline on an embedded broker with the bundled city: progress, sample
+      records, and a check against evaluate
+  geocloak run --config FILE [--stage all|ingest|cloak] [--dev] [--ops-listen HOST:PORT]
+      the streaming job (embedded broker when no brokers are configured); --ops-listen
+      (or $GEOCLOAK_OPS_LISTEN) overrides ops.listen
+  geocloak broker [--addr HOST:PORT] [--partitions N] [--retention D] [--data-dir DIR]
+      the embedded Kafka-protocol broker alone, for any Kafka client (in memory, or
+      kept in DIR across restarts)
+  geocloak evaluate --config FILE --input FILE [--audit FILE] [--out DIR]
+                [--report FILE.html [--basemap FILE.geojson]] [--geojson FILE] [--sweep]
+                [--partitions N --partitioner crc32|murmur2|fnv1a] [--alternatives]
+                [--workers N] [--quiet]
+      run the release engine offline on a JSONL file (plain or gzip), print what each
+      partner would get; --report writes the privacy reviewer's HTML report (maps,
+      threshold sweep, attack figures)
+  geocloak config check FILE
+      validate a config and print the effective policy per partner
+  geocloak bench [--events N] [--engine] [--config FILE] [--cpuprofile FILE]
+  geocloak bench --soak D [--rate N] [--interval D] [--window D] [--cap N] [--broker HOST:PORT]
+      throughput side by side: kafka-go passthrough vs the pipeline (or, with --engine,
+      the encoding/json floor vs evaluate; with --soak, steady load with throughput and
+      memory over time)
+  geocloak synth [--seed N] [--users N] [--days N] [--late-fraction F]
+                [--invalid-fraction F] [--out FILE]
+      write the synthetic test city's check-ins (JSONL)
+  geocloak version
+      print the version, VCS revision and time, and Go version
+  geocloak help
+      print this help
+
+Every command with flags also takes --log-format auto|json|console (auto, the default:
+console text on a terminal, else one JSON object per line) and --log-level
+debug|info|warn|error (default info). Logs go to stderr.
 
 Run "geocloak COMMAND -h" for a command's flags.
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	e := &env{
-		stdout: stdout,
-		stderr: stderr,
-		log:    zerolog.New(zerolog.ConsoleWriter{Out: stderr, NoColor: !isTerminal(stderr)}).With().Timestamp().Logger(),
+	log, err := newLogger(stderr, "auto", "info")
+	if err != nil {
+		return err
 	}
+	e := &env{stdout: stdout, stderr: stderr, log: log}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return usageError{"no command given"}
@@ -130,7 +145,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "broker":
 		return e.brokerCmd(ctx, args[1:])
 	case "version":
-		fmt.Fprintln(stdout, version())
+		fmt.Fprintln(stdout, readBuildInfo())
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -140,15 +155,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return usageError{fmt.Sprintf("unknown command %q", args[0])}
 }
 
-// parseFlags parses a command's flags. Asking for help is not an error; a bad flag is a
-// usage error (exit status 2).
-func parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
+// parseFlags parses a command's flags, with the log flags every command takes, and builds
+// the command's logger from them. Asking for help is not an error; a bad flag is a usage
+// error (exit status 2).
+func (e *env) parseFlags(fs *flag.FlagSet, args []string) (help bool, err error) {
+	lf := addLogFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return true, nil
 		}
 		return false, usageError{err.Error()}
 	}
+	log, err := newLogger(e.stderr, *lf.format, *lf.level)
+	if err != nil {
+		return false, err
+	}
+	e.log = log
 	return false, nil
 }
 

@@ -265,7 +265,10 @@ func TestConfigCheck(t *testing.T) {
 		"config ../../testdata/city.yaml: valid",
 		"partner acme-ads -> topic sanitized.acme-ads",
 		"k                      20 distinct users",
-		"l-diversity            3 distinct categories per class",
+		"l-diversity            off",
+		"categories             a record shows its category, else its group, when 10 users of its class share it",
+		"sensitive groups (suppressed unless a partner opts in): addiction, sexual, health, religion, death, children, residence, politics",
+		"every check-in's cell at res 15 (cell_resolution",
 		"pseudonym key  from $GEOCLOAK_PSEUDONYM_KEY (set)",
 	} {
 		if !strings.Contains(stdout, want) {
@@ -282,7 +285,7 @@ func TestConfigCheckDP(t *testing.T) {
 	}
 	for _, want := range []string{
 		"differential privacy   ε=1, δ=1e-06 per user, window and partition cell",
-		"a class needs k=20 true users and a noisy user count >= 76",
+		"a class needs k=20 true users and a noisy user count >= 76 (noise sd 5.7); classes are built for 88 users",
 		"dp budget per day      ε=24, δ=2.4e-05",
 		"generalization         maximal",
 	} {

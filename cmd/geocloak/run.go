@@ -21,13 +21,15 @@ func (e *env) runJob(ctx context.Context, args []string) error {
 	cfgPath := fs.String("config", "", "config `FILE` (YAML)")
 	which := fs.String("stage", "all", "stage to run: all, ingest or cloak")
 	dev := fs.Bool("dev", false, "allow the public development pseudonym key (local trials only)")
+	opsListen := fs.String("ops-listen", "", "serve /metrics, /healthz, /readyz on `HOST:PORT` (empty: not at all); when not given: $"+opsListenEnv+" if set, else ops.listen")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: geocloak run --config FILE [--stage all|ingest|cloak] [--dev]")
+		fmt.Fprintln(e.stderr, "usage: geocloak run --config FILE [--stage all|ingest|cloak] [--dev] [--ops-listen HOST:PORT]")
 		fmt.Fprintln(e.stderr, "Runs the streaming job. With no kafka.brokers configured it starts the embedded broker on 127.0.0.1:9092.")
-		fmt.Fprintln(e.stderr, "SIGINT/SIGTERM stop it gracefully (finish the round, commit); a second signal exits at once.")
+		fmt.Fprintln(e.stderr, "SIGINT/SIGTERM stop it gracefully (finish the round, commit, within 30 s); another signal a second")
+		fmt.Fprintln(e.stderr, "or more after the first exits at once, without committing.")
 		fs.PrintDefaults()
 	}
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := e.parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if *cfgPath == "" {
@@ -43,14 +45,14 @@ func (e *env) runJob(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var key pipeline.Key
-	usesPID := false
-	for _, p := range cfg.Partners {
-		usesPID = usesPID || p.Has("pid")
+	if err := overrideOpsListen(fs, cfg, *opsListen); err != nil {
+		return err
 	}
-	// The cloak stage never sees user ids; it needs the key only to derive partner
-	// pseudonyms (pid).
-	if *which != "cloak" || usesPID {
+	logStartup(e.log, cfg, *which)
+	logWarnings(e.log, cfg)
+	var key pipeline.Key
+	// The cloak stage never sees user ids: it needs no key.
+	if *which != "cloak" {
 		key, err = pipeline.PseudonymKey(cfg.Pseudonym)
 		if errors.Is(err, pipeline.ErrDevKey) {
 			if !*dev {
@@ -87,7 +89,7 @@ func (e *env) brokerCmd(ctx context.Context, args []string) error {
 		fmt.Fprintln(e.stderr, "(restarted with the same DIR and address, it has everything it had).")
 		fs.PrintDefaults()
 	}
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := e.parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if *partitions < 1 {

@@ -57,7 +57,7 @@ func (e *env) soak(ctx context.Context, cfg *config.Config, opt soakOptions) err
 	}
 	cfg.Kafka.Brokers = []string{addr}
 	cfg.Ops.Listen = ""
-	j, err := newJob(ctx, cfg, e.log.Level(zerolog.WarnLevel), "")
+	j, err := newJob(ctx, cfg, atLeast(e.log, zerolog.WarnLevel), "")
 	if err != nil {
 		return err
 	}

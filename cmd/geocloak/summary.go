@@ -48,10 +48,21 @@ func printSummary(w io.Writer, cfg *config.Config, s *pipeline.Summary) {
 		fmt.Fprintf(w, "  %-32s %s (check-in weighted)\n", "mean released cell area", mean)
 		fmt.Fprintf(w, "  %-32s %s; smallest has %d distinct users (k=%d)\n", "classes released",
 			report.Thousands(int64(p.Classes)), p.MinClassUsers, pol.K)
-		if pol.LDiversity > 0 {
-			row(fmt.Sprintf("released without category (l=%d)", pol.LDiversity), p.NoCategory, report.Percent(p.NoCategory, p.Released))
+		if pol.Mode == config.ModeEvents && pol.Has("category") {
+			fmt.Fprintf(w, "  %-32s %s; smallest has %d distinct users (k=%d)\n", "tuples released (with category)",
+				report.Thousands(int64(p.Tuples)), p.MinTupleUsers, pol.K)
+			row("released with a known category", p.Categorised, report.Percent(p.Categorised, p.Released))
+			kept := p.KeptLeaf + p.KeptGroup
+			row("  keep a category", kept, report.Percent(kept, p.Categorised))
+			row("    their venue category", p.KeptLeaf, report.Percent(p.KeptLeaf, p.Categorised))
+			row("    its group only", p.KeptGroup, report.Percent(p.KeptGroup, p.Categorised))
+			if pol.LDiversity > 0 {
+				row(fmt.Sprintf("  in classes l=%d withheld", pol.LDiversity), p.NoCategory, report.Percent(p.NoCategory, p.Released))
+			}
 		}
 		if pol.DP != nil {
+			fmt.Fprintf(w, "  %-32s %d distinct users (threshold %d + %d noise sd)\n", "dp classes built for",
+				p.Policy.KGen(), pipeline.DPThreshold(pol.Partner), pipeline.DPMargin)
 			row("of below_k: under the dp threshold", p.DPDropped, report.Percent(p.DPDropped, p.In))
 			fmt.Fprintf(w, "  %-32s ε=%g per window (users ε/2, checkins ε/2), δ=%g; counts are noisy\n", "differential privacy", pol.DP.Epsilon, pol.DP.Delta)
 		}

@@ -23,11 +23,11 @@ func (e *env) synth(ctx context.Context, args []string) error {
 	bad := fs.Float64("invalid-fraction", 0, "fraction of lines replaced by invalid records")
 	out := fs.String("out", "-", "output `FILE` (- for stdout; a name ending in .gz is gzipped)")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: geocloak synth [flags]")
+		fmt.Fprintln(e.stderr, "usage: geocloak synth [--seed N] [--users N] [--days N] [--late-fraction F] [--invalid-fraction F] [--out FILE]")
 		fmt.Fprintln(e.stderr, "Writes the synthetic test city's check-ins as JSONL (deterministic).")
 		fs.PrintDefaults()
 	}
-	if help, err := parseFlags(fs, args); help || err != nil {
+	if help, err := e.parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	cfg := d
@@ -36,7 +36,7 @@ func (e *env) synth(ctx context.Context, args []string) error {
 	var f *os.File
 	if *out != "-" {
 		var err error
-		if f, err = os.Create(*out); err != nil {
+		if f, err = createFile(*out); err != nil {
 			return err
 		}
 		defer f.Close()

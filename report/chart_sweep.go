@@ -58,10 +58,13 @@ type sweepView struct {
 	WindowLegend    []legendLine
 	Rows            []sweepRow
 	ConfiguredInRun bool
+	// Advice is "what to change": one or two settings in plain words.
+	Advice []string
+	DP     bool // the partner's noise is random: each grid point is one draw
 }
 
 type sweepRow struct {
-	Configured                                      bool
+	Class, Mark                                     string // the configured policy, and grid points with its settings
 	Window, Res, K                                  string
 	Released, Rate, Area, BelowK, Cap, Classes, Min string
 }
@@ -80,6 +83,9 @@ func buildSweepView(s *Sweep, partner int) *sweepView {
 		return nil
 	}
 	sv := &sweepView{}
+	for _, sg := range Suggest(pts) {
+		sv.Advice = append(sv.Advice, suggestionText(sg))
+	}
 	var ks []int
 	for _, p := range pts {
 		ks = append(ks, p.K)
@@ -138,7 +144,7 @@ func buildSweepView(s *Sweep, partner int) *sweepView {
 	sv.Rate.YLabel = "released"
 	for i := 0; i <= rateTicks; i++ {
 		r := top * float64(i) / rateTicks
-		sv.Rate.YTicks = append(sv.Rate.YTicks, tickView{Pos: fixed(rateY(r), 1), Label: strconv.FormatFloat(100*r, 'f', -1, 64) + "%"})
+		sv.Rate.YTicks = append(sv.Rate.YTicks, tickView{Pos: fixed(rateY(r), 1), Label: percentTick(r)})
 	}
 	sv.Area.Title = "Mean released cell area (check-in weighted) against k"
 	sv.Area.YLabel = "km² (log scale)"
@@ -231,14 +237,53 @@ func buildSweepView(s *Sweep, partner int) *sweepView {
 		}
 	}
 	for _, p := range pts {
+		row := sweepRow{}
+		switch {
+		case p.Configured:
+			row.Class, row.Mark = "configured", "configured"
+		case p.FromSummary:
+			row.Class, row.Mark = "configured same", "(same)"
+		}
 		sv.Rows = append(sv.Rows, sweepRow{
-			Configured: p.Configured, Window: durationText(p.Window), Res: fmt.Sprintf("%d..%d", p.MaxRes, p.MinRes),
+			Class: row.Class, Mark: row.Mark, Window: durationText(p.Window), Res: fmt.Sprintf("%d..%d", p.MaxRes, p.MinRes),
 			K: strconv.Itoa(p.K), Released: Thousands(int64(p.Released)), Rate: Percent(p.Released, p.In),
 			Area: AreaText(p.MeanAreaKm2()), BelowK: Percent(p.Suppressed[belowK], p.In), Cap: Percent(p.Suppressed[capped], p.In),
 			Classes: Thousands(int64(p.Classes)), Min: dash(p.MinClassUsers),
 		})
 	}
 	return sv
+}
+
+// percentTick writes an axis tick for a share: a percentage with at most one decimal,
+// without float noise (0.6 * 2 / 4 is 0.30000000000000004, which must read "30%").
+func percentTick(f float64) string {
+	return strconv.FormatFloat(math.Round(1000*f)/10, 'f', -1, 64) + "%"
+}
+
+// suggestionText says a suggestion in plain words, for example "window 1h → 4h: release
+// 62.0% → 81.0%, mean area 12 → 15 km²".
+func suggestionText(sg Suggestion) string {
+	f, t := &sg.From, &sg.To
+	var change []string
+	if t.Window != f.Window {
+		change = append(change, "window "+durationText(f.Window)+" → "+durationText(t.Window))
+	}
+	if t.MaxRes != f.MaxRes || t.MinRes != f.MinRes {
+		change = append(change, fmt.Sprintf("resolutions %d..%d → %d..%d", f.MaxRes, f.MinRes, t.MaxRes, t.MinRes))
+	}
+	if t.K != f.K {
+		change = append(change, fmt.Sprintf("k %d → %d", f.K, t.K))
+	}
+	s := strings.Join(change, ", ") + ": release " + Percent(f.Released, f.In) + " → " + Percent(t.Released, t.In) +
+		", mean area " + AreaText(f.MeanAreaKm2()) + " → " + AreaText(t.MeanAreaKm2()) + " km²"
+	if t.Window != f.Window {
+		s += "; each record's time known to " + durationText(t.Window) + " instead of " + durationText(f.Window)
+	}
+	if sg.LowerK {
+		s += fmt.Sprintf("; the chance of picking out a known person's record may reach 1/%d instead of 1/%d", t.K, f.K)
+		return "Lowering k: " + s + "."
+	}
+	return "At the same k or stricter: " + s + "."
 }
 
 func pointTitle(p *SweepPoint) string {

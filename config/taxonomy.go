@@ -1,0 +1,409 @@
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+	"golang.org/x/text/unicode/norm"
+)
+
+// The category taxonomy groups venue categories, so that a record can show a venue's
+// category, its group, or nothing, whichever k users of its class share (G1 over what a
+// partner can tell apart), and so that whole groups of places that reveal health,
+// religion, sexual life and the like are suppressed unless a policy opts a group in.
+//
+// The shipped taxonomy, categories.yaml, is embedded in the binary; a config's
+// `taxonomy` key names another file of the same shape.
+
+//go:embed categories.yaml
+var shippedTaxonomy []byte
+
+// Taxonomy maps input category names to groups. It is immutable once loaded and safe
+// for concurrent use.
+type Taxonomy struct {
+	// Groups in file order: the order in which keywords are tried.
+	Groups []Group
+	// Source names where it was read from: "shipped" or a file path.
+	Source string
+	byName map[string]Category // normalized name → what it is
+}
+
+// Group is one group of the taxonomy.
+type Group struct {
+	// ID names the group in configs (release_sensitive_groups, suppress_categories).
+	ID string `yaml:"id"`
+	// Name is the label a record shows at group level.
+	Name string `yaml:"name"`
+	// Sensitive groups are suppressed unless a policy opts them in.
+	Sensitive bool `yaml:"sensitive"`
+	// Categories are the leaf names, as the input spells them (matched ignoring case,
+	// accents, punctuation and spacing).
+	Categories []string `yaml:"categories"`
+	// Keywords (sensitive groups only) catch category names the taxonomy does not list:
+	// a name holding one of them as whole words belongs to the group. They make
+	// default-deny robust to spellings the list lacks.
+	Keywords []string `yaml:"keywords"`
+	keywords []keyword
+}
+
+// keyword is one parsed keyword: its words, and whether it may stand inside a word.
+type keyword struct {
+	words  []string
+	inside bool
+}
+
+// Category is what the taxonomy knows of one input category name.
+type Category struct {
+	// Group is the index of its group in Taxonomy.Groups; -1 when the name is unknown
+	// (or empty): then it is released without category and is never sensitive.
+	Group int
+	// Leaf is the canonical leaf name; "" when the name is its group's own name (a
+	// generic "Food"), or when Group < 0.
+	Leaf string
+	// ByKeyword: unknown by name, placed in its (sensitive) group by a keyword.
+	ByKeyword bool
+	// Also lists the other sensitive groups whose keywords the name holds (keyword
+	// matches only): the name is suppressed unless every one of them is opted in.
+	Also []int
+}
+
+// Known reports whether the taxonomy placed the name in a group.
+func (c Category) Known() bool { return c.Group >= 0 }
+
+type taxonomyFile struct {
+	Groups []Group `yaml:"groups"`
+}
+
+var groupID = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)
+
+// maxLabelBytes: labels are released to partners, as input categories are (at most 128
+// bytes, see the decoder).
+const maxLabelBytes = 128
+
+// ShippedTaxonomy returns the taxonomy embedded in the binary, parsed once (it is
+// immutable).
+var ShippedTaxonomy = sync.OnceValue(func() *Taxonomy {
+	t, err := ParseTaxonomy(shippedTaxonomy, "shipped")
+	if err != nil {
+		// The embedded file is checked by TestShippedTaxonomy: a broken one is a
+		// build mistake, not an input error.
+		panic("config: the shipped categories.yaml is invalid: " + err.Error())
+	}
+	return t
+})
+
+// maxTaxonomyBytes bounds a taxonomy file: the shipped one is about 20 KB.
+const maxTaxonomyBytes = 4 << 20
+
+// LoadTaxonomy reads a taxonomy file: a regular file of at most 4 MiB.
+func LoadTaxonomy(path string) (*Taxonomy, error) {
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("read taxonomy: %w", err)
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("read taxonomy: %s is not a regular file", path)
+	case st.Size() > maxTaxonomyBytes:
+		return nil, fmt.Errorf("read taxonomy: %s is larger than %d bytes", path, maxTaxonomyBytes)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read taxonomy: %w", err)
+	}
+	t, err := ParseTaxonomy(data, path)
+	if err != nil {
+		return nil, fmt.Errorf("taxonomy %s: %w", path, err)
+	}
+	return t, nil
+}
+
+// ParseTaxonomy decodes a taxonomy strictly and checks it: group ids and names unique
+// and clean, every leaf in one group only, no leaf named like another group, labels
+// free of control, bidi and invisible characters, keywords only on sensitive groups.
+// Every problem is reported at once.
+func ParseTaxonomy(data []byte, source string) (*Taxonomy, error) {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+		return nil, fmt.Errorf("parse yaml: %w", err)
+	}
+	if len(doc.Content) == 0 {
+		return nil, errors.New("parse yaml: empty document")
+	}
+	var f taxonomyFile
+	if errs := checkNode(doc.Content[0], typeOf(&f), ""); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := doc.Content[0].Decode(&f); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	t := &Taxonomy{Groups: f.Groups, Source: source, byName: make(map[string]Category)}
+	var v validator
+	if len(t.Groups) == 0 {
+		v.add("groups", "[]", "must list at least one group")
+	}
+	ids := make(map[string]int)
+	names := make(map[string]int) // normalized group names
+	for i := range t.Groups {
+		g := &t.Groups[i]
+		path := fmt.Sprintf("groups[%d]", i)
+		switch j, dup := ids[g.ID]; {
+		case !groupID.MatchString(g.ID):
+			v.add(path+".id", fmt.Sprintf("%q", g.ID), "must be 1 to 32 of a-z 0-9 _ -, starting with a letter")
+		case dup:
+			v.add(path+".id", fmt.Sprintf("%q", g.ID), "is already the id of groups[%d]", j)
+		default:
+			ids[g.ID] = i
+		}
+		n := NormalizeCategory(g.Name)
+		if err := checkLabel(g.Name); err != nil {
+			v.add(path+".name", fmt.Sprintf("%q", g.Name), "%v", err)
+		} else if j, dup := names[n]; dup {
+			v.add(path+".name", fmt.Sprintf("%q", g.Name), "is already the name of groups[%d]", j)
+		} else {
+			names[n] = i
+		}
+		if len(g.Keywords) > 0 && !g.Sensitive {
+			v.add(path+".keywords", strings.Join(g.Keywords, ", "), "apply to sensitive groups only (an unknown category is released without category)")
+		}
+		for j, kw := range g.Keywords {
+			inside := strings.HasSuffix(kw, "*")
+			words := strings.Fields(NormalizeCategory(strings.TrimSuffix(kw, "*")))
+			switch {
+			case len(words) == 0:
+				v.add(fmt.Sprintf("%s.keywords[%d]", path, j), fmt.Sprintf("%q", kw), "has no letter or digit")
+				continue
+			case inside && (len(words) > 1 || len(words[0]) < minInside):
+				v.add(fmt.Sprintf("%s.keywords[%d]", path, j), fmt.Sprintf("%q", kw),
+					"ends with *, to stand inside a word: it must be one word of at least %d letters", minInside)
+				continue
+			}
+			g.keywords = append(g.keywords, keyword{words: words, inside: inside})
+		}
+	}
+	for i := range t.Groups {
+		g := &t.Groups[i]
+		for j, name := range g.Categories {
+			path := fmt.Sprintf("groups[%d].categories[%d]", i, j)
+			n := NormalizeCategory(name)
+			if err := checkLabel(name); err != nil {
+				v.add(path, fmt.Sprintf("%q", name), "%v", err)
+				continue
+			}
+			if other, ok := names[n]; ok && other != i {
+				v.add(path, fmt.Sprintf("%q", name), "is the name of groups[%d]: a partner could not tell the leaf from that group", other)
+				continue
+			}
+			if prev, dup := t.byName[n]; dup {
+				v.add(path, fmt.Sprintf("%q", name), "is already listed in group %q", t.Groups[prev.Group].ID)
+				continue
+			}
+			c := Category{Group: i, Leaf: name}
+			if own, ok := names[n]; ok && own == i {
+				c.Leaf = "" // the group's own name: the group level
+			}
+			t.byName[n] = c
+		}
+		// A record that names the group itself is at group level.
+		if _, ok := t.byName[NormalizeCategory(g.Name)]; !ok && g.Name != "" {
+			t.byName[NormalizeCategory(g.Name)] = Category{Group: i}
+		}
+	}
+	if len(v.errs) > 0 {
+		return nil, errors.Join(v.errs...)
+	}
+	return t, nil
+}
+
+// Lookup tells what the taxonomy knows of an input category name: its leaf and group
+// when listed; else the first sensitive group whose keyword it holds; else unknown.
+func (t *Taxonomy) Lookup(name string) Category {
+	n := NormalizeCategory(name)
+	if n == "" {
+		return Category{Group: -1}
+	}
+	if c, ok := t.byName[n]; ok {
+		return c
+	}
+	words := strings.Fields(n)
+	c := Category{Group: -1}
+	for i := range t.Groups {
+		for _, kw := range t.Groups[i].keywords {
+			if !containsWords(words, kw) {
+				continue
+			}
+			if c.Group < 0 {
+				c = Category{Group: i, ByKeyword: true}
+			} else {
+				// "Children's Hospital": health and children. A partner needs both
+				// opted in to receive it.
+				c.Also = append(c.Also, i)
+			}
+			break
+		}
+	}
+	return c
+}
+
+// Group returns the group with id, or nil.
+func (t *Taxonomy) Group(id string) *Group {
+	for i := range t.Groups {
+		if t.Groups[i].ID == id {
+			return &t.Groups[i]
+		}
+	}
+	return nil
+}
+
+// groupByID returns the group whose id, normalized as categories are, is id.
+func (t *Taxonomy) groupByID(id string) *Group {
+	for i := range t.Groups {
+		if NormalizeCategory(t.Groups[i].ID) == id {
+			return &t.Groups[i]
+		}
+	}
+	return nil
+}
+
+// Leaves is the number of leaf names listed.
+func (t *Taxonomy) Leaves() int {
+	n := 0
+	for _, c := range t.byName {
+		if c.Leaf != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// containsWords reports whether kw occurs in words as consecutive words: whole words,
+// which may add a plural ("clinics", "churches", "cemeteries"); a keyword marked * (one
+// word of at least minInside letters) may also stand inside a word ("polyclinic",
+// "MedicalCenter", "gynecologist" for "gynecolog*"), so that compound names are caught.
+func containsWords(words []string, k keyword) bool {
+	kw := k.words
+	if k.inside {
+		for _, x := range words {
+			if strings.Contains(x, kw[0]) {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; i+len(kw) <= len(words); i++ {
+		ok := true
+		for j, w := range kw {
+			if x := words[i+j]; x != w && !plural(x, w) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// minInside is the shortest keyword that may be marked to stand inside a word: shorter
+// ones would match too many innocent words.
+const minInside = 5
+
+// plural reports whether x is a plural of w: +s, +es, or y → ies.
+func plural(x, w string) bool {
+	return x == w+"s" || x == w+"es" || strings.HasSuffix(w, "y") && x == w[:len(w)-1]+"ies"
+}
+
+// NormalizeCategory is the form names are matched in: compatibility forms folded
+// (fullwidth, ligatures), accents removed, lower case, Cyrillic and Greek letters that
+// look like Latin ones read as those, every run of characters that are not letters or
+// digits one space, trimmed. "Café", "CAFE", "Ｃａｆｅ" and " cafe " match, and so do
+// "Hospital" and "Hоspital" (a Cyrillic o); "Doctor's Office" is "doctor s office".
+func NormalizeCategory(s string) string {
+	var b strings.Builder
+	space := false
+	for _, r := range norm.NFKD.String(s) {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+			continue // a combining accent
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			if space && b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			space = false
+			r = unicode.ToLower(r)
+			if l, ok := lookalike[r]; ok {
+				r = l
+			}
+			b.WriteRune(r)
+		default:
+			space = true
+		}
+	}
+	return b.String()
+}
+
+// lookalike maps lower-case Cyrillic and Greek letters that are drawn like a Latin letter
+// to it, so that a name spelled with them matches (a name in Cyrillic or Greek matches
+// nothing either way: give such data a taxonomy of its own).
+var lookalike = map[rune]rune{
+	'а': 'a', 'в': 'b', 'е': 'e', 'ё': 'e', 'к': 'k', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p', 'с': 'c',
+	'т': 't', 'у': 'y', 'х': 'x', 'і': 'i', 'ї': 'i', 'ј': 'j', 'ѕ': 's', 'һ': 'h', 'ԁ': 'd', 'ԛ': 'q', 'ԝ': 'w',
+	'α': 'a', 'β': 'b', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't',
+	'υ': 'u', 'χ': 'x', 'ϲ': 'c', 'ϳ': 'j',
+}
+
+// checkLabel refuses a label a partner should not receive: empty, too long, invalid
+// UTF-8, or holding control, format (bidi overrides, zero-width), private-use or
+// unassigned characters, or spaces other than the plain one.
+func checkLabel(s string) error {
+	switch {
+	case strings.TrimSpace(s) == "":
+		return errors.New("must not be empty")
+	case len(s) > maxLabelBytes:
+		return fmt.Errorf("is longer than %d bytes", maxLabelBytes)
+	case !utf8.ValidString(s):
+		return errors.New("is not valid UTF-8")
+	}
+	if r, ok := HiddenRune(s); ok {
+		return fmt.Errorf("holds the invisible or control character %U", r)
+	}
+	return nil
+}
+
+// HiddenRune returns the first character of s that a released text must not hold:
+// anything but letters, marks, digits, punctuation, symbols and the plain space (so no
+// controls, bidi controls, zero-width characters, BOM, private use, surrogates,
+// unassigned code points or other spaces), and the letters and marks that draw nothing
+// (Hangul fillers, variation selectors, the combining grapheme joiner, Braille blank).
+func HiddenRune(s string) (rune, bool) {
+	for _, r := range s {
+		switch {
+		case r == ' ':
+		case r == utf8.RuneError || invisible(r):
+			return r, true
+		case !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S):
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// invisible lists the code points of allowed classes that render as nothing.
+func invisible(r rune) bool {
+	switch {
+	case r == 0x034F, r == 0x115F, r == 0x1160, r == 0x17B4, r == 0x17B5, r == 0x2800,
+		r == 0x3164, r == 0xFFA0, r >= 0x180B && r <= 0x180F,
+		r >= 0xFE00 && r <= 0xFE0F, r >= 0xE0100 && r <= 0xE01EF:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,218 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestShippedTaxonomy(t *testing.T) {
+	tax := ShippedTaxonomy()
+	if n := tax.Leaves(); n < 300 {
+		t.Errorf("%d leaf names; want several hundred (Foursquare's public categories)", n)
+	}
+	want := map[string]string{ // name → group id
+		"Drugstore / Pharmacy":                     "health",
+		"Home (private)":                           "residence",
+		"Residential Building (Apartment / Condo)": "residence",
+		"Residential Building (Apartment / C...)":  "residence",
+		"Housing Development":                      "residence",
+		"Gym / Fitness Center":                     "outdoors",
+		"Coffee Shop":                              "food",
+		"Nursery School":                           "children",
+		"Playground":                               "children",
+		"Shrine":                                   "religion",
+		"Cemetery":                                 "death",
+		"Funeral Home":                             "death",
+		"Medical School":                           "health",
+		"Gay Bar":                                  "sexual",
+		"Voting Booth":                             "politics",
+		"Subway":                                   "travel",
+		"Ramen / Noodle House":                     "food",
+		"Food":                                     "food",
+		"café":                                     "food",
+		"  COFFEE   shop ":                         "food",
+	}
+	for name, id := range want {
+		c := tax.Lookup(name)
+		if !c.Known() || tax.Groups[c.Group].ID != id {
+			t.Errorf("Lookup(%q) = %+v, want group %s", name, c, id)
+		}
+	}
+	if c := tax.Lookup("Food"); c.Leaf != "" {
+		t.Errorf("a group's own name is the group level, got leaf %q", c.Leaf)
+	}
+	if c := tax.Lookup("coffee shop"); c.Leaf != "Coffee Shop" {
+		t.Errorf("leaves are released in their canonical spelling, got %q", c.Leaf)
+	}
+	// The synthetic city's categories are all known.
+	for _, name := range []string{"Coffee Shop", "Restaurant", "Bar", "Fast Food", "Bakery", "Supermarket",
+		"Convenience Store", "Gym", "Park", "Office", "Coworking Space", "Clothing Store", "Bookstore", "Pharmacy",
+		"Bank", "Hair Salon", "Museum", "Cinema", "Theater", "Train Station", "Metro Station", "University", "School",
+		"Hotel", "Nightclub", "Library", "Shopping Mall", "Post Office", "Stadium", "Medical Clinic", "Hospital",
+		"Place of Worship", "Sexual Health Clinic", "Addiction Treatment Center"} {
+		if !tax.Lookup(name).Known() || tax.Lookup(name).ByKeyword {
+			t.Errorf("synthetic city category %q is not listed", name)
+		}
+	}
+	var sensitive []string
+	for _, g := range tax.Groups {
+		if g.Sensitive {
+			sensitive = append(sensitive, g.ID)
+		}
+	}
+	for _, id := range []string{"health", "religion", "death", "children", "residence", "sexual", "politics", "addiction"} {
+		if !strings.Contains(" "+strings.Join(sensitive, " ")+" ", " "+id+" ") {
+			t.Errorf("sensitive group %s missing (have %v)", id, sensitive)
+		}
+	}
+}
+
+// Unknown names fall to a sensitive group by keyword, as whole words, plural or not, or
+// inside a word for keywords marked *; other unknown names are unknown. Look-alike and
+// fullwidth letters are read as the letters they look like.
+func TestTaxonomyKeywords(t *testing.T) {
+	tax := ShippedTaxonomy()
+	for name, want := range map[string]string{
+		"Children's Hospital":         "health",
+		"Hospital Chapel":             "health",
+		"Ｈｏｓｐｉｔａｌ":                    "health",
+		"Hоspital":                    "health", // a Cyrillic o
+		"MedicalCenter":               "health",
+		"Oncology Associates":         "health",
+		"Dr. Smith, Cardiologist":     "health",
+		"Emergency Roo…":              "health",
+		"Old Town Cemeteries":         "death",
+		"Family Mausoleum":            "death",
+		"Masjid Al-Noor":              "religion",
+		"Polyclinic Nord":             "health",
+		"Soft Play Area":              "children",
+		"St. Mary's Catholic Church":  "religion",
+		"Veterans Clinics":            "health",
+		"Alcoholics Anonymous Center": "addiction",
+		"Montessori School":           "children",
+		"Nail Studio":                 "",
+		"Sussex Tea House":            "",
+		"":                            "",
+	} {
+		c := tax.Lookup(name)
+		got := ""
+		if c.Known() {
+			got = tax.Groups[c.Group].ID
+			if c.ByKeyword && c.Leaf != "" {
+				t.Errorf("Lookup(%q) = %+v: a keyword match has no leaf", name, c)
+			}
+		}
+		if got != want {
+			t.Errorf("Lookup(%q) is group %q, want %q", name, got, want)
+		}
+	}
+}
+
+// A name that holds keywords of several sensitive groups belongs to all of them.
+func TestTaxonomyAlso(t *testing.T) {
+	tax := ShippedTaxonomy()
+	for name, want := range map[string][]string{
+		"Children's Hospital": {"health", "children"},
+		"Hospital Chapel":     {"health", "religion"},
+		"Prison Hospital":     {"health", "justice"},
+		"City Hospital":       {"health"},
+	} {
+		c := tax.Lookup(name)
+		got := []string{tax.Groups[c.Group].ID}
+		for _, a := range c.Also {
+			got = append(got, tax.Groups[a].ID)
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("Lookup(%q): groups %v, want %v", name, got, want)
+		}
+	}
+}
+
+// Names Foursquare lists for sensitive places, in forms public data sets hold them.
+func TestTaxonomyFoursquareSensitive(t *testing.T) {
+	tax := ShippedTaxonomy()
+	for _, name := range []string{"Indoor Play Area", "Mobility Store", "Obstetrician Gynecologist (Ob-gyn)", "Oncologist",
+		"Islamic Center", "Jewish Community Center", "Pagoda", "Ashram", "Mausoleum", "Tomb", "Emergency Room",
+		"Drugstore / Pharmacy", "Medical School", "Nursery School", "Playground", "Housing Development", "Shrine",
+		"Cemetery", "Funeral Home", "Home (private)", "Residential Building (Apartment / Condo)", "Assisted Living"} {
+		if c := tax.Lookup(name); !c.Known() || !tax.Groups[c.Group].Sensitive {
+			t.Errorf("%q is not sensitive", name)
+		}
+	}
+}
+
+func TestParseTaxonomyRejects(t *testing.T) {
+	for _, tt := range []struct{ name, yaml, want string }{
+		{"duplicate leaf", "groups:\n- {id: a, name: A, categories: [X]}\n- {id: b, name: B, categories: [x]}\n",
+			`groups[1].categories[0]: "x" is already listed in group "a"`},
+		{"leaf named like another group", "groups:\n- {id: a, name: A, categories: [B]}\n- {id: b, name: B}\n",
+			`groups[0].categories[0]: "B" is the name of groups[1]`},
+		{"hidden character", "groups:\n- {id: a, name: A, categories: [\"X\\u200bY\"]}\n",
+			"holds the invisible or control character U+200B"},
+		{"keywords on a group that is not sensitive", "groups:\n- {id: a, name: A, keywords: [x]}\n",
+			"groups[0].keywords: x apply to sensitive groups only"},
+		{"bad id", "groups:\n- {id: A B, name: A}\n", `groups[0].id: "A B" must be 1 to 32 of a-z`},
+		{"duplicate id", "groups:\n- {id: a, name: A}\n- {id: a, name: B}\n", `groups[1].id: "a" is already the id of groups[0]`},
+		{"unknown key", "groups:\n- {id: a, name: A, sensitve: true}\n", "groups[0].sensitve (line 2): unknown key"},
+		{"no groups", "groups: []\n", "groups: [] must list at least one group"},
+	} {
+		_, err := ParseTaxonomy([]byte(tt.yaml), "test")
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestHiddenRune(t *testing.T) {
+	for s, hidden := range map[string]bool{
+		"Coffee Shop": false, "Café": false, "Ramen / Noodle House": false, "ラーメン屋": false, "Bar & Grill": false,
+		"Bar\u202e": true, "Bar\u200b": true, "Bar\t": true, "Bar\u00a0": true, "\ufeffBar": true, "Bar\u2066": true,
+		"Bar\u3164": true, "Bar\ufe0f": true, "Bar\U000e0041": true, "Bar\x7f": true, "Bar\u0085": true, "Bar\ue000": true,
+	} {
+		if _, got := HiddenRune(s); got != hidden {
+			t.Errorf("HiddenRune(%q) = %v, want %v", s, got, hidden)
+		}
+	}
+}
+
+// A policy's own taxonomy file is loaded and used; config check reports its problems.
+func TestTaxonomyFile(t *testing.T) {
+	cfg, err := Parse([]byte("taxonomy: testdata/small-taxonomy.yaml\npartners:\n  - {name: a, topic: t.a, release_sensitive_groups: [secret]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	tax := cfg.Taxonomy()
+	if c := tax.Lookup("Hidden Garden"); !c.Known() || tax.Groups[c.Group].ID != "secret" {
+		t.Errorf("Lookup in the policy's taxonomy: %+v", c)
+	}
+	if tax.Lookup("Coffee Shop").Known() {
+		t.Error("the shipped taxonomy was used instead of the policy's")
+	}
+}
+
+// A policy's own taxonomy that lacks sensitive groups of the shipped one, and
+// suppress_categories entries that match nothing, are warned about.
+func TestTaxonomyWarnings(t *testing.T) {
+	cfg, err := Parse([]byte("taxonomy: testdata/small-taxonomy.yaml\npartners:\n  - {name: a, topic: t.a, suppress_categories: [Square, Sqare, secret]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ws := strings.Join(cfg.Warnings(), "\n")
+	for _, want := range []string{`has no sensitive group "health" (health)`, `has no sensitive group "religion"`,
+		`suppress_categories[1]: "Sqare" is no category or group of the taxonomy`} {
+		if !strings.Contains(ws, want) {
+			t.Errorf("warnings lack %q:\n%s", want, ws)
+		}
+	}
+	for _, not := range []string{`"Square" is no category`, `"secret" is no category`} {
+		if strings.Contains(ws, not) {
+			t.Errorf("warnings hold %q:\n%s", not, ws)
+		}
+	}
+}
