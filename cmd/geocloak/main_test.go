@@ -285,7 +285,7 @@ func TestConfigCheckDP(t *testing.T) {
 	}
 	for _, want := range []string{
 		"differential privacy   ε=1, δ=1e-06 per user, window and partition cell",
-		"a class needs k=20 true users and a noisy user count >= 76 (noise sd 5.7); classes are built for 88 users",
+		"a class needs k=20 true users and a noisy user count >= 47 (noise sd 2.8); classes are built for 53 users",
 		"dp budget per day      ε=24, δ=2.4e-05",
 		"generalization         maximal",
 	} {

@@ -73,6 +73,10 @@ func TestRunLogs(t *testing.T) {
 	cfg.Kafka.Partitions = config.Partitions{Input: 2, Internal: 2, Partner: 1}
 	for i := range cfg.Partners {
 		cfg.Partners[i].MaxCheckinsPerUserPerWindow = 0 // a setting config check warns about (on all: they must share it)
+		if cfg.Partners[i].Mode == config.ModeCounts {
+			// Without a cap, a user count next to other partners is refused.
+			cfg.Partners[i].Fields = []string{"cell", "res", "window_start", "window_end", "checkins"}
+		}
 	}
 	cfg.Ops.Listen = "127.0.0.1:1" // not used: --ops-listen wins
 	dir := t.TempDir()
