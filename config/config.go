@@ -3,8 +3,10 @@
 // path), then Validate, which checks every cross-field rule and reports all problems at
 // once.
 //
-// It imports neither Kafka nor H3: the rules that involve resolutions are stated on plain
-// integers.
+// It also holds the category taxonomy (categories.yaml, embedded) and reads the secrets
+// (the pseudonym key, the SASL password) from files or the environment, never from the
+// configuration itself. It imports neither Kafka nor H3 nor any other geocloak package:
+// the rules that involve resolutions are stated on plain integers (TestLayout).
 package config
 
 import (
@@ -125,6 +127,43 @@ func (s SASL) Password() (Secret, error) {
 		return Secret(v), nil
 	}
 	return "", errors.New("kafka.sasl: no password_env or password_file")
+}
+
+// DevPseudonymKey is the public development pseudonym key, used only when no key is
+// configured, and always with a loud warning: anyone can recompute pseudonyms made with
+// it.
+const DevPseudonymKey = "geocloak-development-key-do-not-use-in-production"
+
+// MinKeyBytes is the shortest secret pseudonym key accepted.
+const MinKeyBytes = 16
+
+// ErrDevKey is wrapped by ReadKey when it falls back to DevPseudonymKey.
+var ErrDevKey = errors.New("pseudonym key unset: using the public development key")
+
+// ReadKey reads the secret pseudonym key from the file key_file names, or else from the
+// environment variable key_env names; never from the config itself. When neither is set
+// it returns DevPseudonymKey and an error wrapping ErrDevKey; the caller decides whether
+// to refuse or to warn.
+func (p Pseudonym) ReadKey() (Secret, error) {
+	var v, from string
+	switch {
+	case p.KeyFile != "":
+		b, err := os.ReadFile(p.KeyFile)
+		if err != nil {
+			return "", fmt.Errorf("pseudonym.key_file: %w", err)
+		}
+		v, from = strings.TrimRight(string(b), "\r\n"), p.KeyFile
+	default:
+		var ok bool
+		if v, ok = os.LookupEnv(p.KeyEnv); !ok || v == "" {
+			return DevPseudonymKey, fmt.Errorf("$%s: %w", p.KeyEnv, ErrDevKey)
+		}
+		from = "$" + p.KeyEnv
+	}
+	if len(v) < MinKeyBytes {
+		return "", fmt.Errorf("pseudonym key in %s: %d bytes, want at least %d", from, len(v), MinKeyBytes)
+	}
+	return Secret(v), nil
 }
 
 // Input describes the raw check-in records.

@@ -1,7 +1,8 @@
 // Package geo provides validated points and the H3 cells geocloak releases: the cell of a
 // point at a resolution, the ancestor of a cell, and average cell areas.
 //
-// It is pure: no I/O, no logging, no state. H3 comes from uber/h3-go (cgo); the hierarchy
+// It is pure: no I/O, no logging, no state; it imports only h3-go and the standard
+// library (TestLayout). H3 comes from uber/h3-go (cgo); the hierarchy
 // walk (Parent) is done on the index bits in Go because it runs once per event per
 // resolution level in the release engine.
 package geo

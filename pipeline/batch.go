@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/geo"
 )
 
@@ -31,7 +32,7 @@ import (
 type Batch struct {
 	Source    int32
 	Watermark int64
-	Events    []Event
+	Events    []cloak.Event
 	Offsets   []int64 // raw offset of each event, increasing
 }
 
@@ -111,13 +112,13 @@ func DecodeBatch(data []byte, res int, b *Batch) error {
 		}
 		off += int64(delta)
 		cell := geo.Cell(d.u64())
-		user := Pseudonym(d.u64())
+		user := cloak.Pseudonym(d.u64())
 		t += d.varint()
 		c := d.uvarint()
 		if d.err != nil || c >= uint64(len(table)) || cell.Res() != res || off < 0 {
 			return errBatch
 		}
-		b.Events = append(b.Events, Event{Cell: cell, User: user, Time: t, Category: table[c]})
+		b.Events = append(b.Events, cloak.Event{Cell: cell, User: user, Time: t, Category: table[c]})
 		b.Offsets = append(b.Offsets, off)
 	}
 	if d.i != len(data) {

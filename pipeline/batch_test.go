@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/geo"
 )
 
@@ -14,7 +15,7 @@ func sampleBatch() *Batch {
 	return &Batch{
 		Source:    3,
 		Watermark: 1772445600000,
-		Events: []Event{
+		Events: []cloak.Event{
 			{Cell: c, User: 42, Time: 1772445600123, Category: "Coffee Shop"},
 			{Cell: c, User: math.MaxUint64, Time: 1772445500000, Category: ""},
 			{Cell: c, User: 7, Time: 1772445700000, Category: "Coffee Shop"},
@@ -25,7 +26,7 @@ func sampleBatch() *Batch {
 
 func TestBatchRoundTrip(t *testing.T) {
 	cats := make(map[string]uint64)
-	for _, b := range []*Batch{sampleBatch(), {Source: 0, Watermark: NoWatermark}} {
+	for _, b := range []*Batch{sampleBatch(), {Source: 0, Watermark: cloak.NoWatermark}} {
 		enc := AppendBatch(nil, b, cats)
 		var got Batch
 		if err := DecodeBatch(enc, 9, &got); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/geo"
 )
 
@@ -31,7 +32,7 @@ import (
 type Cloak struct {
 	opt      StageOptions
 	partners []messageWriter
-	policies []*Policy
+	policies []*cloak.Policy
 	stopper
 
 	buffered atomic.Int64 // events held by all partitions of this instance
@@ -55,7 +56,7 @@ func NewCloak(ctx context.Context, opt StageOptions) (*Cloak, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cloak{opt: opt, policies: NewPolicies(opt.Config), stopper: newStopper(), sources: n, sourcesT: opt.Now(), nInternal: ni}
+	c := &Cloak{opt: opt, policies: cloak.NewPolicies(opt.Config), stopper: newStopper(), sources: n, sourcesT: opt.Now(), nInternal: ni}
 	for _, p := range opt.Config.Partners {
 		c.partners = append(c.partners, opt.Conn.Writer(p.Topic, nil))
 	}
@@ -89,8 +90,8 @@ type cloakPartition struct {
 	s        *Cloak
 	p        int
 	log      zerolog.Logger
-	windows  *Windows
-	releaser *Releaser
+	windows  *cloak.Windows
+	releaser *cloak.Releaser
 	srcWM    map[int32]int64 // watermark per raw partition
 	released int64           // end of the last window released
 	minOff   map[int64]int64 // per open window start: its oldest internal offset
@@ -123,10 +124,10 @@ func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) 
 		s:        s,
 		p:        cl.Partition,
 		log:      s.opt.Log.With().Str("stage", "cloak").Int("partition", cl.Partition).Logger(),
-		windows:  NewWindows(cfg.Window.Size.D().Milliseconds(), false),
-		releaser: NewReleaser(s.policies),
+		windows:  cloak.NewWindows(cfg.Window.Size.D().Milliseconds(), false),
+		releaser: cloak.NewReleaser(s.policies),
 		srcWM:    make(map[int32]int64),
-		released: NoWatermark,
+		released: cloak.NoWatermark,
 		minOff:   make(map[int64]int64),
 	}
 	cp.releaser.SetKeyScope("p" + strconv.Itoa(cl.Partition))
@@ -153,7 +154,7 @@ func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) 
 		sleep(ctx, stop, backoff)
 	}
 	started := cp.log.Info().Int64("offset", offset)
-	if cp.released != NoWatermark {
+	if cp.released != cloak.NoWatermark {
 		started = started.Str("released_through", time.UnixMilli(cp.released).UTC().Format(time.RFC3339))
 	}
 	started.Msg("partition started")
@@ -241,7 +242,7 @@ func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) 
 			s.opt.Metrics.CommitLag.WithLabelValues("cloak", partitionLabel(cp.p)).Set(float64(high - max(committed, 0)))
 		}
 		wm := cp.watermark(ctx)
-		if wm != NoWatermark {
+		if wm != cloak.NoWatermark {
 			s.opt.Metrics.WatermarkLag.WithLabelValues(partitionLabel(cp.p)).Set(float64(s.opt.Now().UnixMilli()-wm) / 1000)
 		}
 		closeAt := wm
@@ -283,7 +284,7 @@ func (cp *cloakPartition) take(off int64, b *Batch, size, maxBuffered int64) {
 	}
 	for i := range b.Events {
 		ev := &b.Events[i]
-		start := WindowStart(ev.Time, size)
+		start := cloak.WindowStart(ev.Time, size)
 		switch {
 		case start+size <= cp.released:
 			continue // released already (before a restart, or a copy); its records are out
@@ -313,21 +314,21 @@ func (cp *cloakPartition) watermark(ctx context.Context) int64 {
 	for src := range n {
 		w, ok := cp.srcWM[int32(src)]
 		if !ok {
-			return NoWatermark
+			return cloak.NoWatermark
 		}
 		wm = min(wm, w)
 	}
 	if n == 0 {
-		return NoWatermark
+		return cloak.NoWatermark
 	}
 	return wm
 }
 
 // release writes the records of closed windows, oldest first, to every partner (the
 // partners in parallel), waits for all acknowledgements, then forgets the windows.
-func (cp *cloakPartition) release(ctx context.Context, closed []*Window) error {
+func (cp *cloakPartition) release(ctx context.Context, closed []*cloak.Window) error {
 	s := cp.s
-	stats := make([]Stats, len(s.policies))
+	stats := make([]cloak.Stats, len(s.policies))
 	var events int64
 	for _, w := range closed {
 		events += int64(w.Len())
@@ -352,7 +353,7 @@ func (cp *cloakPartition) release(ctx context.Context, closed []*Window) error {
 					return
 				}
 				var msgs []kafka.Message
-				for recs := pr.Records(recordBatch); recs != nil; recs = pr.Records(recordBatch) {
+				for recs := pr.Records(cloak.RecordBatch); recs != nil; recs = pr.Records(cloak.RecordBatch) {
 					msgs = msgs[:0]
 					for _, r := range recs {
 						msgs = append(msgs, kafka.Message{Key: r.Key, Value: r.Value, Time: time.UnixMilli(r.Time)})
@@ -376,7 +377,7 @@ func (cp *cloakPartition) release(ctx context.Context, closed []*Window) error {
 	// Counted once the records are acknowledged.
 	for i, p := range s.policies {
 		s.opt.Metrics.Released.WithLabelValues(p.Name).Add(float64(stats[i].Released))
-		for r := SensitiveCategory; r < NumReasons; r++ {
+		for r := cloak.SensitiveCategory; r < cloak.NumReasons; r++ {
 			if k := stats[i].Suppressed[r]; k > 0 {
 				s.opt.Metrics.Suppressed.WithLabelValues(p.Name, r.String()).Add(float64(k))
 			}
@@ -432,7 +433,7 @@ func (cp *cloakPartition) loadLedger(ctx context.Context) error {
 		}
 		var reqs []kafka.OffsetRequest
 		for part := range n {
-			if cp.released == NoWatermark {
+			if cp.released == cloak.NoWatermark {
 				reqs = append(reqs, kafka.FirstOffsetOf(part))
 			} else {
 				reqs = append(reqs, kafka.TimeOffsetOf(part, time.UnixMilli(cp.released+1)))
@@ -448,7 +449,7 @@ func (cp *cloakPartition) loadLedger(ctx context.Context) error {
 				return fmt.Errorf("list offsets of %s/%d: %w", topic, po.Partition, po.Error)
 			}
 			off := po.FirstOffset
-			if cp.released != NoWatermark {
+			if cp.released != cloak.NoWatermark {
 				off = offsetAt(po)
 			}
 			for off >= 0 {

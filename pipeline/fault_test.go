@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 )
 
@@ -94,7 +95,7 @@ func TestPartnerTopicUnwritable(t *testing.T) {
 		t.Fatal(err)
 	}
 	for p, o := range committed {
-		if meta := parseCommitMeta(o.Metadata); meta.Released != nil && *meta.Released != NoWatermark {
+		if meta := parseCommitMeta(o.Metadata); meta.Released != nil && *meta.Released != cloak.NoWatermark {
 			t.Errorf("internal partition %d committed a release (through %d) while a partner topic refused writes", p, *meta.Released)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 )
 
@@ -127,6 +128,9 @@ func (c *hostileCase) id() string {
 }
 
 // hostileNow is the wall clock of the evaluate runs: input.max_future counts from it.
+// testNow is the wall clock of the hostile tests (input.max_future is judged against it).
+var testNow = time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC).UnixMilli()
+
 var hostileNow = time.UnixMilli(testNow) // 2026-11-29T00:00:00Z
 
 func hostileCases() []hostileCase {
@@ -382,12 +386,12 @@ func hostileInput(cases []hostileCase) io.Reader {
 // hostileDetailOutput is a WriterOutput that also keeps why each invalid record is invalid
 // (the audit line only says "invalid").
 type hostileDetailOutput struct {
-	*WriterOutput
+	*cloak.WriterOutput
 	details map[string]string // audit id → reason
 }
 
-func (o *hostileDetailOutput) Suppressed(id string, r Reason, detail string, w *Window) error {
-	if r == Invalid {
+func (o *hostileDetailOutput) Suppressed(id string, r cloak.Reason, detail string, w *cloak.Window) error {
+	if r == cloak.Invalid {
 		o.details[id] = detail
 	}
 	return o.WriterOutput.Suppressed(id, r, detail, w)
@@ -397,21 +401,21 @@ type hostileResult struct {
 	partners map[string][]byte
 	audit    []byte
 	details  map[string]string
-	sum      *Summary
+	sum      *cloak.Summary
 }
 
 // evaluateHostile runs Evaluate at hostileNow with audit lines and invalid reasons.
 func evaluateHostile(t testing.TB, cfg *config.Config, in io.Reader, key []byte, workers int) hostileResult {
 	t.Helper()
-	pols := NewPolicies(cfg)
+	pols := cloak.NewPolicies(cfg)
 	bufs := make([]bytes.Buffer, len(pols))
 	ws := make([]io.Writer, len(pols))
 	for i := range bufs {
 		ws[i] = &bufs[i]
 	}
 	var audit bytes.Buffer
-	out := &hostileDetailOutput{WriterOutput: NewWriterOutput(pols, ws, &audit), details: make(map[string]string)}
-	sum, err := Evaluate(context.Background(), in, EvalOptions{Config: cfg, Key: key, Now: hostileNow, Workers: workers, KeepIDs: true}, out)
+	out := &hostileDetailOutput{WriterOutput: cloak.NewWriterOutput(pols, ws, &audit), details: make(map[string]string)}
+	sum, err := cloak.Evaluate(context.Background(), in, cloak.EvalOptions{Config: cfg, Key: key, Now: hostileNow, Workers: workers, KeepIDs: true}, out)
 	if err != nil {
 		t.Fatalf("Evaluate returned an error on bad records: %v", err)
 	}
@@ -425,6 +429,19 @@ func evaluateHostile(t testing.TB, cfg *config.Config, in io.Reader, key []byte,
 	return res
 }
 
+// auditLine is one of evaluate's audit lines, as the hostile tests read them.
+type auditLine struct {
+	EventID     string  `json:"event_id"`
+	Partner     string  `json:"partner"`
+	Released    bool    `json:"released"`
+	Cell        string  `json:"cell"`
+	Res         *int    `json:"res"`
+	Category    *string `json:"category"`
+	WindowStart string  `json:"window_start"`
+	WindowEnd   string  `json:"window_end"`
+	Reason      string  `json:"reason"`
+}
+
 // TestHostileEvaluate runs the hostile table through evaluate: every record gets the
 // outcome the table says for every partner, with its reason; evaluate returns no error;
 // nothing raw (user ids, invalid bytes) reaches a partner or the audit; every output line
@@ -433,7 +450,7 @@ func evaluateHostile(t testing.TB, cfg *config.Config, in io.Reader, key []byte,
 func TestHostileEvaluate(t *testing.T) {
 	cfg := hostileConfig(t)
 	cases := hostileCases()
-	got := evaluateHostile(t, cfg, hostileInput(cases), []byte(DevKey), 3)
+	got := evaluateHostile(t, cfg, hostileInput(cases), []byte(cloak.DevKey), 3)
 
 	audits := make(map[string]map[string]auditLine) // partner → audit id → line
 	for _, p := range cfg.Partners {
@@ -510,9 +527,9 @@ func TestHostileEvaluate(t *testing.T) {
 		for _, n := range ps.Suppressed {
 			total += n
 		}
-		if ps.In != int(records) || total != ps.In || ps.Suppressed[Invalid] != int(invalid) {
+		if ps.In != int(records) || total != ps.In || ps.Suppressed[cloak.Invalid] != int(invalid) {
 			t.Errorf("partner %s: in %d, released+suppressed %d, invalid %d; want %d, %d, %d",
-				ps.Policy.Name, ps.In, total, ps.Suppressed[Invalid], records, records, invalid)
+				ps.Policy.Name, ps.In, total, ps.Suppressed[cloak.Invalid], records, records, invalid)
 		}
 	}
 
@@ -539,7 +556,7 @@ func TestHostileEvaluate(t *testing.T) {
 	}
 
 	// Determinism: one decoding goroutine gives the same bytes.
-	again := evaluateHostile(t, cfg, hostileInput(cases), []byte(DevKey), 1)
+	again := evaluateHostile(t, cfg, hostileInput(cases), []byte(cloak.DevKey), 1)
 	if !bytes.Equal(again.audit, got.audit) {
 		t.Error("audit differs between 1 and 3 decoding goroutines")
 	}
@@ -586,7 +603,7 @@ func TestHostileHugeLine(t *testing.T) {
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	got := evaluateHostile(t, cfg, in, []byte(DevKey), 2)
+	got := evaluateHostile(t, cfg, in, []byte(cloak.DevKey), 2)
 	runtime.ReadMemStats(&after)
 
 	allocated := after.TotalAlloc - before.TotalAlloc
@@ -617,7 +634,7 @@ func TestHostileHugeLine(t *testing.T) {
 func TestHostileManyKeys(t *testing.T) {
 	in := config.Default().Input
 	in.MaxRecordBytes = config.MaxRecordBytes
-	d := NewDecoder(in)
+	d := cloak.NewDecoder(in)
 	build := func(key func(i int) string, roles string) []byte {
 		b := []byte(`{`)
 		for i := range 200_000 {
@@ -638,7 +655,7 @@ func TestHostileManyKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var c Checkin
+			var c cloak.Checkin
 			start := time.Now()
 			err := d.Decode(tt.line, testNow, &c)
 			t.Logf("%d bytes decoded in %v", len(tt.line), time.Since(start))
@@ -681,11 +698,11 @@ func TestFloodOneUserOneCell(t *testing.T) {
 		b = append(b, `{"user_id":"flooder","lat":45.764,"lng":4.8357,"ts":`...)
 		return append(strconv.AppendInt(b, start+int64(i)*10, 10), '}')
 	}}
-	pols := NewPolicies(&cfg)
+	pols := cloak.NewPolicies(&cfg)
 	var outs [3]bytes.Buffer
-	out := NewWriterOutput(pols, []io.Writer{&outs[0], &outs[1], &outs[2]}, nil)
+	out := cloak.NewWriterOutput(pols, []io.Writer{&outs[0], &outs[1], &outs[2]}, nil)
 	began := time.Now()
-	sum, err := Evaluate(context.Background(), in, EvalOptions{Config: &cfg, Key: []byte(DevKey), Now: hostileNow}, out)
+	sum, err := cloak.Evaluate(context.Background(), in, cloak.EvalOptions{Config: &cfg, Key: []byte(cloak.DevKey), Now: hostileNow}, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -699,9 +716,9 @@ func TestFloodOneUserOneCell(t *testing.T) {
 		if c := ps.Policy.MaxCheckinsPerUserPerWindow; c > 0 {
 			capped = n - c
 		}
-		if ps.In != n || ps.Released != 0 || ps.Suppressed[ContributionCap] != capped || ps.Suppressed[BelowK] != n-capped {
+		if ps.In != n || ps.Released != 0 || ps.Suppressed[cloak.ContributionCap] != capped || ps.Suppressed[cloak.BelowK] != n-capped {
 			t.Errorf("partner %s: in %d, released %d, contribution_cap %d, below_k %d; want %d, 0, %d, %d",
-				ps.Policy.Name, ps.In, ps.Released, ps.Suppressed[ContributionCap], ps.Suppressed[BelowK], n, capped, n-capped)
+				ps.Policy.Name, ps.In, ps.Released, ps.Suppressed[cloak.ContributionCap], ps.Suppressed[cloak.BelowK], n, capped, n-capped)
 		}
 		if outs[i].Len() != 0 {
 			t.Errorf("partner %s received records: %.200s", ps.Policy.Name, outs[i].String())
@@ -718,12 +735,12 @@ type hostileHeapOutput struct {
 	heap        uint64
 }
 
-func (o *hostileHeapOutput) Suppressed(string, Reason, string, *Window) error { return nil }
+func (o *hostileHeapOutput) Suppressed(string, cloak.Reason, string, *cloak.Window) error { return nil }
 
-func (o *hostileHeapOutput) Released(rel *Release) error {
+func (o *hostileHeapOutput) Released(rel *cloak.Release) error {
 	for i := range rel.Partners {
 		first := true
-		for recs := rel.Partners[i].Records(recordBatch); recs != nil; recs = rel.Partners[i].Records(recordBatch) {
+		for recs := rel.Partners[i].Records(cloak.RecordBatch); recs != nil; recs = rel.Partners[i].Records(cloak.RecordBatch) {
 			o.records[i] += len(recs)
 			for _, r := range recs {
 				o.recordBytes += len(r.Key) + len(r.Value)
@@ -788,7 +805,7 @@ func TestMillionUsersOneWindow(t *testing.T) {
 	runtime.ReadMemStats(&base)
 	out := &hostileHeapOutput{records: make([]int, 2)}
 	began := time.Now()
-	sum, err := Evaluate(context.Background(), in, EvalOptions{Config: &cfg, Key: []byte(DevKey), Now: hostileNow}, out)
+	sum, err := cloak.Evaluate(context.Background(), in, cloak.EvalOptions{Config: &cfg, Key: []byte(cloak.DevKey), Now: hostileNow}, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -821,9 +838,9 @@ func TestMillionUsersOneWindow(t *testing.T) {
 		for _, s := range ps.Suppressed {
 			total += s
 		}
-		if ps.In != n || total != n || ps.Suppressed[ContributionCap] != 0 {
+		if ps.In != n || total != n || ps.Suppressed[cloak.ContributionCap] != 0 {
 			t.Errorf("partner %s: in %d, released+suppressed %d, contribution_cap %d; want %d, %d, 0",
-				ps.Policy.Name, ps.In, total, ps.Suppressed[ContributionCap], n, n)
+				ps.Policy.Name, ps.In, total, ps.Suppressed[cloak.ContributionCap], n, n)
 		}
 		if ps.Released < n*99/100 || ps.MinClassUsers < ps.Policy.K {
 			t.Errorf("partner %s: released %d (smallest class %d users); want at least 99%% in classes of k=%d",

@@ -10,6 +10,8 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
+
+	"github.com/geocloak/geocloak/cloak"
 )
 
 // Ingest is the stateless first stage: it reads raw check-ins, dead-letters invalid
@@ -113,10 +115,10 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 	cfg := s.opt.Config
 	p := cl.Partition
 	log := s.opt.Log.With().Str("stage", "ingest").Int("partition", p).Logger()
-	m := NewMinimizer(cfg, s.opt.Key)
+	m := cloak.NewMinimizer(cfg, s.opt.Key)
 	lateness := cfg.Window.AllowedLateness.D().Milliseconds()
 	size := cfg.Window.Size.D().Milliseconds()
-	wm := NewWatermark(lateness, cfg.Window.WatermarkUsers)
+	wm := cloak.NewWatermark(lateness, cfg.Window.WatermarkUsers)
 	parseCommitMeta(cl.Metadata).restoreWatermark(&wm)
 	offset := cl.Offset
 	if offset < 0 {
@@ -124,16 +126,16 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 	}
 	round := ingestRound{batches: make([]Batch, s.nInternal), sent: make([]int64, s.nInternal)}
 	for i := range round.sent {
-		round.sent[i] = NoWatermark
+		round.sent[i] = cloak.NoWatermark
 	}
-	var ck Checkin
-	var ev Event
+	var ck cloak.Checkin
+	var ev cloak.Event
 	lastMoved := s.opt.Now() // the watermark last moved (or the partition was claimed)
 	lastIdleRaise := time.Time{}
 	warnedEmpty := false
 	late := lateLog{every: lateLogEvery}
 	started := log.Info().Int64("offset", offset)
-	if wm.Value() != NoWatermark {
+	if wm.Value() != cloak.NoWatermark {
 		started = started.Str("watermark", time.UnixMilli(wm.Value()).UTC().Format(time.RFC3339))
 	}
 	started.Msg("partition started")
@@ -172,7 +174,7 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 			func(off int64, key, value []byte, _ time.Time) error {
 				round.in++
 				err := m.Minimize(value, nowMs, &ck, &ev)
-				var ie *InvalidError
+				var ie *cloak.InvalidError
 				if errors.As(err, &ie) {
 					msg := kafka.Message{Headers: []kafka.Header{
 						{Key: HeaderReason, Value: []byte(ie.Reason)},
@@ -206,7 +208,7 @@ func (s *Ingest) partition(ctx context.Context, cl *claim, stop <-chan struct{})
 				if err != nil {
 					return err
 				}
-				start := WindowStart(ev.Time, size)
+				start := cloak.WindowStart(ev.Time, size)
 				if rwm.Late(start + size) {
 					// Its window may be released already: releasing it later would
 					// change a released class (G3).

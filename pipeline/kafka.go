@@ -406,3 +406,32 @@ func (c *Conn) resumeAfterRetention(ctx context.Context, topic string, partition
 	}
 	return offset, 0, false
 }
+
+// partitioners are the producers' partitioners evaluate can reproduce, by name.
+var partitioners = map[string]kafka.Balancer{
+	"crc32":   kafka.CRC32Balancer{Consistent: true},
+	"murmur2": kafka.Murmur2Balancer{Consistent: true},
+	"fnv1a":   &kafka.Hash{},
+}
+
+// Partitioners lists the names Partitioner accepts.
+func Partitioners() []string { return []string{"crc32", "murmur2", "fnv1a"} }
+
+// Partitioner returns the partition a producer puts a message keyed by a user id in,
+// on a topic of n partitions: crc32 (librdkafka, kcat), murmur2 (Java clients) or fnv1a
+// (kafka-go's Hash, Sarama). It gives evaluate the raw partitions of a replay
+// (cloak.EvalOptions.Partition).
+func Partitioner(name string, n int) (func(userID []byte) int, error) {
+	b, ok := partitioners[name]
+	if !ok {
+		return nil, fmt.Errorf("partitioner %q: want one of %s", name, strings.Join(Partitioners(), ", "))
+	}
+	if n < 1 {
+		return nil, fmt.Errorf("partitioner: %d partitions", n)
+	}
+	ps := make([]int, n)
+	for i := range ps {
+		ps[i] = i
+	}
+	return func(user []byte) int { return b.Balance(kafka.Message{Key: user}, ps...) }, nil
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 )
 
@@ -47,7 +48,7 @@ func (l *lateLog) flush(now time.Time, watermark, lateness int64, force bool, lo
 	ev := log.Warn().Int64("late", l.n).Int64("late_since_start", l.total).
 		Str("window_oldest", formatMs(l.oldest)).Str("window_newest", formatMs(l.newest)).
 		Str("allowed_lateness", config.Duration(lateness*int64(time.Millisecond)).String())
-	if watermark != NoWatermark {
+	if watermark != cloak.NoWatermark {
 		ev = ev.Str("watermark", formatMs(watermark))
 	}
 	ev.Msg("check-ins suppressed as late: their windows had closed on this raw partition (to backfill old data, see the README)")

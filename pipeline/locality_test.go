@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/geo"
 )
 
@@ -45,7 +46,7 @@ func TestStreamMultiCell(t *testing.T) {
 		}
 		c, _ := geo.CellOf(p, cfg.PartitionResolution)
 		cells[c] = true
-		uw := userWindow{r.User, WindowStart(ts.UnixMilli(), cfg.Window.Size.D().Milliseconds())}
+		uw := userWindow{r.User, cloak.WindowStart(ts.UnixMilli(), cfg.Window.Size.D().Milliseconds())}
 		if prev, ok := seen[uw]; ok && prev != c {
 			crossers++
 			seen[uw] = c

@@ -5,6 +5,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/geocloak/geocloak/cloak"
 )
 
 // Metrics are the streaming job's Prometheus metrics. Labels are stages, partners,
@@ -118,7 +120,7 @@ func (m *Metrics) Totals(partners []string) Totals {
 			Records:    int64(counterValue(m.Records.WithLabelValues(p))),
 			Suppressed: make(map[string]int64),
 		}
-		for r := SensitiveCategory; r < NumReasons; r++ {
+		for r := cloak.SensitiveCategory; r < cloak.NumReasons; r++ {
 			pt.Suppressed[r.String()] = int64(counterValue(m.Suppressed.WithLabelValues(p, r.String())))
 		}
 		t.Partners[p] = pt

@@ -11,7 +11,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -25,6 +24,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 )
 
@@ -199,12 +199,12 @@ func TestUnreachableBroker(t *testing.T) {
 // it sees <secret>.
 func TestKeyRedacted(t *testing.T) {
 	const secret = "super-secret-pseudonym-key-0123456789"
-	opt := StageOptions{Key: Key(secret)}
-	eopt := EvalOptions{Key: Key(secret)}
+	opt := StageOptions{Key: cloak.Key(secret)}
+	eopt := cloak.EvalOptions{Key: cloak.Key(secret)}
 	var logged bytes.Buffer
 	l := zerolog.New(&logged)
 	l.Info().Interface("options", opt).Interface("key", opt.Key).Msg("x")
-	js, err := json.Marshal(struct{ K Key }{eopt.Key})
+	js, err := json.Marshal(struct{ K cloak.Key }{eopt.Key})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,31 +218,5 @@ func TestKeyRedacted(t *testing.T) {
 		if !strings.Contains(s, "<secret>") && !strings.Contains(s, `\u003csecret\u003e`) {
 			t.Errorf("no <secret> in %s", s)
 		}
-	}
-}
-
-// The key comes from a file or the environment, never from the config; a short key is
-// refused, and the development key is reported as such.
-func TestPseudonymKeySources(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "key")
-	os.WriteFile(file, []byte("key-from-a-file-0123456789\n"), 0o600)
-	k, err := PseudonymKey(config.Pseudonym{KeyEnv: "GEOCLOAK_TEST_UNSET_VAR", KeyFile: file})
-	if err != nil || string(k) != "key-from-a-file-0123456789" {
-		t.Fatalf("key file: %q, %v", k, err)
-	}
-	t.Setenv("GEOCLOAK_TEST_KEY", "key-from-the-environment-0123")
-	if k, err := PseudonymKey(config.Pseudonym{KeyEnv: "GEOCLOAK_TEST_KEY"}); err != nil || string(k) != "key-from-the-environment-0123" {
-		t.Fatalf("key env: %q, %v", k, err)
-	}
-	t.Setenv("GEOCLOAK_TEST_KEY", "short")
-	if _, err := PseudonymKey(config.Pseudonym{KeyEnv: "GEOCLOAK_TEST_KEY"}); err == nil || strings.Contains(err.Error(), "short") {
-		t.Fatalf("short key: %v", err)
-	}
-	if k, err := PseudonymKey(config.Pseudonym{KeyEnv: "GEOCLOAK_TEST_UNSET_VAR"}); !errors.Is(err, ErrDevKey) || string(k) != DevKey {
-		t.Fatalf("unset: %v", err)
-	}
-	if _, err := PseudonymKey(config.Pseudonym{KeyFile: filepath.Join(dir, "missing")}); err == nil || !strings.Contains(err.Error(), "pseudonym.key_file") {
-		t.Fatalf("missing file: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
 )
@@ -19,7 +20,7 @@ import (
 // StageOptions configure the streaming stages.
 type StageOptions struct {
 	Config  *config.Config
-	Key     Key // pseudonym key (ingest; cloak: partner pseudonyms)
+	Key     cloak.Key // pseudonym key (ingest; cloak: partner pseudonyms)
 	Conn    *Conn
 	Log     zerolog.Logger
 	Metrics *Metrics
@@ -213,7 +214,7 @@ type watermarkUse struct {
 }
 
 // watermarkMeta is the commit metadata of a raw partition's watermark.
-func watermarkMeta(w *Watermark) commitMeta {
+func watermarkMeta(w *cloak.Watermark) commitMeta {
 	v := w.Value()
 	m := commitMeta{Watermark: &v}
 	for _, u := range w.Users() {
@@ -223,14 +224,14 @@ func watermarkMeta(w *Watermark) commitMeta {
 }
 
 // restoreWatermark gives w the watermark committed in m, if any.
-func (m commitMeta) restoreWatermark(w *Watermark) {
+func (m commitMeta) restoreWatermark(w *cloak.Watermark) {
 	if m.Watermark == nil {
 		return
 	}
-	var users []WatermarkUser
+	var users []cloak.WatermarkUser
 	for _, u := range m.WatermarkUsers {
 		if p, err := strconv.ParseUint(u.User, 16, 64); err == nil {
-			users = append(users, WatermarkUser{User: Pseudonym(p), Time: u.Time})
+			users = append(users, cloak.WatermarkUser{User: cloak.Pseudonym(p), Time: u.Time})
 		}
 	}
 	w.Restore(*m.Watermark, users)

@@ -17,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/synth"
 )
@@ -66,15 +67,15 @@ func cityLines(t *testing.T, users, days int) [][]byte {
 // evaluateRecords runs evaluate on lines and returns each partner's records.
 func evaluateRecords(t *testing.T, cfg *config.Config, lines [][]byte) map[string][]string {
 	t.Helper()
-	pols := NewPolicies(cfg)
+	pols := cloak.NewPolicies(cfg)
 	bufs := make([]bytes.Buffer, len(pols))
 	ws := make([]io.Writer, len(pols))
 	for i := range bufs {
 		ws[i] = &bufs[i]
 	}
-	out := NewWriterOutput(pols, ws, nil)
-	_, err := Evaluate(context.Background(), bytes.NewReader(append(bytes.Join(lines, []byte("\n")), '\n')),
-		EvalOptions{Config: cfg, Key: testStageKey}, out)
+	out := cloak.NewWriterOutput(pols, ws, nil)
+	_, err := cloak.Evaluate(context.Background(), bytes.NewReader(append(bytes.Join(lines, []byte("\n")), '\n')),
+		cloak.EvalOptions{Config: cfg, Key: testStageKey}, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -669,16 +670,16 @@ func TestStreamMatchesPartitionedEvaluate(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
-	evaluateWith := func(opt EvalOptions) map[string][]string {
-		pols := NewPolicies(cfg)
+	evaluateWith := func(opt cloak.EvalOptions) map[string][]string {
+		pols := cloak.NewPolicies(cfg)
 		bufs := make([]bytes.Buffer, len(pols))
 		ws := make([]io.Writer, len(pols))
 		for i := range bufs {
 			ws[i] = &bufs[i]
 		}
-		out := NewWriterOutput(pols, ws, nil)
+		out := cloak.NewWriterOutput(pols, ws, nil)
 		opt.Config, opt.Key = cfg, testStageKey
-		if _, err := Evaluate(context.Background(), bytes.NewReader(buf.Bytes()), opt, out); err != nil {
+		if _, err := cloak.Evaluate(context.Background(), bytes.NewReader(buf.Bytes()), opt, out); err != nil {
 			t.Fatal(err)
 		}
 		out.Flush()
@@ -689,8 +690,8 @@ func TestStreamMatchesPartitionedEvaluate(t *testing.T) {
 		}
 		return res
 	}
-	whole := evaluateWith(EvalOptions{})
-	want := evaluateWith(EvalOptions{Partitions: cfg.Kafka.Partitions.Input, Partitioner: "fnv1a"}) // produce() uses kafka-go's Hash
+	whole := evaluateWith(cloak.EvalOptions{})
+	want := evaluateWith(cloak.EvalOptions{Partitions: cfg.Kafka.Partitions.Input, Partition: testPartitioner(t, "fnv1a", cfg.Kafka.Partitions.Input)}) // produce() uses kafka-go's Hash
 	c := cluster(t)
 	conn := dialTest(t, c, cfg)
 	produce(t, conn, cfg.Kafka.InputTopic, lines)
@@ -752,4 +753,15 @@ func recordCount(want map[string][]string) int {
 		n += len(r)
 	}
 	return n
+}
+
+// testPartitioner is a producer's partitioner, for evaluate to judge lateness per raw
+// partition as the stream does.
+func testPartitioner(t testing.TB, name string, n int) func([]byte) int {
+	t.Helper()
+	p, err := Partitioner(name, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

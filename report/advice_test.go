@@ -4,13 +4,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/geocloak/geocloak/pipeline"
+	"github.com/geocloak/geocloak/cloak"
 )
 
 // pt is a hand-made sweep point: released of 1,000 events in, at mean area km².
 func pt(k, maxRes, minRes int, window time.Duration, released int, area float64) SweepPoint {
 	return SweepPoint{K: k, MaxRes: maxRes, MinRes: minRes, Window: window,
-		Stats: pipeline.Stats{In: 1000, Released: released, AreaKm2: area * float64(released)}}
+		Stats: cloak.Stats{In: 1000, Released: released, AreaKm2: area * float64(released)}}
 }
 
 func TestSuggest(t *testing.T) {

@@ -7,8 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/geo"
-	"github.com/geocloak/geocloak/pipeline"
 )
 
 // ClassSizes describes the distinct users of a partner's released classes, and the
@@ -100,7 +100,7 @@ func (c *Collector) windowUsers(p int) map[int64]int {
 	out := make(map[int64]int)
 	for i := range c.events {
 		cl, reason := c.outcome(i, p)
-		if reason != pipeline.Released {
+		if reason != cloak.Released {
 			continue
 		}
 		k := key{c.classes[p][cl].start, c.events[i].user}
@@ -141,7 +141,7 @@ func (c *Collector) buildTraces(p int, period int64) []trace {
 	var recs []released
 	for i := range c.events {
 		cl, reason := c.outcome(i, p)
-		if reason != pipeline.Released {
+		if reason != cloak.Released {
 			continue
 		}
 		recs = append(recs, released{user: c.events[i].user, epoch: floorDiv(c.classes[p][cl].start, period), class: cl})
@@ -390,7 +390,7 @@ func (c *Collector) homeAttack(p, maxRes int, period, window int64, clk *clock) 
 	var recs []rec
 	for i := range c.events {
 		ci, reason := c.outcome(i, p)
-		if reason != pipeline.Released {
+		if reason != cloak.Released {
 			continue
 		}
 		cl := &c.classes[p][ci]
@@ -461,8 +461,8 @@ type Categories struct {
 	WithCategory, Leaf, Categorised, Records int
 }
 
-func (c *Collector) categories(p int, st *pipeline.Stats, carries bool) Categories {
-	out := Categories{Released: carries, Sensitive: st.Suppressed[pipeline.SensitiveCategory],
+func (c *Collector) categories(p int, st *cloak.Stats, carries bool) Categories {
+	out := Categories{Released: carries, Sensitive: st.Suppressed[cloak.SensitiveCategory],
 		NoCategory: st.NoCategory, Records: st.Released, Categorised: st.Categorised}
 	if carries {
 		out.WithCategory, out.Leaf = st.KeptLeaf+st.KeptGroup, st.KeptLeaf

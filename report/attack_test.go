@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/geo"
-	"github.com/geocloak/geocloak/pipeline"
 )
 
 // Hand-made collectors: events and classes are added directly, so that every figure of
@@ -24,7 +24,7 @@ func (c *Collector) addEvent(user int32, cell geo.Cell, t int64, outcomes ...int
 	c.outcomes = append(c.outcomes, outcomes...)
 	if int(user) >= len(c.userIdx) {
 		for u := len(c.userIdx); u <= int(user); u++ {
-			c.userIdx[pipeline.Pseudonym(1000+u)] = int32(u)
+			c.userIdx[cloak.Pseudonym(1000+u)] = int32(u)
 		}
 	}
 }
@@ -139,7 +139,7 @@ func TestBuildTraces(t *testing.T) {
 	c.addEvent(0, other, day0+3*hour, b)
 	c.addEvent(0, cell, day0+day+hour, d)
 	c.addEvent(1, cell, day0+1*hour, a)
-	c.addEvent(1, other, day0+2*hour, -int32(pipeline.BelowK))
+	c.addEvent(1, other, day0+2*hour, -int32(cloak.BelowK))
 
 	traces := c.buildTraces(0, day)
 	if len(traces) != 3 {
@@ -233,13 +233,13 @@ func TestHomeAttack(t *testing.T) {
 
 	for n := range int64(3) {
 		// User 0: home at home0; at night released twice at home0, once elsewhere.
-		c.addEvent(0, home0, night+n*day, -int32(pipeline.BelowK))
+		c.addEvent(0, home0, night+n*day, -int32(cloak.BelowK))
 		// User 1: home at home1, released at home1's res-7 ancestor.
-		c.addEvent(1, home1, night+n*day, -int32(pipeline.BelowK))
+		c.addEvent(1, home1, night+n*day, -int32(cloak.BelowK))
 		// User 2: home at home2; at night released only elsewhere.
-		c.addEvent(2, home2, night+n*day, -int32(pipeline.BelowK))
+		c.addEvent(2, home2, night+n*day, -int32(cloak.BelowK))
 		// User 3: home at home2 too; nothing released at night.
-		c.addEvent(3, home2, night+n*day, -int32(pipeline.BelowK))
+		c.addEvent(3, home2, night+n*day, -int32(cloak.BelowK))
 	}
 	c.addEvent(0, home0, night+30*60_000, h0)
 	c.addEvent(0, home0, night+40*60_000, h0)
@@ -292,7 +292,7 @@ func TestHomeGuess(t *testing.T) {
 	c2 := NewCollector(1, nil)
 	x := c2.addClass(0, far.Parent(maxRes), day0+12*hour, 10, 10)
 	for n := range int64(3) {
-		c2.addEvent(0, far, night+n*day, -int32(pipeline.BelowK))
+		c2.addEvent(0, far, night+n*day, -int32(cloak.BelowK))
 		c2.addEvent(0, far, day0+12*hour+n, x)
 	}
 	if got := c2.homeAttack(0, maxRes, day, hour, newClock()); got.Guess != 0 || got.GuessLocated != 0 || got.Eligible != 1 {
@@ -331,8 +331,8 @@ func TestClock(t *testing.T) {
 
 func TestCategories(t *testing.T) {
 	c := NewCollector(1, nil)
-	st := &pipeline.Stats{Released: 10, NoCategory: 1, Categorised: 8, KeptLeaf: 3, KeptGroup: 2}
-	st.Suppressed[pipeline.SensitiveCategory] = 7
+	st := &cloak.Stats{Released: 10, NoCategory: 1, Categorised: 8, KeptLeaf: 3, KeptGroup: 2}
+	st.Suppressed[cloak.SensitiveCategory] = 7
 	got := c.categories(0, st, true)
 	if want := (Categories{Released: true, Sensitive: 7, NoCategory: 1, WithCategory: 5, Leaf: 3, Categorised: 8, Records: 10}); got != want {
 		t.Errorf("categories = %+v, want %+v", got, want)
@@ -380,15 +380,15 @@ func TestTimeProfile(t *testing.T) {
 	austin := cellAt(t, 30.27, -97.74, 10) // -6.5 h
 	c := NewCollector(1, nil)
 	cl := c.addClass(0, lyon.Parent(9), day0, 10, 10)
-	c.addEvent(0, lyon, day0+10*hour, cl)                                // Monday 10:19
-	c.addEvent(1, lyon, day0+10*hour+30*60_000, -int32(pipeline.BelowK)) // Monday 10:49
-	c.addEvent(2, austin, day0+3*hour, -int32(pipeline.ContributionCap)) // Sunday 20:30
-	c.addEvent(3, austin, day0+3*hour, cl)                               // Sunday 20:30
+	c.addEvent(0, lyon, day0+10*hour, cl)                             // Monday 10:19
+	c.addEvent(1, lyon, day0+10*hour+30*60_000, -int32(cloak.BelowK)) // Monday 10:49
+	c.addEvent(2, austin, day0+3*hour, -int32(cloak.ContributionCap)) // Sunday 20:30
+	c.addEvent(3, austin, day0+3*hour, cl)                            // Sunday 20:30
 	tp := c.timeProfile(0, newClock())
-	if h := tp.Hours[10]; h.In != 2 || h.Released() != 1 || h.ByReason[pipeline.BelowK] != 1 {
+	if h := tp.Hours[10]; h.In != 2 || h.Released() != 1 || h.ByReason[cloak.BelowK] != 1 {
 		t.Errorf("10:00 = %+v, want 2 in, 1 released, 1 below_k", h)
 	}
-	if h := tp.Hours[20]; h.In != 2 || h.Released() != 1 || h.ByReason[pipeline.ContributionCap] != 1 {
+	if h := tp.Hours[20]; h.In != 2 || h.Released() != 1 || h.ByReason[cloak.ContributionCap] != 1 {
 		t.Errorf("20:00 = %+v, want 2 in, 1 released, 1 capped", h)
 	}
 	if tp.Days[0].In != 2 || tp.Days[6].In != 2 {

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/geocloak/geocloak/pipeline"
+	"github.com/geocloak/geocloak/cloak"
 )
 
 // The time view: per partner, the share of check-ins released and suppressed (by
@@ -14,13 +14,13 @@ import (
 
 // timeSegments are the outcomes a bar is split into, bottom up, and their colours.
 var timeSegments = []struct {
-	reason pipeline.Reason
+	reason cloak.Reason
 	color  string
 }{
-	{pipeline.Released, "#225ea8"},
-	{pipeline.BelowK, "#e6550d"},
-	{pipeline.ContributionCap, "#a3a3a3"},
-	{pipeline.SensitiveCategory, "#8c6bb1"},
+	{cloak.Released, "#225ea8"},
+	{cloak.BelowK, "#e6550d"},
+	{cloak.ContributionCap, "#a3a3a3"},
+	{cloak.SensitiveCategory, "#8c6bb1"},
 }
 
 // otherColor is every other reason (none reaches a window today).
@@ -90,7 +90,7 @@ func buildTimeView(tp *TimeProfile) *timeView {
 	if worst >= 0 {
 		o := hours[worst]
 		tv.Note = fmt.Sprintf("Lowest release rate: %02d:00–%02d:00 local solar time, %s of %s check-ins released (%s below_k).",
-			worst, worst+1, Percent(o.Released(), o.In), Thousands(int64(o.In)), Percent(o.ByReason[pipeline.BelowK], o.In))
+			worst, worst+1, Percent(o.Released(), o.In), Thousands(int64(o.In)), Percent(o.ByReason[cloak.BelowK], o.In))
 	}
 	return tv
 }
@@ -123,7 +123,7 @@ func timePanel(title string, bins []Outcomes, w float64, name, tick func(int) st
 		var parts []string
 		if o.In > 0 {
 			y := y1
-			seen := make(map[pipeline.Reason]bool)
+			seen := make(map[cloak.Reason]bool)
 			add := func(n int, fill string) {
 				if n == 0 {
 					return
@@ -135,11 +135,11 @@ func timePanel(title string, bins []Outcomes, w float64, name, tick func(int) st
 			for _, s := range timeSegments {
 				seen[s.reason] = true
 				add(o.ByReason[s.reason], s.color)
-				if n := o.ByReason[s.reason]; n > 0 && s.reason != pipeline.Released {
+				if n := o.ByReason[s.reason]; n > 0 && s.reason != cloak.Released {
 					parts = append(parts, s.reason.String()+" "+Percent(n, o.In))
 				}
 			}
-			for r := pipeline.Reason(0); r < pipeline.NumReasons; r++ {
+			for r := cloak.Reason(0); r < cloak.NumReasons; r++ {
 				if !seen[r] && o.ByReason[r] > 0 {
 					add(o.ByReason[r], otherColor)
 					parts = append(parts, r.String()+" "+Percent(o.ByReason[r], o.In))

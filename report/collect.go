@@ -2,17 +2,19 @@
 // releases: per-partner summaries, hex maps of released and suppressed volume on a base
 // map, release and suppression by time, a threshold sweep computed by the engine itself
 // with what to change, and the figures of attacks run on what each partner receives
-// (class sizes, prosecutor risk, unicity, home inference, category effects), each beside
-// its baseline. It renders them as one self-contained HTML file, as GeoJSON, and as text.
+// (class sizes, tuples, prosecutor risk, unicity, home inference, category effects, the
+// cross-partner subtraction), each beside its baseline. It renders them as one
+// self-contained HTML file, as GeoJSON, and as text.
 //
 // The figures (report.go, collect.go, attack.go, timeline.go, localtime.go, sweep.go,
-// advice.go) are computed apart from their rendering (html*.go, map*.go, chart*.go,
-// geojson.go, text.go, format.go): they import no rendering package and format nothing
-// (TestFiguresApartFromRendering), so that each is tested on hand-made inputs.
+// advice.go, differencing.go) are computed apart from their rendering (html*.go, map*.go,
+// chart*.go, geojson.go, text.go, format.go): they import no rendering package and format
+// nothing (TestFiguresApartFromRendering), so that each is tested on hand-made inputs. It
+// drives the release engine (package cloak) and never the Kafka stages (TestLayout).
 //
 // What it holds in memory is inside the trust boundary: a compact copy of every event
-// (its cell at cell_resolution, a dense user index standing for the keyed pseudonym, time, category) and
-// each partner's outcome. What it writes holds none of it: no user, pseudonym, event id,
+// (its cell at cell_resolution, a dense user index standing for the keyed pseudonym,
+// time, category) and each partner's outcome. What it writes holds none of it: no user, pseudonym, event id,
 // coordinate or cell that failed k.
 package report
 
@@ -20,9 +22,9 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
-	"github.com/geocloak/geocloak/pipeline"
 )
 
 // event is one check-in that reached a window, as the report keeps it: 24 bytes, plus
@@ -53,15 +55,15 @@ type tupleStat struct {
 	records int32
 }
 
-// Collector is a pipeline.Output that records what the report needs and passes every
+// Collector is a cloak.Output that records what the report needs and passes every
 // call on to another Output (a tee), so that evaluate still writes its files. It keeps
 // every event that reached a window: memory grows with the input (about 24 bytes plus
 // 4 per partner per event), unlike evaluate's own, which is bounded by open windows.
 // Not safe for concurrent use, like every Output.
 type Collector struct {
-	next     pipeline.Output
+	next     cloak.Output
 	partners int
-	userIdx  map[pipeline.Pseudonym]int32
+	userIdx  map[cloak.Pseudonym]int32
 	cats     []string
 	catIdx   map[string]uint32
 	events   []event
@@ -70,38 +72,38 @@ type Collector struct {
 	outcomes []int32
 	classes  [][]class
 	windows  int
-	classIdx map[*pipeline.Class]int32 // scratch: index in classes[p] of a class of one release
-	diff     *DiffCollector            // what every partner received, for the cross-partner check
+	classIdx map[*cloak.Class]int32 // scratch: index in classes[p] of a class of one release
+	diff     *DiffCollector         // what every partner received, for the cross-partner check
 	scratch  []int32
 }
 
 // NewCollector returns a Collector for partners partners that forwards to next (nil:
 // nothing is forwarded).
-func NewCollector(partners int, next pipeline.Output) *Collector {
+func NewCollector(partners int, next cloak.Output) *Collector {
 	return &Collector{
 		next:     next,
 		partners: partners,
-		userIdx:  make(map[pipeline.Pseudonym]int32),
+		userIdx:  make(map[cloak.Pseudonym]int32),
 		catIdx:   map[string]uint32{"": 0},
 		cats:     []string{""},
 		classes:  make([][]class, partners),
-		classIdx: make(map[*pipeline.Class]int32),
+		classIdx: make(map[*cloak.Class]int32),
 		diff:     NewDiffCollector(partners, nil),
 	}
 }
 
-// Suppressed implements pipeline.Output. Invalid and late events never reached a
+// Suppressed implements cloak.Output. Invalid and late events never reached a
 // window: the engine gives no cell or user for them, so the report only counts them
 // (from the summary).
-func (c *Collector) Suppressed(id string, reason pipeline.Reason, detail string, w *pipeline.Window) error {
+func (c *Collector) Suppressed(id string, reason cloak.Reason, detail string, w *cloak.Window) error {
 	if c.next == nil {
 		return nil
 	}
 	return c.next.Suppressed(id, reason, detail, w)
 }
 
-// Released implements pipeline.Output.
-func (c *Collector) Released(rel *pipeline.Release) error {
+// Released implements cloak.Output.
+func (c *Collector) Released(rel *cloak.Release) error {
 	if c.next != nil {
 		if err := c.next.Released(rel); err != nil {
 			return err
@@ -134,7 +136,7 @@ func (c *Collector) Released(rel *pipeline.Release) error {
 		for i := range rel.Len() {
 			cl, reason := pr.Outcome(i)
 			o := -int32(reason)
-			if reason == pipeline.Released {
+			if reason == cloak.Released {
 				x, ok := c.classIdx[cl]
 				if !ok {
 					x = int32(len(c.classes[p]))
@@ -155,7 +157,7 @@ func (c *Collector) Released(rel *pipeline.Release) error {
 
 // addTuples counts the distinct users and records of every tuple partner p received in
 // the release whose first event is events[base].
-func (c *Collector) addTuples(rel *pipeline.Release, p, base int) {
+func (c *Collector) addTuples(rel *cloak.Release, p, base int) {
 	idx := c.scratch[:0]
 	for i := range rel.Len() {
 		if c.outcomes[(base+i)*c.partners+p] >= 0 {
@@ -191,12 +193,12 @@ func (c *Collector) addTuples(rel *pipeline.Release, p, base int) {
 }
 
 // outcome is event i's outcome for partner p: its class index, or -1 and the reason.
-func (c *Collector) outcome(i, p int) (int32, pipeline.Reason) {
+func (c *Collector) outcome(i, p int) (int32, cloak.Reason) {
 	o := c.outcomes[i*c.partners+p]
 	if o >= 0 {
-		return o, pipeline.Released
+		return o, cloak.Released
 	}
-	return -1, pipeline.Reason(-o)
+	return -1, cloak.Reason(-o)
 }
 
 // Users is the number of distinct users among the events that reached a window.

@@ -4,9 +4,9 @@ import (
 	"cmp"
 	"slices"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
-	"github.com/geocloak/geocloak/pipeline"
 )
 
 // The cross-partner check: what two colluding partners could derive by subtracting one
@@ -54,29 +54,29 @@ type diffClass struct {
 }
 
 // DiffCollector gathers what every partner received, for the cross-partner check. It
-// implements pipeline.Output (wrap the real output with it) and holds a few bytes per
+// implements cloak.Output (wrap the real output with it) and holds a few bytes per
 // released class.
 type DiffCollector struct {
-	next    pipeline.Output
+	next    cloak.Output
 	classes [][]diffClass
 }
 
 // NewDiffCollector returns a collector for partners partners that passes everything on
 // to next (nil: nothing).
-func NewDiffCollector(partners int, next pipeline.Output) *DiffCollector {
+func NewDiffCollector(partners int, next cloak.Output) *DiffCollector {
 	return &DiffCollector{next: next, classes: make([][]diffClass, partners)}
 }
 
-// Suppressed implements pipeline.Output.
-func (d *DiffCollector) Suppressed(id string, reason pipeline.Reason, detail string, w *pipeline.Window) error {
+// Suppressed implements cloak.Output.
+func (d *DiffCollector) Suppressed(id string, reason cloak.Reason, detail string, w *cloak.Window) error {
 	if d.next != nil {
 		return d.next.Suppressed(id, reason, detail, w)
 	}
 	return nil
 }
 
-// Released implements pipeline.Output.
-func (d *DiffCollector) Released(rel *pipeline.Release) error {
+// Released implements cloak.Output.
+func (d *DiffCollector) Released(rel *cloak.Release) error {
 	if d.next != nil {
 		if err := d.next.Released(rel); err != nil {
 			return err
@@ -87,10 +87,10 @@ func (d *DiffCollector) Released(rel *pipeline.Release) error {
 		pol := pr.Policy
 		withLabels := pol.Mode == config.ModeEvents && pol.Has("category")
 		withUsers := pol.Mode == config.ModeCounts && pol.Has("users")
-		idx := make(map[*pipeline.Class]int)
+		idx := make(map[*cloak.Class]int)
 		for i := range rel.Len() {
 			cl, reason := pr.Outcome(i)
-			if reason != pipeline.Released {
+			if reason != cloak.Released {
 				continue
 			}
 			x, ok := idx[cl]

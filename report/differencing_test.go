@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
-	"github.com/geocloak/geocloak/pipeline"
 	"github.com/geocloak/geocloak/synth"
 )
 
@@ -20,8 +20,8 @@ import (
 func differencing(t *testing.T, cfg *config.Config, input []byte) []DiffPair {
 	t.Helper()
 	d := NewDiffCollector(len(cfg.Partners), nil)
-	if _, err := pipeline.Evaluate(context.Background(), bytes.NewReader(input),
-		pipeline.EvalOptions{Config: cfg, Key: testKey, Now: testNow}, d); err != nil {
+	if _, err := cloak.Evaluate(context.Background(), bytes.NewReader(input),
+		cloak.EvalOptions{Config: cfg, Key: testKey, Now: testNow}, d); err != nil {
 		t.Fatal(err)
 	}
 	return d.Differencing(cfg)

@@ -9,15 +9,15 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
-	"github.com/geocloak/geocloak/pipeline"
 	"github.com/geocloak/geocloak/report/basemap"
 )
 
 const (
-	belowK = pipeline.BelowK
-	capped = pipeline.ContributionCap
+	belowK = cloak.BelowK
+	capped = cloak.ContributionCap
 )
 
 //go:embed report.html.tmpl
@@ -229,9 +229,9 @@ func (r *Report) partnerView(pr *PartnerReport, sc *mapScales, g *geography) (*p
 	row("events in", st.In, "", false)
 	row("released", st.Released, Percent(st.Released, st.In), false)
 	row("suppressed", st.In-st.Released, Percent(st.In-st.Released, st.In), false)
-	for reason := pipeline.NumReasons - 1; reason > pipeline.Released; reason-- {
+	for reason := cloak.NumReasons - 1; reason > cloak.Released; reason-- {
 		row(reason.String(), st.Suppressed[reason], Percent(st.Suppressed[reason], st.In), true)
-		if reason == pipeline.BelowK && p.DP != nil {
+		if reason == cloak.BelowK && p.DP != nil {
 			row("of below_k: under the dp threshold", st.DPDropped, Percent(st.DPDropped, st.In), true)
 		}
 	}

@@ -21,7 +21,7 @@ var figureFiles = []string{"report.go", "collect.go", "attack.go", "timeline.go"
 // sweep's partner names.
 var figureImports = []string{
 	"bytes", "cmp", "context", "errors", "fmt", "math", "math/rand/v2", "runtime", "slices", "sync", "time",
-	"github.com/geocloak/geocloak/config", "github.com/geocloak/geocloak/geo", "github.com/geocloak/geocloak/pipeline",
+	"github.com/geocloak/geocloak/cloak", "github.com/geocloak/geocloak/config", "github.com/geocloak/geocloak/geo",
 	"github.com/geocloak/geocloak/report/basemap",
 }
 

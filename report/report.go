@@ -5,16 +5,16 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
-	"github.com/geocloak/geocloak/pipeline"
 	"github.com/geocloak/geocloak/report/basemap"
 )
 
 // Options configure Build.
 type Options struct {
 	Config  *config.Config
-	Summary *pipeline.Summary
+	Summary *cloak.Summary
 	// Sweep, when set, adds the threshold sweep.
 	Sweep *Sweep
 	// Source names the input in the report (a file name, not a path that could hold
@@ -30,7 +30,7 @@ type Options struct {
 type Report struct {
 	Source       string
 	Config       *config.Config
-	Summary      *pipeline.Summary
+	Summary      *cloak.Summary
 	Users        int // distinct users among events that reached a window
 	Events       int // events that reached a window
 	Windows      int // windows released
@@ -49,7 +49,7 @@ type Report struct {
 type PartnerReport struct {
 	Index  int
 	Policy config.Partner
-	Stats  pipeline.Stats
+	Stats  cloak.Stats
 	// Cells are the released cells, summed over windows, sorted by cell.
 	Cells []CellCount
 	// Suppressed is the volume suppressed by the policy (below_k, contribution_cap,
@@ -103,8 +103,8 @@ func Build(c *Collector, opt Options) (*Report, error) {
 		for _, e := range c.events {
 			lo, hi = min(lo, e.time), max(hi, e.time)
 		}
-		r.FirstWindow = pipeline.WindowStart(lo, size)
-		r.LastWindow = pipeline.WindowStart(hi, size) + size
+		r.FirstWindow = cloak.WindowStart(lo, size)
+		r.LastWindow = cloak.WindowStart(hi, size) + size
 	}
 	clk := newClock()
 	for p, pol := range cfg.Partners {
@@ -156,7 +156,7 @@ func (c *Collector) suppressedCells(p, res int) []CellCount {
 	for i := range c.events {
 		_, reason := c.outcome(i, p)
 		switch reason {
-		case pipeline.BelowK, pipeline.ContributionCap, pipeline.SensitiveCategory:
+		case cloak.BelowK, cloak.ContributionCap, cloak.SensitiveCategory:
 		default:
 			continue
 		}

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
-	"github.com/geocloak/geocloak/pipeline"
 	"github.com/geocloak/geocloak/synth"
 )
 
@@ -57,13 +57,13 @@ var testNow = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // evaluate runs the engine over input into a Collector that tees to audit lines and
 // partner records (either may be nil).
-func evaluate(t *testing.T, cfg *config.Config, input []byte, workers int, audit io.Writer, partners []io.Writer) (*Collector, *pipeline.Summary) {
+func evaluate(t *testing.T, cfg *config.Config, input []byte, workers int, audit io.Writer, partners []io.Writer) (*Collector, *cloak.Summary) {
 	t.Helper()
-	pols := pipeline.NewPolicies(cfg)
-	wo := pipeline.NewWriterOutput(pols, partners, audit)
+	pols := cloak.NewPolicies(cfg)
+	wo := cloak.NewWriterOutput(pols, partners, audit)
 	c := NewCollector(len(pols), wo)
-	sum, err := pipeline.Evaluate(context.Background(), bytes.NewReader(input),
-		pipeline.EvalOptions{Config: cfg, Key: testKey, Now: testNow, Workers: workers, KeepIDs: audit != nil}, c)
+	sum, err := cloak.Evaluate(context.Background(), bytes.NewReader(input),
+		cloak.EvalOptions{Config: cfg, Key: testKey, Now: testNow, Workers: workers, KeepIDs: audit != nil}, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func evaluate(t *testing.T, cfg *config.Config, input []byte, workers int, audit
 	return c, sum
 }
 
-func build(t *testing.T, c *Collector, cfg *config.Config, sum *pipeline.Summary, sw *Sweep) *Report {
+func build(t *testing.T, c *Collector, cfg *config.Config, sum *cloak.Summary, sw *Sweep) *Report {
 	t.Helper()
 	r, err := Build(c, Options{Config: cfg, Summary: sum, Sweep: sw, Source: "test.jsonl"})
 	if err != nil {
@@ -84,7 +84,7 @@ func build(t *testing.T, c *Collector, cfg *config.Config, sum *pipeline.Summary
 
 func gunzipped(t *testing.T, b []byte) []byte {
 	t.Helper()
-	r, err := pipeline.Decompress(bytes.NewReader(b))
+	r, err := cloak.Decompress(bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}

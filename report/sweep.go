@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
-	"github.com/geocloak/geocloak/pipeline"
 )
 
 // Grid is what the sweep varies in each configured partner; every other setting stays
@@ -46,7 +46,7 @@ type SweepPoint struct {
 	// FromSummary: the figures are the evaluation's own (SweepOptions.Summary), not a
 	// run of the sweep.
 	FromSummary bool
-	pipeline.Stats
+	cloak.Stats
 }
 
 // ReleaseRate is released / events in.
@@ -93,7 +93,7 @@ type SweepOptions struct {
 	// their own. Without dp they are the same figures (the engine is deterministic); with
 	// dp a second run would draw other noise, and the page would show two figures for one
 	// policy.
-	Summary *pipeline.Summary
+	Summary *cloak.Summary
 }
 
 // RunSweep runs the engine over input (a whole JSONL file, plain or gzip) for every
@@ -193,8 +193,8 @@ func sweepRun(ctx context.Context, input []byte, opt SweepOptions, window time.D
 		p.K, p.MaxResolution, p.MinResolution = pt.K, pt.MaxRes, pt.MinRes
 		run.Partners = append(run.Partners, p)
 	}
-	sum, err := pipeline.Evaluate(ctx, bytes.NewReader(input),
-		pipeline.EvalOptions{Config: &run, Key: opt.Key, Now: opt.Now, Workers: 1}, discard{})
+	sum, err := cloak.Evaluate(ctx, bytes.NewReader(input),
+		cloak.EvalOptions{Config: &run, Key: opt.Key, Now: opt.Now, Workers: 1}, discard{})
 	if err != nil {
 		return err
 	}
@@ -206,8 +206,8 @@ func sweepRun(ctx context.Context, input []byte, opt SweepOptions, window time.D
 
 type discard struct{}
 
-func (discard) Suppressed(string, pipeline.Reason, string, *pipeline.Window) error { return nil }
-func (discard) Released(*pipeline.Release) error                                   { return nil }
+func (discard) Suppressed(string, cloak.Reason, string, *cloak.Window) error { return nil }
+func (discard) Released(*cloak.Release) error                                { return nil }
 
 // partnerPoints returns the points of partner p (configured first).
 func (s *Sweep) partnerPoints(p int) []SweepPoint {

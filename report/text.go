@@ -7,8 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
-	"github.com/geocloak/geocloak/pipeline"
 )
 
 // WriteText writes the sweep as a table, one row per policy; the configured policy is
@@ -24,7 +24,7 @@ func (s *Sweep) WriteText(w io.Writer, cfg *config.Config) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d..%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			cfg.Partners[pt.Partner].Name, mark, durationText(pt.Window), pt.MaxRes, pt.MinRes, pt.K,
 			Thousands(int64(pt.Released)), Percent(pt.Released, pt.In), AreaText(pt.MeanAreaKm2()),
-			Percent(pt.Suppressed[pipeline.BelowK], pt.In), Percent(pt.Suppressed[pipeline.ContributionCap], pt.In),
+			Percent(pt.Suppressed[cloak.BelowK], pt.In), Percent(pt.Suppressed[cloak.ContributionCap], pt.In),
 			Thousands(int64(pt.Classes)), dash(pt.MinClassUsers))
 	}
 	fmt.Fprintf(tw, "\n")

@@ -1,15 +1,15 @@
 package report
 
-import "github.com/geocloak/geocloak/pipeline"
+import "github.com/geocloak/geocloak/cloak"
 
 // Outcomes counts check-ins that reached a window by what happened to them.
 type Outcomes struct {
 	In       int
-	ByReason [pipeline.NumReasons]int // Released, and each suppression reason
+	ByReason [cloak.NumReasons]int // Released, and each suppression reason
 }
 
 // Released is the number of check-ins released.
-func (o *Outcomes) Released() int { return o.ByReason[pipeline.Released] }
+func (o *Outcomes) Released() int { return o.ByReason[cloak.Released] }
 
 // TimeProfile is where in time k is not met: a partner's outcomes by the local hour of
 // the day and the day of the week of each check-in (local mean solar time, see clock).

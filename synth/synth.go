@@ -10,7 +10,7 @@
 // them work in another town and check in at the stations when they commute,
 // and a few check-ins are day trips anywhere in the region. Lines come in
 // time order with a little disorder, optionally with late arrivals and
-// invalid records.
+// invalid records. It imports only the standard library.
 package synth
 
 import (

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/pipeline"
 	"github.com/geocloak/geocloak/report"
@@ -104,19 +105,19 @@ func benchLines(n int) ([][]byte, error) {
 func (e *env) benchEngine(ctx context.Context, cfg *config.Config, lines [][]byte) error {
 	start := time.Now()
 	for _, l := range lines {
-		if err := pipeline.FloorLine(l); err != nil {
+		if err := cloak.FloorLine(l); err != nil {
 			return err
 		}
 	}
 	floor := time.Since(start)
-	pols := pipeline.NewPolicies(cfg)
+	pols := cloak.NewPolicies(cfg)
 	ws := make([]io.Writer, len(pols))
 	for i := range ws {
 		ws[i] = io.Discard
 	}
 	in := bytes.Join(lines, []byte("\n"))
-	sum, err := pipeline.Evaluate(ctx, bytes.NewReader(in), pipeline.EvalOptions{Config: cfg, Key: []byte(pipeline.DevKey)},
-		pipeline.NewWriterOutput(pols, ws, nil))
+	sum, err := cloak.Evaluate(ctx, bytes.NewReader(in), cloak.EvalOptions{Config: cfg, Key: []byte(cloak.DevKey)},
+		cloak.NewWriterOutput(pols, ws, nil))
 	if err != nil {
 		return err
 	}
@@ -164,7 +165,7 @@ func (e *env) benchKafka(ctx context.Context, cfg *config.Config, lines [][]byte
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() {
-		done <- j.runStages(stagesCtx, pipeline.StageOptions{Key: []byte(pipeline.DevKey), MaxWait: 100 * time.Millisecond}, "all", 10*time.Second)
+		done <- j.runStages(stagesCtx, pipeline.StageOptions{Key: []byte(cloak.DevKey), MaxWait: 100 * time.Millisecond}, "all", 10*time.Second)
 	}()
 	for {
 		t := j.metrics.Totals(names)
@@ -235,8 +236,8 @@ func passthrough(ctx context.Context, conn *pipeline.Conn, from, to string, n in
 // closeWindows writes one valid check-in per raw partition, timed after the data.
 func closeWindows(ctx context.Context, conn *pipeline.Conn, cfg *config.Config, lines [][]byte) error {
 	var last int64
-	d := pipeline.NewDecoder(cfg.Input)
-	var c pipeline.Checkin
+	d := cloak.NewDecoder(cfg.Input)
+	var c cloak.Checkin
 	now := time.Now().UnixMilli()
 	for _, l := range lines {
 		if d.Decode(l, now, &c) == nil {

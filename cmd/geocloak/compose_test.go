@@ -14,7 +14,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/geocloak/geocloak/config"
-	"github.com/geocloak/geocloak/pipeline"
 )
 
 // composeService is the part of a Compose service the test reads.
@@ -69,7 +68,7 @@ func TestCompose(t *testing.T) {
 		}
 		cmd.Env = []string{"GEOCLOAK_PSEUDONYM_KEY=" + key, "PATH=" + os.Getenv("PATH")}
 		out, err := cmd.CombinedOutput()
-		if ok := len(key) >= pipeline.MinKeyBytes; (err == nil) != ok {
+		if ok := len(key) >= config.MinKeyBytes; (err == nil) != ok {
 			t.Errorf("key of %d bytes: check passed = %v, geocloak accepts it = %v\n%s", len(key), err == nil, ok, out)
 		}
 		if !strings.Contains(string(out), fmt.Sprintf("%d bytes", len(key))) {

@@ -7,9 +7,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
-	"github.com/geocloak/geocloak/pipeline"
 	"github.com/geocloak/geocloak/report"
 )
 
@@ -44,7 +44,7 @@ func (e *env) configCheck(args []string) error {
 		keySource = "file " + cfg.Pseudonym.KeyFile
 	}
 	keyState := "set"
-	if _, err := pipeline.PseudonymKey(cfg.Pseudonym); errors.Is(err, pipeline.ErrDevKey) {
+	if _, err := cfg.Pseudonym.ReadKey(); errors.Is(err, config.ErrDevKey) {
 		keyState = "NOT SET: the public development key would be used"
 	} else if err != nil {
 		keyState = "UNUSABLE: " + err.Error()
@@ -95,7 +95,7 @@ func (e *env) configCheck(args []string) error {
 		if d := p.DP; d != nil {
 			fmt.Fprintf(tw, "  differential privacy\tε=%g, δ=%g per user, window and partition cell; Laplace noise on users (ε/2) and checkins (ε/2)\n", d.Epsilon, d.Delta)
 			fmt.Fprintf(tw, "  dp threshold\ta class needs k=%d true users and a noisy user count >= %d (noise sd %.1f); classes are built for %d users\n",
-				p.K, pipeline.DPThreshold(p), pipeline.DPNoiseSD(p), pipeline.DPTarget(p))
+				p.K, cloak.DPThreshold(p), cloak.DPNoiseSD(p), cloak.DPTarget(p))
 			perDay := float64(24*time.Hour) / float64(cfg.Window.Size.D())
 			fmt.Fprintf(tw, "  dp budget per day\tε=%.3g, δ=%.2g for a user active in all %.0f windows of a day in one partition cell "+
 				"(basic composition); more for a user in several partition cells\n", d.Epsilon*perDay, d.Delta*perDay, perDay)

@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/pipeline"
 	"github.com/geocloak/geocloak/report"
@@ -151,15 +152,20 @@ func (e *env) demo(ctx context.Context, args []string) error {
 
 	// The same file through evaluate, for comparison, judging lateness per raw partition
 	// as the stream does (replay hashes user ids with kafka-go's Hash, FNV-1a).
-	pols := pipeline.NewPolicies(cfg)
+	pols := cloak.NewPolicies(cfg)
 	bufs := make([]bytes.Buffer, len(pols))
 	ws := make([]io.Writer, len(pols))
 	for i := range bufs {
 		ws[i] = &bufs[i]
 	}
-	out := pipeline.NewWriterOutput(pols, ws, nil)
-	sum, err := pipeline.Evaluate(ctx, bytes.NewReader(bytes.Join(lines, []byte("\n"))), pipeline.EvalOptions{Config: cfg, Key: key,
-		Partitions: cfg.Kafka.Partitions.Input, Partitioner: "fnv1a"}, out)
+	out := cloak.NewWriterOutput(pols, ws, nil)
+	// The demo's producer is kafka-go's Hash: lateness judged per raw partition, as the stream does.
+	part, err := pipeline.Partitioner("fnv1a", cfg.Kafka.Partitions.Input)
+	if err != nil {
+		return err
+	}
+	sum, err := cloak.Evaluate(ctx, bytes.NewReader(bytes.Join(lines, []byte("\n"))), cloak.EvalOptions{Config: cfg, Key: key,
+		Partitions: cfg.Kafka.Partitions.Input, Partition: part}, out)
 	if err != nil {
 		return err
 	}
@@ -217,7 +223,7 @@ func readLines(path string) ([][]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	r, err := pipeline.Decompress(f)
+	r, err := cloak.Decompress(f)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/pipeline"
 	"github.com/geocloak/geocloak/report"
@@ -103,7 +104,7 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 		in = bytes.NewReader(data)
 	}
 
-	policies := pipeline.NewPolicies(cfg)
+	policies := cloak.NewPolicies(cfg)
 	var closers []func() error
 	defer func() {
 		for _, c := range closers {
@@ -135,8 +136,8 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 			return fmt.Errorf("audit output: %w", err)
 		}
 	}
-	out := pipeline.NewWriterOutput(policies, partnerOut, auditOut)
-	var engineOut pipeline.Output = out
+	out := cloak.NewWriterOutput(policies, partnerOut, auditOut)
+	var engineOut cloak.Output = out
 	var collector *report.Collector
 	if *reportPath != "" || *geojsonPath != "" {
 		collector = report.NewCollector(len(policies), out)
@@ -146,12 +147,17 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 	// One wall clock for input.max_future, shared with the sweep so that its configured
 	// points are exactly this evaluation.
 	now := time.Now()
-	opt := pipeline.EvalOptions{Config: cfg, Key: key, Workers: *workers, KeepIDs: auditOut != nil, Now: now,
-		Partitions: *partitions, Partitioner: *partitioner}
+	opt := cloak.EvalOptions{Config: cfg, Key: key, Workers: *workers, KeepIDs: auditOut != nil, Now: now,
+		Partitions: *partitions}
+	if *partitions > 0 {
+		if opt.Partition, err = pipeline.Partitioner(*partitioner, *partitions); err != nil {
+			return usageError{"--partitioner: " + err.Error()}
+		}
+	}
 	showProgress := !*quiet
 	tty := isTerminal(e.stderr)
 	var lastLog time.Time
-	opt.Progress = func(p pipeline.Progress) {
+	opt.Progress = func(p cloak.Progress) {
 		if !showProgress {
 			return
 		}
@@ -167,7 +173,7 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 				Int("events_buffered", p.Buffered).Msg("evaluate progress")
 		}
 	}
-	sum, err := pipeline.Evaluate(ctx, in, opt, engineOut)
+	sum, err := cloak.Evaluate(ctx, in, opt, engineOut)
 	if showProgress && tty {
 		fmt.Fprint(e.stderr, "\r\033[K")
 	}
@@ -198,9 +204,9 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 
 type reportOptions struct {
 	cfg                     *config.Config
-	key                     pipeline.Key
+	key                     cloak.Key
 	now                     time.Time
-	sum                     *pipeline.Summary
+	sum                     *cloak.Summary
 	collector               *report.Collector // nil without --report and --geojson
 	input                   []byte            // the whole input, for the sweep; nil without one
 	source                  string
@@ -291,9 +297,10 @@ func readBasemap(path string) (*basemap.Layer, error) {
 }
 
 // pseudonymKey reads the key, warning loudly when it falls back to the development key.
-func (e *env) pseudonymKey(cfg *config.Config) (pipeline.Key, error) {
-	key, err := pipeline.PseudonymKey(cfg.Pseudonym)
-	if errors.Is(err, pipeline.ErrDevKey) {
+func (e *env) pseudonymKey(cfg *config.Config) (cloak.Key, error) {
+	secret, err := cfg.Pseudonym.ReadKey()
+	key := cloak.Key(secret)
+	if errors.Is(err, config.ErrDevKey) {
 		e.log.Warn().Str("env", cfg.Pseudonym.KeyEnv).
 			Msg("PSEUDONYM KEY NOT SET: using the public development key; pseudonyms can be recomputed by anyone. Set the variable before any real use.")
 		return key, nil

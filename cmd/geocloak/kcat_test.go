@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/pipeline"
 )
@@ -130,10 +131,10 @@ func TestKcatInterop(t *testing.T) {
 func evaluateLines(t *testing.T, cfg *config.Config, lines [][]byte, partitions int, partitioner string) []string {
 	t.Helper()
 	var buf bytes.Buffer
-	pols := pipeline.NewPolicies(cfg)
-	out := pipeline.NewWriterOutput(pols, []io.Writer{&buf}, nil)
-	if _, err := pipeline.Evaluate(context.Background(), bytes.NewReader(bytes.Join(lines, []byte("\n"))),
-		pipeline.EvalOptions{Config: cfg, Key: []byte(testKey), Partitions: partitions, Partitioner: partitioner}, out); err != nil {
+	pols := cloak.NewPolicies(cfg)
+	out := cloak.NewWriterOutput(pols, []io.Writer{&buf}, nil)
+	if _, err := cloak.Evaluate(context.Background(), bytes.NewReader(bytes.Join(lines, []byte("\n"))),
+		cloak.EvalOptions{Config: cfg, Key: []byte(testKey), Partitions: partitions, Partition: must(pipeline.Partitioner(partitioner, partitions))}, out); err != nil {
 		t.Fatal(err)
 	}
 	out.Flush()

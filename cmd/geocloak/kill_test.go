@@ -23,6 +23,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/pipeline"
 )
@@ -333,15 +334,15 @@ func readPartners(t *testing.T, conn *pipeline.Conn, cfg *config.Config) map[str
 // run together: the finest resolution, hence every cell, depends on the whole config.
 func evaluateAll(t *testing.T, cfg *config.Config, lines [][]byte) [][]string {
 	t.Helper()
-	pols := pipeline.NewPolicies(cfg)
+	pols := cloak.NewPolicies(cfg)
 	bufs := make([]bytes.Buffer, len(pols))
 	ws := make([]io.Writer, len(pols))
 	for i := range bufs {
 		ws[i] = &bufs[i]
 	}
-	out := pipeline.NewWriterOutput(pols, ws, nil)
-	if _, err := pipeline.Evaluate(context.Background(), bytes.NewReader(bytes.Join(lines, []byte("\n"))),
-		pipeline.EvalOptions{Config: cfg, Key: []byte(testKey), Partitions: cfg.Kafka.Partitions.Input, Partitioner: "fnv1a"}, out); err != nil {
+	out := cloak.NewWriterOutput(pols, ws, nil)
+	if _, err := cloak.Evaluate(context.Background(), bytes.NewReader(bytes.Join(lines, []byte("\n"))),
+		cloak.EvalOptions{Config: cfg, Key: []byte(testKey), Partitions: cfg.Kafka.Partitions.Input, Partition: must(pipeline.Partitioner("fnv1a", cfg.Kafka.Partitions.Input))}, out); err != nil {
 		t.Fatal(err)
 	}
 	out.Flush()

@@ -2,6 +2,10 @@
 // each check-in only as an H3 cell that at least k distinct people share in the same time
 // window, with every identifier and free-text field removed.
 //
+// It only wires: flags, files, the logger, the embedded broker, the operations listener
+// and the commands, around the release engine (package cloak), the Kafka stages
+// (pipeline) and the reviewer's report (report).
+//
 // Usage:
 //
 //	geocloak demo [--keep-running]

@@ -17,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/pipeline"
 )
@@ -205,7 +206,7 @@ func TestRunLogs(t *testing.T) {
 	if late == nil {
 		t.Fatalf("no late line:\n%s", log)
 	}
-	oldWindow := time.UnixMilli(pipeline.WindowStart(old.UnixMilli(), time.Hour.Milliseconds())).UTC().Format(time.RFC3339)
+	oldWindow := time.UnixMilli(cloak.WindowStart(old.UnixMilli(), time.Hour.Milliseconds())).UTC().Format(time.RFC3339)
 	for k, v := range map[string]any{"level": "warn", "stage": "ingest", "partition": 0.0, "late": 20.0,
 		"window_oldest": oldWindow, "window_newest": oldWindow} {
 		if late[k] != v {

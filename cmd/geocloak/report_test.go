@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
-	"github.com/geocloak/geocloak/pipeline"
 )
 
 // smallCity writes a synthetic city of 800 users over 2 days (about 4,500 check-ins,
@@ -112,7 +112,7 @@ func TestReportCanary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := pipeline.NewMinimizer(cfg, []byte(testKey))
+	m := cloak.NewMinimizer(cfg, []byte(testKey))
 
 	type rec struct {
 		ID, User string

@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/pipeline"
 )
@@ -50,11 +51,13 @@ func (e *env) runJob(ctx context.Context, args []string) error {
 	}
 	logStartup(e.log, cfg, *which)
 	logWarnings(e.log, cfg)
-	var key pipeline.Key
+	var key cloak.Key
 	// The cloak stage never sees user ids: it needs no key.
 	if *which != "cloak" {
-		key, err = pipeline.PseudonymKey(cfg.Pseudonym)
-		if errors.Is(err, pipeline.ErrDevKey) {
+		var secret config.Secret
+		secret, err = cfg.Pseudonym.ReadKey()
+		key = cloak.Key(secret)
+		if errors.Is(err, config.ErrDevKey) {
 			if !*dev {
 				return fmt.Errorf("$%s is not set: refusing to run with the public development pseudonym key, "+
 					"which would let anyone recompute pseudonyms (set the variable, or pass --dev for a local trial)", cfg.Pseudonym.KeyEnv)

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/pipeline"
 	"github.com/geocloak/geocloak/report"
@@ -71,7 +72,7 @@ func (e *env) soak(ctx context.Context, cfg *config.Config, opt soakOptions) err
 	defer stopStages()
 	stagesDone := make(chan error, 1)
 	go func() {
-		stagesDone <- j.runStages(stagesCtx, pipeline.StageOptions{Key: pipeline.Key(pipeline.DevKey)}, "all", 30*time.Second)
+		stagesDone <- j.runStages(stagesCtx, pipeline.StageOptions{Key: cloak.Key(cloak.DevKey)}, "all", 30*time.Second)
 	}()
 	var produced atomic.Int64
 	prodDone := make(chan error, 1)

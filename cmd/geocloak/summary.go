@@ -5,14 +5,14 @@ import (
 	"io"
 	"strings"
 
+	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
-	"github.com/geocloak/geocloak/pipeline"
 	"github.com/geocloak/geocloak/report"
 )
 
 // printSummary writes evaluate's per-partner summary.
-func printSummary(w io.Writer, cfg *config.Config, s *pipeline.Summary) {
+func printSummary(w io.Writer, cfg *config.Config, s *cloak.Summary) {
 	fmt.Fprintf(w, "%s check-ins in %s (%s events/s); %s invalid, %s late; window %s, lateness %s\n",
 		report.Thousands(s.Lines), s.Elapsed.Round(1e6), report.Thousands(int64(s.EventsPerSecond())), report.Thousands(s.Invalid), report.Thousands(s.Late),
 		cfg.Window.Size, cfg.Window.AllowedLateness)
@@ -32,7 +32,7 @@ func printSummary(w io.Writer, cfg *config.Config, s *pipeline.Summary) {
 		row("events in", p.In, "")
 		row("released", p.Released, report.Percent(p.Released, p.In))
 		row("suppressed", p.In-p.Released, report.Percent(p.In-p.Released, p.In))
-		for r := pipeline.NumReasons - 1; r > pipeline.Released; r-- {
+		for r := cloak.NumReasons - 1; r > cloak.Released; r-- {
 			row("  "+r.String(), p.Suppressed[r], report.Percent(p.Suppressed[r], p.In))
 		}
 		fmt.Fprintln(w, "  released by resolution (share of released)")
@@ -62,7 +62,7 @@ func printSummary(w io.Writer, cfg *config.Config, s *pipeline.Summary) {
 		}
 		if pol.DP != nil {
 			fmt.Fprintf(w, "  %-32s %d distinct users (threshold %d + %d noise sd)\n", "dp classes built for",
-				p.Policy.KGen(), pipeline.DPThreshold(pol.Partner), pipeline.DPMargin)
+				p.Policy.KGen(), cloak.DPThreshold(pol.Partner), cloak.DPMargin)
 			row("of below_k: under the dp threshold", p.DPDropped, report.Percent(p.DPDropped, p.In))
 			fmt.Fprintf(w, "  %-32s ε=%g per window (users ε/2, checkins ε/2), δ=%g; counts are noisy\n", "differential privacy", pol.DP.Epsilon, pol.DP.Delta)
 		}

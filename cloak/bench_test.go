@@ -1,4 +1,4 @@
-package pipeline
+package cloak
 
 import (
 	"bytes"
@@ -212,7 +212,7 @@ func BenchmarkReleaseMillionOneCell(b *testing.B) {
 		for _, w := range ws.Close(math.MaxInt64) {
 			rel := r.Release(w)
 			for i := range rel.Partners {
-				for recs, first := rel.Partners[i].Records(recordBatch), true; recs != nil; recs = rel.Partners[i].Records(recordBatch) {
+				for recs, first := rel.Partners[i].Records(RecordBatch), true; recs != nil; recs = rel.Partners[i].Records(RecordBatch) {
 					if first {
 						var m runtimeMem
 						m.read()

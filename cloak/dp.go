@@ -1,4 +1,4 @@
-package pipeline
+package cloak
 
 import (
 	"github.com/google/differential-privacy/go/v3/dpagg"

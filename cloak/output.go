@@ -1,4 +1,4 @@
-package pipeline
+package cloak
 
 import (
 	"bufio"
@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// recordBatch is how many records are encoded at a time: a window's records are never
+// RecordBatch is how many records are encoded at a time: a window's records are never
 // all in memory at once.
-const recordBatch = 4096
+const RecordBatch = 4096
 
 // WriterOutput writes evaluate's results: each partner's records, one JSON value per
 // line, exactly as the partner topic would get them; and, when Audit is set, one audit
@@ -57,7 +57,7 @@ func (o *WriterOutput) Released(rel *Release) error {
 	for i := range rel.Partners {
 		pr := &rel.Partners[i]
 		if bw := o.partners[i]; bw != nil {
-			for recs := pr.Records(recordBatch); recs != nil; recs = pr.Records(recordBatch) {
+			for recs := pr.Records(RecordBatch); recs != nil; recs = pr.Records(RecordBatch) {
 				for _, r := range recs {
 					bw.Write(r.Value)
 					if err := bw.WriteByte('\n'); err != nil {

@@ -1,19 +1,11 @@
-// Package pipeline is geocloak's engine: it decodes raw check-ins, minimizes them to
-// events (finest cell, keyed pseudonym, time, category), buffers them in event-time
-// windows and, when a window closes, decides per partner policy what is released and
-// why the rest is suppressed. The engine is pure and deterministic; `evaluate` drives it
-// from a file and the Kafka stages drive it from topics.
-package pipeline
+package cloak
 
 import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash"
-	"os"
-	"strings"
 
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
@@ -32,16 +24,9 @@ type Event struct {
 	Category string
 }
 
-// DevKey is the public development pseudonym key, used only when the configured
-// environment variable is unset, and always with a loud warning: anyone can recompute
-// pseudonyms made with it.
-const DevKey = "geocloak-development-key-do-not-use-in-production"
-
-// MinKeyBytes is the shortest secret key accepted.
-const MinKeyBytes = 16
-
-// ErrDevKey is wrapped by PseudonymKey when it falls back to DevKey.
-var ErrDevKey = errors.New("pseudonym key unset: using the public development key")
+// DevKey is the public development pseudonym key (config.DevPseudonymKey): anyone can
+// recompute pseudonyms made with it. For tests, demos and benchmarks.
+const DevKey = config.DevPseudonymKey
 
 // Key is the secret pseudonym key. It prints, logs and marshals as <secret>, whatever the
 // verb, so that it cannot leak through a log line or an error.
@@ -54,32 +39,6 @@ func (Key) GoString() string             { return redacted }
 func (Key) Format(f fmt.State, _ rune)   { f.Write([]byte(redacted)) }
 func (Key) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 func (Key) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
-
-// PseudonymKey reads the secret key from the file pseudonym.key_file names, or else from
-// the environment variable pseudonym.key_env names; never from the config itself. When
-// neither is set it returns DevKey and an error wrapping ErrDevKey; the caller decides
-// whether to refuse or to warn.
-func PseudonymKey(cfg config.Pseudonym) (Key, error) {
-	var v, from string
-	switch {
-	case cfg.KeyFile != "":
-		b, err := os.ReadFile(cfg.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("pseudonym.key_file: %w", err)
-		}
-		v, from = strings.TrimRight(string(b), "\r\n"), cfg.KeyFile
-	default:
-		var ok bool
-		if v, ok = os.LookupEnv(cfg.KeyEnv); !ok || v == "" {
-			return Key(DevKey), fmt.Errorf("$%s: %w", cfg.KeyEnv, ErrDevKey)
-		}
-		from = "$" + cfg.KeyEnv
-	}
-	if len(v) < MinKeyBytes {
-		return nil, fmt.Errorf("pseudonym key in %s: %d bytes, want at least %d", from, len(v), MinKeyBytes)
-	}
-	return Key(v), nil
-}
 
 // Minimizer turns raw records into Events. It is not safe for concurrent use: give each
 // goroutine its own.

@@ -1,4 +1,4 @@
-package pipeline
+package cloak
 
 import (
 	"bufio"
@@ -16,8 +16,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/segmentio/kafka-go"
 
 	"github.com/geocloak/geocloak/config"
 )
@@ -47,23 +45,12 @@ type EvalOptions struct {
 	Progress func(Progress)
 	// Partitions, when > 0, judges lateness as the stream does on a raw topic of that
 	// many partitions keyed by user: each check-in against the watermark of its own
-	// partition, chosen by Partitioner from the user id. 0 judges it on the file as a
-	// whole.
+	// partition, Partition(user id), which must be in [0, Partitions): the producer's
+	// partitioner (pipeline.Partitioner gives those of Kafka clients). 0 judges it on the
+	// file as a whole.
 	Partitions int
-	// Partitioner is the producer's: crc32 (librdkafka, kcat), murmur2 (Java clients) or
-	// fnv1a (kafka-go's Hash, Sarama).
-	Partitioner string
+	Partition  func(userID []byte) int
 }
-
-// Partitioners a raw topic may have been written with, by name.
-var partitioners = map[string]kafka.Balancer{
-	"crc32":   kafka.CRC32Balancer{Consistent: true},
-	"murmur2": kafka.Murmur2Balancer{Consistent: true},
-	"fnv1a":   &kafka.Hash{},
-}
-
-// Partitioners lists the names EvalOptions.Partitioner accepts.
-func Partitioners() []string { return []string{"crc32", "murmur2", "fnv1a"} }
 
 // Progress of a running evaluation.
 type Progress struct {
@@ -142,16 +129,15 @@ func Evaluate(ctx context.Context, in io.Reader, opt EvalOptions, out Output) (*
 	}
 	var part func(user []byte) int32
 	if opt.Partitions > 0 {
-		b, ok := partitioners[opt.Partitioner]
-		if !ok {
-			return nil, fmt.Errorf("partitioner %q: want one of %s", opt.Partitioner, strings.Join(Partitioners(), ", "))
-		}
-		ps := make([]int, opt.Partitions)
-		for i := range ps {
-			ps[i] = i
+		if opt.Partition == nil {
+			return nil, errors.New("evaluate: Partitions without a Partition function")
 		}
 		part = func(user []byte) int32 {
-			return int32(b.Balance(kafka.Message{Key: user}, ps...))
+			p := opt.Partition(user)
+			if p < 0 || p >= opt.Partitions {
+				p = 0 // a broken partitioner; judged like partition 0 rather than crashing
+			}
+			return int32(p)
 		}
 	}
 	counted := &countingReader{r: in}

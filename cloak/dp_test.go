@@ -1,4 +1,4 @@
-package pipeline
+package cloak
 
 import (
 	"bytes"
@@ -145,7 +145,7 @@ func dpRelease(t *testing.T, lines []byte, k int) Stats {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := Evaluate(context.Background(), bytes.NewReader(lines), EvalOptions{Config: &cfg, Key: testStageKey},
+	sum, err := Evaluate(context.Background(), bytes.NewReader(lines), EvalOptions{Config: &cfg, Key: []byte("dp-test-pseudonym-key-0123456789")},
 		NewWriterOutput(NewPolicies(&cfg), nil, nil))
 	if err != nil {
 		t.Fatal(err)
