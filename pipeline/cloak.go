@@ -330,14 +330,16 @@ func (cp *cloakPartition) release(ctx context.Context, closed []*cloak.Window) e
 	s := cp.s
 	stats := make([]cloak.Stats, len(s.policies))
 	var events int64
+	// Each partner's records are gathered across windows and written a batch at a time
+	// (one write per window would cost a round trip each): a window's records are copied
+	// out of the release's buffers, reused by the next Release, into pending, which is
+	// written whenever it holds a batch, and at the end. So memory holds at most about two
+	// batches per partner, and a write returns once its records are acknowledged.
+	pending := make([]pendingRecords, len(s.policies))
+	errs := make([]error, len(s.policies))
 	for _, w := range closed {
 		events += int64(w.Len())
 		rel := cp.releaser.Release(w)
-		// Partners in parallel, each writing its records batch by batch: a batch's
-		// messages point into the release's buffers, valid until its next batch, and a
-		// write returns once they are acknowledged, so nothing is copied and a window's
-		// records are never all in memory.
-		errs := make([]error, len(rel.Partners))
 		var wg sync.WaitGroup
 		for i := range rel.Partners {
 			pr := &rel.Partners[i]
@@ -346,20 +348,23 @@ func (cp *cloakPartition) release(ctx context.Context, closed []*cloak.Window) e
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				pd := &pending[i]
 				if again {
 					// Released before a crash with noise we cannot draw again: the same
 					// records once more.
-					errs[i] = cp.write(ctx, i, prev)
-					return
-				}
-				var msgs []kafka.Message
-				for recs := pr.Records(cloak.RecordBatch); recs != nil; recs = pr.Records(cloak.RecordBatch) {
-					msgs = msgs[:0]
-					for _, r := range recs {
-						msgs = append(msgs, kafka.Message{Key: r.Key, Value: r.Value, Time: time.UnixMilli(r.Time)})
+					for _, m := range prev {
+						pd.add(m.Key, m.Value, m.Time)
 					}
-					if errs[i] = cp.write(ctx, i, msgs); errs[i] != nil {
-						return
+				} else {
+					for recs := pr.Records(cloak.RecordBatch); recs != nil; recs = pr.Records(cloak.RecordBatch) {
+						for _, r := range recs {
+							pd.add(r.Key, r.Value, time.UnixMilli(r.Time))
+						}
+						if len(pd.msgs) >= cloak.RecordBatch {
+							if errs[i] = cp.write(ctx, i, pd.take()); errs[i] != nil {
+								return
+							}
+						}
 					}
 				}
 			}()
@@ -367,10 +372,26 @@ func (cp *cloakPartition) release(ctx context.Context, closed []*cloak.Window) e
 		wg.Wait()
 		for _, err := range errs {
 			if err != nil {
-				return err // ctx ended: nothing is committed, the window is released again
+				return err // ctx ended: nothing is committed, the windows are released again
 			}
 		}
-		for i := range rel.Partners {
+	}
+	var wg sync.WaitGroup
+	for i := range pending {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = cp.write(ctx, i, pending[i].take())
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	for _, w := range closed {
+		for i := range s.policies {
 			delete(cp.ledger[i], w.Start)
 		}
 	}
@@ -393,6 +414,33 @@ func (cp *cloakPartition) release(ctx context.Context, closed []*cloak.Window) e
 	s.opt.Metrics.Windows.Set(float64(s.windows.Load()))
 	cp.log.Debug().Int("windows", len(closed)).Int64("events", events).Msg("windows released")
 	return nil
+}
+
+// pendingRecords are a partner's records waiting to be written, with their own copies of
+// key and value.
+type pendingRecords struct {
+	msgs  []kafka.Message
+	arena []byte
+	spans []int // key start, value start, value end in arena, per message
+}
+
+func (pd *pendingRecords) add(key, value []byte, t time.Time) {
+	k := len(pd.arena)
+	pd.arena = append(append(pd.arena, key...), value...)
+	pd.spans = append(pd.spans, k, k+len(key), len(pd.arena))
+	pd.msgs = append(pd.msgs, kafka.Message{Time: t})
+}
+
+// take returns the pending messages, their keys and values pointing into the arena, and
+// empties it (the slices stay valid until the next add).
+func (pd *pendingRecords) take() []kafka.Message {
+	for i := range pd.msgs {
+		k, v, e := pd.spans[3*i], pd.spans[3*i+1], pd.spans[3*i+2]
+		pd.msgs[i].Key, pd.msgs[i].Value = pd.arena[k:v:v], pd.arena[v:e:e]
+	}
+	out := pd.msgs
+	pd.msgs, pd.arena, pd.spans = nil, nil, pd.spans[:0]
+	return out
 }
 
 // write writes msgs to partner i's topic until they are acknowledged.

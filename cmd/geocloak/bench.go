@@ -151,8 +151,8 @@ func (e *env) benchKafka(ctx context.Context, cfg *config.Config, lines [][]byte
 	fmt.Fprintf(e.stdout, "kafka-go passthrough (group reader -> writer, commit every 1,000)  %8s  %s msg/s\n",
 		pass.Round(time.Millisecond), report.Thousands(int64(passRate)))
 
-	// One record per raw partition, 3 h after the data, closes every window of the data
-	// without waiting for partitions to go idle.
+	// A few records per raw partition, 3 h after the data, close every window of the
+	// data without waiting for partitions to go idle.
 	if err := closeWindows(ctx, j.conn, cfg, lines); err != nil {
 		return err
 	}
@@ -259,10 +259,14 @@ func closeWindows(ctx context.Context, conn *pipeline.Conn, cfg *config.Config, 
 	}
 	w := conn.Writer(cfg.Kafka.InputTopic, kafka.BalancerFunc(func(m kafka.Message, _ ...int) int { return m.Partition }))
 	defer w.Close()
+	// A watermark moves only when window.watermark_users distinct users reach a time:
+	// that many closers per partition.
 	var msgs []kafka.Message
 	for p := range parts {
-		rec := fmt.Sprintf(`{%q:"bench-closer-%d",%q:0.5,%q:0.5,%q:%s}`, f.UserID, p, f.Lat, f.Lng, f.Time, ts)
-		msgs = append(msgs, kafka.Message{Partition: p, Value: []byte(rec)})
+		for u := range max(1, cfg.Window.WatermarkUsers) {
+			rec := fmt.Sprintf(`{%q:"bench-closer-%d-%d",%q:0.5,%q:0.5,%q:%s}`, f.UserID, p, u, f.Lat, f.Lng, f.Time, ts)
+			msgs = append(msgs, kafka.Message{Partition: p, Value: []byte(rec)})
+		}
 	}
 	return w.WriteMessages(ctx, msgs...)
 }
