@@ -248,7 +248,7 @@ func TestCategoryTuplesRandom(t *testing.T) {
 			if !a.Released {
 				continue
 			}
-			c := a.category()
+			c := categoryOf(a)
 			if byCat[c] == nil {
 				byCat[c] = make(map[string]bool)
 			}

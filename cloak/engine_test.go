@@ -233,20 +233,10 @@ func evaluateLines(t fataler, cfg *config.Config, evs []testEvent, workers int) 
 	return res
 }
 
-type auditLine struct {
-	EventID     string  `json:"event_id"`
-	Partner     string  `json:"partner"`
-	Released    bool    `json:"released"`
-	Cell        string  `json:"cell"`
-	Res         *int    `json:"res"`
-	Category    *string `json:"category"`
-	WindowStart string  `json:"window_start"`
-	WindowEnd   string  `json:"window_end"`
-	Reason      string  `json:"reason"`
-}
+type auditLine = AuditLine
 
-// category is the audit line's category, "" for null.
-func (a auditLine) category() string {
+// categoryOf is the audit line's category, "" for null.
+func categoryOf(a auditLine) string {
 	if a.Category == nil {
 		return ""
 	}
@@ -388,7 +378,7 @@ func checkGuarantees(t *rapid.T, cfg *config.Config, evs []testEvent, got evalRe
 					}
 				}
 			}
-			if cat := a.category(); cat != "" {
+			if cat := categoryOf(a); cat != "" {
 				c := tax.Lookup(e.cat)
 				if p.Mode != config.ModeEvents || !p.Has("category") || !c.Known() || (cat != c.Leaf && cat != tax.Groups[c.Group].Name) {
 					t.Fatalf("partner %s event %s (category %q) shows %q", p.Name, e.id, e.cat, cat)
@@ -396,7 +386,7 @@ func checkGuarantees(t *rapid.T, cfg *config.Config, evs []testEvent, got evalRe
 			}
 			ck := classKey{a.WindowStart, a.Cell}
 			classMembers[ck] = append(classMembers[ck], byID[e.id])
-			tk := tupleKey{a.WindowStart, a.Cell, a.category()}
+			tk := tupleKey{a.WindowStart, a.Cell, categoryOf(a)}
 			if tupleUsers[tk] == nil {
 				tupleUsers[tk] = make(map[string]bool)
 			}
@@ -417,7 +407,7 @@ func checkGuarantees(t *rapid.T, cfg *config.Config, evs []testEvent, got evalRe
 			}
 			wantLabels := referenceLabels(tax, members, p.K, p.LDiversity)
 			for _, e := range members {
-				if got := m[e.id].category(); got != wantLabels[e.id] {
+				if got := categoryOf(m[e.id]); got != wantLabels[e.id] {
 					t.Fatalf("partner %s class %v event %s (%q): shows %q, want %q", p.Name, ck, e.id, e.cat, got, wantLabels[e.id])
 				}
 			}
@@ -446,7 +436,7 @@ func checkRecords(t *rapid.T, p config.Partner, m map[string]auditLine, evs []te
 		users[ck][e.user] = true
 		count[ck]++
 		if p.Mode == config.ModeEvents {
-			wantRecs[recKey{a.WindowStart, a.Cell, a.category()}]++
+			wantRecs[recKey{a.WindowStart, a.Cell, categoryOf(a)}]++
 		}
 	}
 	if p.Mode == config.ModeCounts {

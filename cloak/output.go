@@ -95,6 +95,22 @@ func (o *WriterOutput) Flush() error {
 	return nil
 }
 
+// AuditLine is one audit line read back (evaluate --audit): for tools and tests that
+// recompute a release from its audit. appendAudit writes exactly these keys, in this
+// order.
+type AuditLine struct {
+	EventID  string `json:"event_id"`
+	Partner  string `json:"partner"`
+	Released bool   `json:"released"`
+	Cell     string `json:"cell"` // "" when not released
+	Res      *int   `json:"res"`  // nil when not released
+	// Category is the category the record shows, nil when it shows none.
+	Category    *string `json:"category"`
+	WindowStart string  `json:"window_start"` // "" when the event had no valid time
+	WindowEnd   string  `json:"window_end"`
+	Reason      string  `json:"reason"` // "" when released
+}
+
 // appendAudit writes one audit line:
 // {"event_id","partner","released","cell","res","category","window_start","window_end","reason"}.
 // A suppressed event has an empty cell and a null res; its window is given when known.

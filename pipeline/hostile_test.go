@@ -429,18 +429,7 @@ func evaluateHostile(t testing.TB, cfg *config.Config, in io.Reader, key []byte,
 	return res
 }
 
-// auditLine is one of evaluate's audit lines, as the hostile tests read them.
-type auditLine struct {
-	EventID     string  `json:"event_id"`
-	Partner     string  `json:"partner"`
-	Released    bool    `json:"released"`
-	Cell        string  `json:"cell"`
-	Res         *int    `json:"res"`
-	Category    *string `json:"category"`
-	WindowStart string  `json:"window_start"`
-	WindowEnd   string  `json:"window_end"`
-	Reason      string  `json:"reason"`
-}
+type auditLine = cloak.AuditLine
 
 // TestHostileEvaluate runs the hostile table through evaluate: every record gets the
 // outcome the table says for every partner, with its reason; evaluate returns no error;

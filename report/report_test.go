@@ -95,15 +95,7 @@ func gunzipped(t *testing.T, b []byte) []byte {
 	return out
 }
 
-type auditLine struct {
-	EventID     string  `json:"event_id"`
-	Partner     string  `json:"partner"`
-	Released    bool    `json:"released"`
-	Cell        string  `json:"cell"`
-	Category    *string `json:"category"`
-	WindowStart string  `json:"window_start"`
-	Reason      string  `json:"reason"`
-}
+type auditLine = cloak.AuditLine
 
 type inputRecord struct {
 	User     string
