@@ -461,6 +461,9 @@ func TestReportInBrowser(t *testing.T) {
 	// chart's title and axis label are on one page (no chart split by a page break).
 	pdftotext, err := exec.LookPath("pdftotext")
 	if err != nil {
+		if os.Getenv("GEOCLOAK_REQUIRE_CHROMIUM") != "" {
+			t.Fatal("pdftotext not installed (apt-get install -y poppler-utils): the print layout must be checked")
+		}
 		t.Log("pdftotext not installed (apt-get install -y poppler-utils): print layout not checked")
 		return
 	}
