@@ -182,6 +182,9 @@ func randomPartner(t *rapid.T, r *rand.Rand, cfg *config.Config, name string) co
 	if p.Mode == config.ModeCounts && p.MaxCheckinsPerUserPerWindow > 0 && rapid.Bool().Draw(t, "dp") {
 		// A large epsilon keeps the dp target within the scenario's crowds.
 		p.DP = &config.DP{Epsilon: 10, Delta: 1e-3}
+		if !p.Has("cell") {
+			p.Fields = append([]string{"cell"}, p.Fields...) // the ledger reads dp records back by cell
+		}
 	}
 	alone := *cfg
 	alone.Partners = []config.Partner{p}
@@ -664,7 +667,7 @@ func reference(cfg *config.Config, evs []testEvent) []map[string]refOutcome {
 	for pi, p := range cfg.Partners {
 		k := p.K
 		if p.DP != nil {
-			k = DPTarget(p)
+			k = p.ClassK()
 		}
 		for _, w := range windows {
 			var cands []ev

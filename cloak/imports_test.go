@@ -24,7 +24,7 @@ var layout = []struct {
 		[]string{"github.com/segmentio/", "github.com/prometheus/", "github.com/rs/zerolog", "github.com/twmb/", "net/http",
 			"github.com/geocloak/geocloak/pipeline", "github.com/geocloak/geocloak/report", "github.com/geocloak/geocloak/synth"}},
 	{"github.com/geocloak/geocloak/config",
-		[]string{"go.yaml.in/yaml/", "golang.org/x/text/"},
+		[]string{"go.yaml.in/yaml/", "golang.org/x/text/", "github.com/google/differential-privacy/"},
 		[]string{"github.com/segmentio/", "github.com/uber/h3-go", "github.com/geocloak/geocloak/"}},
 	{"github.com/geocloak/geocloak/geo",
 		[]string{"github.com/uber/h3-go/"},

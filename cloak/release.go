@@ -2,11 +2,8 @@ package cloak
 
 import (
 	"cmp"
-	"math"
 	"slices"
 	"sync"
-
-	"github.com/google/differential-privacy/go/v3/noise"
 
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
@@ -46,18 +43,13 @@ type Policy struct {
 	kGen int
 }
 
-// DPMargin is how many standard deviations of the noise a dp partner's classes are
-// built above the noisy-count threshold: a class of that size passes it with
-// probability 1 - exp(-margin·√2)/2 (Laplace noise), about 97.0% at 2.
-const DPMargin = 2
-
 // NewPolicies compiles the partner policies of a validated configuration.
 func NewPolicies(cfg *config.Config) []*Policy {
 	tax := cfg.Taxonomy()
 	out := make([]*Policy, len(cfg.Partners))
 	for i, p := range cfg.Partners {
 		pol := &Policy{Partner: p, partitionRes: cfg.PartitionResolution, tax: tax,
-			suppress: make(map[string]bool), release: make(map[int]bool), kGen: p.K}
+			suppress: make(map[string]bool), release: make(map[int]bool), kGen: p.ClassK()}
 		for _, f := range p.Fields {
 			pol.fields |= fieldBit[f]
 		}
@@ -71,45 +63,9 @@ func NewPolicies(cfg *config.Config) []*Policy {
 				}
 			}
 		}
-		if p.DP != nil {
-			pol.kGen = max(p.K, DPTarget(p))
-		}
 		out[i] = pol
 	}
 	return out
-}
-
-// DPThreshold is the smallest noisy user count a dp partner's class must reach to be
-// released: the library's threshold for delta (Laplace, L0 = the per-user cap, L∞ = 1,
-// ε/2) on top of k, as PreThresholdedResult applies it. 0 without dp.
-func DPThreshold(p config.Partner) int {
-	if p.DP == nil || p.MaxCheckinsPerUserPerWindow < 1 {
-		return 0
-	}
-	t, err := noise.Laplace().Threshold(int64(p.MaxCheckinsPerUserPerWindow), 1, p.DP.Epsilon/2, 0, p.DP.Delta)
-	if err != nil {
-		return math.MaxInt32 // parameters are validated; never release on an error
-	}
-	return int(math.Ceil(t)) + p.K - 1
-}
-
-// DPNoiseSD is the standard deviation of a dp partner's noisy user count.
-func DPNoiseSD(p config.Partner) float64 {
-	if p.DP == nil {
-		return 0
-	}
-	return math.Sqrt2 * float64(p.MaxCheckinsPerUserPerWindow) / (p.DP.Epsilon / 2)
-}
-
-// DPTarget is the number of distinct users a dp partner's classes are built for: the
-// threshold plus DPMargin standard deviations of the noise. Building classes for k alone
-// made most of them fail the threshold, so that raising k released more; with the
-// target, raising k raises the target and never releases more.
-func DPTarget(p config.Partner) int {
-	if p.DP == nil {
-		return p.K
-	}
-	return DPThreshold(p) + int(math.Ceil(DPMargin*DPNoiseSD(p)))
 }
 
 // KGen is the number of distinct users the policy's classes are built for.

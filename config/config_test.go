@@ -128,7 +128,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 }
 
 func TestDefaultsApply(t *testing.T) {
-	cfg, err := Parse([]byte("window: {size: 30m}\npartners:\n  - {name: a, topic: t.a, mode: counts}\n  - {name: b, topic: t.b, k: 25}\n"))
+	cfg, err := Parse([]byte("window: {size: 30m}\npartners:\n  - {name: a, topic: t.a, mode: counts}\n  - {name: b, topic: t.b}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestDefaultsApply(t *testing.T) {
 	if !reflect.DeepEqual(a.Fields, DefaultFields(ModeCounts)) {
 		t.Errorf("counts partner fields = %v", a.Fields)
 	}
-	if b.K != 25 || b.MaxCheckinsPerUserPerWindow != 1 || !reflect.DeepEqual(b.Fields, DefaultFields(ModeEvents)) {
+	if b.K != 10 || b.MaxCheckinsPerUserPerWindow != 1 || !reflect.DeepEqual(b.Fields, DefaultFields(ModeEvents)) {
 		t.Errorf("partner b = %+v", b)
 	}
 	if cfg.Input.Fields.Time != "ts" || cfg.Kafka.InputTopic != "checkins.raw" {
@@ -163,5 +163,20 @@ func TestLoadMissingFile(t *testing.T) {
 	_, err := Load("testdata/does-not-exist.yaml")
 	if err == nil || !strings.Contains(err.Error(), "read config") {
 		t.Fatalf("error = %v", err)
+	}
+}
+
+// Partners that differ only in how they present one release, and a dp partner at one
+// resolution, form a valid set.
+func TestPartnerSetAccepted(t *testing.T) {
+	cfg, err := Load("testdata/partner_set_dp.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cfg.Partners[3]; !d.StrictDP() || d.ClassK() != d.K {
+		t.Errorf("partner d: StrictDP %v, ClassK %d, want true and k=%d", d.StrictDP(), d.ClassK(), d.K)
+	}
+	if a := cfg.Partners[0]; a.StrictDP() || a.ClassK() != 10 {
+		t.Errorf("partner a: StrictDP %v, ClassK %d", a.StrictDP(), a.ClassK())
 	}
 }

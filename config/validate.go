@@ -408,6 +408,9 @@ func (c *Config) validatePolicy(v *validator, p *Partner, path string) {
 		case p.MaxCheckinsPerUserPerWindow < 1:
 			v.add(path+".max_checkins_per_user_per_window", p.MaxCheckinsPerUserPerWindow,
 				"must be >= 1 with dp: a user's contribution per window must be bounded")
+		case !p.Has("cell"):
+			v.add(path+".fields", fmt.Sprintf("%q", p.Fields), "must hold cell with dp: after a restart the stream "+
+				"reads a dp partner's records back by their cell to re-release the same noisy values")
 		}
 		if !(d.Epsilon > 0 && d.Epsilon <= MaxEpsilon) {
 			v.add(path+".dp.epsilon", d.Epsilon, "must be in (0, %g]", MaxEpsilon)
@@ -435,24 +438,22 @@ func (c *Config) sensitiveIDs() []string {
 }
 
 // validatePartnerSet refuses partner sets whose releases a coalition of partners could
-// subtract from one another to isolate groups of fewer than k check-ins (G3). Partners
-// release independently (one partner's policy never changes another's records), so the
-// rule is on the policies:
-//   - greedy releases a group as soon as it reaches k, stranding remainders that another
-//     policy places elsewhere: it may only be the single partner;
-//   - maximal releases every eligible check-in of each min_resolution cell that holds k
-//     users, so two maximal partners release the same check-ins of a cell whenever both
-//     release it, and their totals in any cell neither generalizes past agree, if they
-//     agree on what is eligible and on the cells totals are taken over: min_resolution,
-//     the per-user cap and the suppressed categories. This holds for dp partners too:
-//     their noise hides little when epsilon is large, so their true totals must agree;
-//   - user counts (counts mode) add up across classes only when a user has one check-in
-//     per window: next to another partner, a partner that releases users needs a cap of
-//     1, or the finer classes of one partner minus the user count of the other tell how
-//     many people checked in in two cells;
-//   - partners that release categories split classes into category tuples: two such
-//     partners must build the same classes (k and max_resolution too), or a tuple of one
-//     minus a tuple of the other could be fewer than k check-ins.
+// combine to isolate groups of fewer than k check-ins (G3). Partners release
+// independently (one partner's policy never changes another's records), so the rule is
+// on the policies: partners of one stream are views of one release. They share its
+// class layout, everything that decides which check-ins form which classes: the
+// generalization (greedy, which strands remainders, only for a single partner), k (a dp
+// partner's classes are built for its noisy threshold plus a margin: that number),
+// max_resolution and min_resolution, the per-user cap and the suppressed categories.
+// Different layouts give different classes over the same check-ins, and the lower
+// bounds one partner's classes set inside a cell, minus the exact totals of another's,
+// can pin a region down to one person. They may differ in mode, fields and
+// l_diversity, which only present the same classes.
+//
+// A partner with dp at one resolution (max_resolution = min_resolution) and epsilon at
+// most StrictDPEpsilon per window is exempt from sharing k and max_resolution: its
+// classes are the min_resolution cells that pass the library's noisy threshold, which
+// the dp guarantee covers (pre-threshold k included); it still shares the rest.
 func (c *Config) validatePartnerSet(v *validator) {
 	if len(c.Partners) < 2 {
 		return
@@ -463,32 +464,38 @@ func (c *Config) validatePartnerSet(v *validator) {
 				"next to another partner, the two releases differ by groups of fewer than k check-ins that colluding "+
 				"partners can subtract; use maximal (the default)")
 		}
-		if p.Mode == ModeCounts && p.Has("users") && p.MaxCheckinsPerUserPerWindow != 1 {
-			v.add(fmt.Sprintf("partners[%d].max_checkins_per_user_per_window", i), p.MaxCheckinsPerUserPerWindow,
-				"must be 1 for a partner that releases users next to other partners: with several check-ins per user, "+
-					"user counts do not add up across classes, and another partner's finer classes minus this user count "+
-					"tell how many people checked in in two cells (or leave users out of fields)")
-		}
 	}
-	c.mustShare(v, func(p *Partner) bool { return true },
-		"partners of one stream must share it, or two of them could subtract one release from the other "+
-			"and count check-ins in places with fewer than k users (dp partners too: large epsilon hides little)",
-		[]shared{
-			{"min_resolution", func(a, b *Partner) bool { return a.MinResolution == b.MinResolution }, func(p *Partner) any { return p.MinResolution }},
-			{"max_checkins_per_user_per_window", func(a, b *Partner) bool { return a.MaxCheckinsPerUserPerWindow == b.MaxCheckinsPerUserPerWindow },
-				func(p *Partner) any { return p.MaxCheckinsPerUserPerWindow }},
-			{"suppress_categories", func(a, b *Partner) bool { return sameSet(a.SuppressCategories, b.SuppressCategories) },
-				func(p *Partner) any { return fmt.Sprintf("%q", p.SuppressCategories) }},
-			{"release_sensitive_groups", func(a, b *Partner) bool { return sameSet(a.ReleaseSensitiveGroups, b.ReleaseSensitiveGroups) },
-				func(p *Partner) any { return fmt.Sprintf("%q", p.ReleaseSensitiveGroups) }},
-		})
-	c.mustShare(v, func(p *Partner) bool { return p.Mode == ModeEvents && p.Has("category") },
-		"partners that release category must build the same classes, or a category tuple of one minus a tuple of "+
-			"the other could be fewer than k check-ins (leave category out of one of them)",
-		[]shared{
-			{"k", func(a, b *Partner) bool { return a.K == b.K }, func(p *Partner) any { return p.K }},
-			{"max_resolution", func(a, b *Partner) bool { return a.MaxResolution == b.MaxResolution }, func(p *Partner) any { return p.MaxResolution }},
-		})
+	const why = "partners of one stream must build the same classes, or colluding partners could combine " +
+		"their releases to isolate fewer than k check-ins (they may differ in mode, fields and l_diversity)"
+	c.mustShare(v, func(p *Partner) bool { return true }, why, []shared{
+		{"min_resolution", func(a, b *Partner) bool { return a.MinResolution == b.MinResolution }, func(p *Partner) any { return p.MinResolution }},
+		{"max_checkins_per_user_per_window", func(a, b *Partner) bool { return a.MaxCheckinsPerUserPerWindow == b.MaxCheckinsPerUserPerWindow },
+			func(p *Partner) any { return p.MaxCheckinsPerUserPerWindow }},
+		{"suppress_categories", func(a, b *Partner) bool { return sameSet(a.SuppressCategories, b.SuppressCategories) },
+			func(p *Partner) any { return fmt.Sprintf("%q", p.SuppressCategories) }},
+		{"release_sensitive_groups", func(a, b *Partner) bool { return sameSet(a.ReleaseSensitiveGroups, b.ReleaseSensitiveGroups) },
+			func(p *Partner) any { return fmt.Sprintf("%q", p.ReleaseSensitiveGroups) }},
+	})
+	c.mustShare(v, func(p *Partner) bool { return !p.StrictDP() }, why+"; only a dp partner at one resolution "+
+		"(max_resolution = min_resolution) with epsilon <= "+fmt.Sprint(StrictDPEpsilon)+" may differ in these", []shared{
+		{"k", func(a, b *Partner) bool { return a.ClassK() == b.ClassK() }, func(p *Partner) any {
+			if p.ClassK() != p.K {
+				return fmt.Sprintf("%d (dp over several resolutions: classes built for %d users)", p.K, p.ClassK())
+			}
+			return p.K
+		}},
+		{"max_resolution", func(a, b *Partner) bool { return a.MaxResolution == b.MaxResolution }, func(p *Partner) any { return p.MaxResolution }},
+	})
+}
+
+// StrictDPEpsilon is the largest epsilon per window of a dp partner at one resolution
+// that may build other classes than its neighbours: beyond it the noise hides too little.
+const StrictDPEpsilon = 1.0
+
+// StrictDP reports whether p is a dp partner whose class layout the dp guarantee covers:
+// one resolution, epsilon at most StrictDPEpsilon.
+func (p *Partner) StrictDP() bool {
+	return p.DP != nil && p.MaxResolution == p.MinResolution && p.DP.Epsilon <= StrictDPEpsilon
 }
 
 // shared is a partner key that a set of partners must agree on.

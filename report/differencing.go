@@ -22,8 +22,11 @@ import (
 // than k, at a place and time no release showed with k users. The same holds per category
 // shown, for two partners that release categories, and for user counts (counts mode
 // with users): summed over one partner's classes inside c and compared with the other's
-// users (or, without them, its check-ins), a difference counts people with check-ins in
-// two classes. Partners with dp are left out: their counts are noisy, nothing can be
+// users (or, without them but with a cap of 1, its check-ins), a difference counts
+// people with check-ins in two classes. The check counts differences of totals; the
+// lower bounds that one partner's classes set inside a cell another partner releases
+// whole are an attack it does not count: config check refuses every pair that could
+// build different classes, and the report says which compared pairs could. Partners with dp are left out: their counts are noisy, nothing can be
 // subtracted exactly.
 //
 // config check refuses the partner sets for which this can happen; the report computes
@@ -149,7 +152,9 @@ const (
 	userTotal
 )
 
-func newTotals(classes []diffClass, minRes, floor int) *totals {
+// newTotals sums a partner's classes; userStandIn: the partner releases no user counts
+// but a cap of 1, so that its check-ins per class are its users.
+func newTotals(classes []diffClass, minRes, floor int, userStandIn bool) *totals {
 	t := &totals{classAt: make(map[geo.Cell]bool), sum: make(map[geo.Cell]map[total]int), minRes: minRes}
 	for _, c := range classes {
 		t.classAt[c.cell] = true
@@ -163,8 +168,8 @@ func newTotals(classes []diffClass, minRes, floor int) *totals {
 			m[total{kind: checkinTotal}] += c.checkins
 			if c.users >= 0 {
 				m[total{kind: userTotal}] += c.users
-			} else {
-				m[total{kind: userTotal}] += c.checkins // what a user count would be compared with
+			} else if userStandIn {
+				m[total{kind: userTotal}] += c.checkins // what a user count is compared with
 			}
 			for l, n := range c.labels {
 				if l != "" {
@@ -187,8 +192,14 @@ func (t *totals) closed(c geo.Cell) bool {
 }
 
 func diffPair(a, b int, pa, pb config.Partner, ca, cb []diffClass) DiffPair {
+	// User counts are compared when one partner releases them and the other does too,
+	// or has a cap of 1 (its check-ins are then its users). Without a cap, one partner's
+	// users and the other's check-ins differ by the repeat check-ins of each class, which
+	// the counts partner's own users and checkins tell already.
+	hasA, hasB := len(ca) > 0 && ca[0].users >= 0, len(cb) > 0 && cb[0].users >= 0
+	standA, standB := !hasA && pa.MaxCheckinsPerUserPerWindow == 1, !hasB && pb.MaxCheckinsPerUserPerWindow == 1
 	res := DiffPair{A: a, B: b, Categories: len(ca) > 0 && ca[0].labels != nil && len(cb) > 0 && cb[0].labels != nil,
-		Users: len(ca) > 0 && ca[0].users >= 0 || len(cb) > 0 && cb[0].users >= 0}
+		Users: (hasA || hasB) && (hasA || standA) && (hasB || standB)}
 	k := min(pa.K, pb.K)
 	// Totals of coarser cells are sums of finer ones, with signs that can cancel: every
 	// level is compared, down to the coarsest.
@@ -212,7 +223,7 @@ func diffPair(a, b int, pa, pb config.Partner, ca, cb []diffClass) DiffPair {
 	}
 	slices.Sort(windows)
 	for _, w := range windows {
-		ta, tb := newTotals(wa[w], pa.MinResolution, floor), newTotals(wb[w], pb.MinResolution, floor)
+		ta, tb := newTotals(wa[w], pa.MinResolution, floor, standA), newTotals(wb[w], pb.MinResolution, floor, standB)
 		cells := make(map[geo.Cell]bool)
 		for c := range ta.sum {
 			cells[c] = true

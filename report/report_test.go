@@ -777,9 +777,9 @@ func TestSweepConfiguredFromSummary(t *testing.T) {
 			}
 		}
 	}
-	// Each partner's configured point, plus the grid points (10, 9..5, 1h) of acme-ads and
-	// (20, 8..5, 1h) of metro-insights.
-	if same != len(cfg.Partners)+2 {
-		t.Errorf("%d points with the configured settings, want %d", same, len(cfg.Partners)+2)
+	// Each partner's configured point, plus its grid point (10, 9..5, 1h): the three
+	// partners share their settings.
+	if same != 2*len(cfg.Partners) {
+		t.Errorf("%d points with the configured settings, want %d", same, 2*len(cfg.Partners))
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/geocloak/geocloak/cloak"
 	"github.com/geocloak/geocloak/config"
 	"github.com/geocloak/geocloak/geo"
 	"github.com/geocloak/geocloak/report"
@@ -72,9 +71,21 @@ func (e *env) configCheck(args []string) error {
 		fmt.Fprintf(w, "\npartner %s -> topic %s\n", p.Name, p.Topic)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "  mode\t%s\n", p.Mode)
-		fmt.Fprintf(tw, "  k\t%d distinct users behind every released tuple (window, cell, resolution, category as shown)\n", p.K)
-		fmt.Fprintf(tw, "  resolutions\t%d (%s km² avg) down to %d (%s km² avg); coarser than that: suppressed\n",
-			p.MaxResolution, report.AreaText(geo.AvgAreaKm2(p.MaxResolution)), p.MinResolution, report.AreaText(geo.AvgAreaKm2(p.MinResolution)))
+		switch {
+		case p.Mode == config.ModeEvents && p.Has("category"):
+			fmt.Fprintf(tw, "  k\t%d distinct users behind every released tuple (window, cell, resolution, category as shown)\n", p.K)
+		case p.Mode == config.ModeEvents:
+			fmt.Fprintf(tw, "  k\t%d distinct users behind every released class (window, cell, resolution)\n", p.K)
+		default:
+			fmt.Fprintf(tw, "  k\t%d distinct users behind every released count (window, cell, resolution)\n", p.K)
+		}
+		if p.MaxResolution == p.MinResolution {
+			fmt.Fprintf(tw, "  resolutions\t%d (%s km² avg) only; check-ins of cells with fewer users: suppressed\n",
+				p.MinResolution, report.AreaText(geo.AvgAreaKm2(p.MinResolution)))
+		} else {
+			fmt.Fprintf(tw, "  resolutions\t%d (%s km² avg) down to %d (%s km² avg); coarser than that: suppressed\n",
+				p.MaxResolution, report.AreaText(geo.AvgAreaKm2(p.MaxResolution)), p.MinResolution, report.AreaText(geo.AvgAreaKm2(p.MinResolution)))
+		}
 		fmt.Fprintf(tw, "  fields\t%s\n", strings.Join(p.Fields, ", "))
 		if p.Mode == config.ModeEvents && p.Has("category") {
 			fmt.Fprintf(tw, "  categories\ta record shows its category, else its group, when %d users of its class share it; else none\n", p.K)
@@ -94,8 +105,12 @@ func (e *env) configCheck(args []string) error {
 		fmt.Fprintf(tw, "  generalization\t%s\n", p.Generalization)
 		if d := p.DP; d != nil {
 			fmt.Fprintf(tw, "  differential privacy\tε=%g, δ=%g per user, window and partition cell; Laplace noise on users (ε/2) and checkins (ε/2)\n", d.Epsilon, d.Delta)
-			fmt.Fprintf(tw, "  dp threshold\ta class needs k=%d true users and a noisy user count >= %d (noise sd %.1f); classes are built for %d users\n",
-				p.K, cloak.DPThreshold(p), cloak.DPNoiseSD(p), cloak.DPTarget(p))
+			built := "one resolution: classes are the cells of k users"
+			if p.ClassK() != p.K {
+				built = fmt.Sprintf("classes are built for %d users (threshold + %d noise sd)", p.ClassK(), config.DPMargin)
+			}
+			fmt.Fprintf(tw, "  dp threshold\ta class needs k=%d true users and a noisy user count >= %d (noise sd %.1f); %s\n",
+				p.K, p.DPThreshold(), p.DPNoiseSD(), built)
 			perDay := float64(24*time.Hour) / float64(cfg.Window.Size.D())
 			fmt.Fprintf(tw, "  dp budget per day\tε=%.3g, δ=%.2g for a user active in all %.0f windows of a day in one partition cell "+
 				"(basic composition); more for a user in several partition cells\n", d.Epsilon*perDay, d.Delta*perDay, perDay)

@@ -264,7 +264,8 @@ func TestConfigCheck(t *testing.T) {
 	for _, want := range []string{
 		"config ../../testdata/city.yaml: valid",
 		"partner acme-ads -> topic sanitized.acme-ads",
-		"k                      20 distinct users",
+		"k                      10 distinct users behind every released tuple",
+		"k                      10 distinct users behind every released count (window, cell, resolution)",
 		"l-diversity            off",
 		"categories             a record shows its category, else its group, when 10 users of its class share it",
 		"sensitive groups (suppressed unless a partner opts in): addiction, sexual, health, religion, death, children, residence, politics",
@@ -277,7 +278,8 @@ func TestConfigCheck(t *testing.T) {
 	}
 }
 
-// config check prints the dp threshold and the daily budget of a dp partner.
+// config check prints the dp threshold, the class target and the daily budget of a dp
+// partner.
 func TestConfigCheckDP(t *testing.T) {
 	stdout, _, err := geocloak(t, "config", "check", "../../config/example.yaml")
 	if err != nil {
@@ -285,12 +287,26 @@ func TestConfigCheckDP(t *testing.T) {
 	}
 	for _, want := range []string{
 		"differential privacy   ε=1, δ=1e-06 per user, window and partition cell",
-		"a class needs k=20 true users and a noisy user count >= 47 (noise sd 2.8); classes are built for 53 users",
+		"a class needs k=20 true users and a noisy user count >= 47 (noise sd 2.8); one resolution: classes are the cells of k users",
+		"resolutions            5 (253 km² avg) only",
 		"dp budget per day      ε=24, δ=2.4e-05",
 		"generalization         maximal",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("config check output lacks %q:\n%s", want, stdout)
 		}
+	}
+	// A dp partner over several resolutions builds its classes for the threshold plus
+	// a margin.
+	multi := filepath.Join(t.TempDir(), "dp.yaml")
+	if err := os.WriteFile(multi, []byte("partners:\n  - {name: m, topic: t.m, mode: counts, k: 20, max_resolution: 8, dp: {epsilon: 1, delta: 1e-6}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _, err = geocloak(t, "config", "check", multi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "noisy user count >= 47 (noise sd 2.8); classes are built for 53 users (threshold + 2 noise sd)"; !strings.Contains(stdout, want) {
+		t.Errorf("config check output lacks %q:\n%s", want, stdout)
 	}
 }

@@ -499,11 +499,12 @@ func TestReportInBrowser(t *testing.T) {
 func dpConfig(t *testing.T) string {
 	t.Helper()
 	cfg := string(must(os.ReadFile(cityConfig)))
-	const anchor = "    mode: counts\n    k: 20\n"
+	// A dp partner at one resolution (epsilon <= 1) may build classes of its own.
+	const anchor = "    mode: counts\n    k: 10\n    max_resolution: 9\n"
 	if !strings.Contains(cfg, anchor) {
-		t.Fatalf("%s has no counts partner with k 20 to add dp to", cityConfig)
+		t.Fatalf("%s has no counts partner with k 10 and max_resolution 9 to add dp to", cityConfig)
 	}
-	cfg = strings.Replace(cfg, anchor, anchor+"    dp: {epsilon: 0.5, delta: 1e-3}\n", 1)
+	cfg = strings.Replace(cfg, anchor, "    mode: counts\n    k: 10\n    max_resolution: 5\n    dp: {epsilon: 0.5, delta: 1e-3}\n", 1)
 	path := filepath.Join(t.TempDir(), "dp.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

@@ -61,8 +61,13 @@ func printSummary(w io.Writer, cfg *config.Config, s *cloak.Summary) {
 			}
 		}
 		if pol.DP != nil {
-			fmt.Fprintf(w, "  %-32s %d distinct users (threshold %d + %d noise sd)\n", "dp classes built for",
-				p.Policy.KGen(), cloak.DPThreshold(pol.Partner), cloak.DPMargin)
+			if pol.MaxResolution == pol.MinResolution {
+				fmt.Fprintf(w, "  %-32s %d distinct users (one resolution; noisy threshold %d)\n", "dp classes built for",
+					p.Policy.KGen(), pol.Partner.DPThreshold())
+			} else {
+				fmt.Fprintf(w, "  %-32s %d distinct users (threshold %d + %d noise sd)\n", "dp classes built for",
+					p.Policy.KGen(), pol.Partner.DPThreshold(), config.DPMargin)
+			}
 			row("of below_k: under the dp threshold", p.DPDropped, report.Percent(p.DPDropped, p.In))
 			fmt.Fprintf(w, "  %-32s ε=%g per window (users ε/2, checkins ε/2), δ=%g; counts are noisy\n", "differential privacy", pol.DP.Epsilon, pol.DP.Delta)
 		}
