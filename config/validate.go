@@ -488,6 +488,14 @@ func (c *Config) validatePartnerSet(v *validator) {
 	})
 }
 
+// SameClasses reports whether two partners build the same classes of the same check-ins:
+// they agree on everything validatePartnerSet makes partners of one stream share.
+func SameClasses(a, b *Partner) bool {
+	return a.Generalization == b.Generalization && a.ClassK() == b.ClassK() && a.MaxResolution == b.MaxResolution &&
+		a.MinResolution == b.MinResolution && a.MaxCheckinsPerUserPerWindow == b.MaxCheckinsPerUserPerWindow &&
+		sameSet(a.SuppressCategories, b.SuppressCategories) && sameSet(a.ReleaseSensitiveGroups, b.ReleaseSensitiveGroups)
+}
+
 // StrictDPEpsilon is the largest epsilon per window of a dp partner at one resolution
 // that may build other classes than its neighbours: beyond it the noise hides too little.
 const StrictDPEpsilon = 1.0

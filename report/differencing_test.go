@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -153,7 +154,27 @@ func TestDifferencingZeroWhenAccepted(t *testing.T) {
 		if _, err := synth.Generate(sc, &in); err != nil {
 			t.Fatal(err)
 		}
-		for _, d := range differencing(t, &cfg, in.Bytes()) {
+		dc := NewDiffCollector(len(cfg.Partners), nil)
+		if _, err := cloak.Evaluate(context.Background(), bytes.NewReader(in.Bytes()),
+			cloak.EvalOptions{Config: &cfg, Key: testKey, Now: testNow}, dc); err != nil {
+			t.Fatal(err)
+		}
+		// Partners of one layout receive the same classes (cell, window, check-ins),
+		// whatever they show of them: nothing is left to subtract, bound or intersect.
+		layout := func(p int) []string {
+			var out []string
+			for _, c := range dc.classes[p] {
+				out = append(out, fmt.Sprintf("%d/%v/%d", c.start, c.cell, c.checkins))
+			}
+			slices.Sort(out)
+			return out
+		}
+		for p := 1; p < len(cfg.Partners); p++ {
+			if cfg.Partners[p].DP == nil && !slices.Equal(layout(0), layout(p)) {
+				t.Fatalf("accepted partners p0 and p%d receive different classes\n%+v", p, cfg.Partners)
+			}
+		}
+		for _, d := range dc.Differencing(&cfg) {
 			if d.Groups != 0 {
 				t.Fatalf("accepted partners %s and %s: %d groups (smallest %d) derivable over %d places\n%+v",
 					cfg.Partners[d.A].Name, cfg.Partners[d.B].Name, d.Groups, d.Smallest, d.Cells, cfg.Partners)
@@ -196,5 +217,24 @@ func TestDifferencingUsers(t *testing.T) {
 	cfg.Partners = []config.Partner{fine, coarse}
 	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "partners[1].max_resolution: 7 differs from partners[0] (9)") {
 		t.Errorf("config check: %v", err)
+	}
+}
+
+// A pair that builds different classes (evaluate --alternatives compares such policies)
+// is never reported safe: the check does not count the lower-bounds attack.
+func TestDiffRowsDifferentClasses(t *testing.T) {
+	cfg := config.Default()
+	a, b := config.DefaultPartner(), config.DefaultPartner()
+	a.Name, b.Name = "a", "b"
+	cfg.Partners = []config.Partner{a, b}
+	r := &Report{Config: &cfg, Differencing: []DiffPair{{A: 0, B: 1, Cells: 3}}}
+	rows, _ := diffRows(r)
+	if len(rows) != 1 || rows[0].Bad || !strings.Contains(rows[0].Note, "same classes") {
+		t.Errorf("one layout: %+v", rows)
+	}
+	cfg.Partners[1].K = 20
+	rows, _ = diffRows(r)
+	if len(rows) != 1 || !rows[0].Bad || !strings.Contains(rows[0].Note, "lower bounds") {
+		t.Errorf("k 10 and 20: %+v", rows)
 	}
 }

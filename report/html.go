@@ -284,10 +284,15 @@ func diffRows(r *Report) ([]diffRow, string) {
 		if d.Categories {
 			what = "totals per place and per category shown"
 		}
-		if d.Groups > 0 {
+		switch {
+		case d.Groups > 0:
 			row.Note = fmt.Sprintf("%s compared; the smallest group derived has %d check-ins: this set of partners is one config check refuses", what, d.Smallest)
-		} else {
-			row.Note = what + " compared: nothing below k can be derived"
+		case !config.SameClasses(&a, &b):
+			row.Note = what + " compared, no difference below k; but the two build different classes, and the lower bounds " +
+				"one's classes set inside a place the other releases whole are not counted here: config check refuses the pair"
+			row.Bad = true
+		default:
+			row.Note = what + " compared: the two receive the same classes, nothing below k can be derived"
 		}
 		rows = append(rows, row)
 	}
