@@ -141,7 +141,7 @@ func BenchmarkRelease(b *testing.B) {
 	for _, gen := range []string{config.Greedy, config.Maximal} {
 		b.Run(gen, func(b *testing.B) {
 			cfg.Partners[0].Generalization = gen
-			r := NewReleaser(NewPolicies(cfg))
+			r := NewReleaser(NewPolicies(cfg), RecordKeySecret(Key(DevKey)))
 			b.ReportAllocs()
 			for b.Loop() {
 				ws := NewWindows(size, false)
@@ -201,7 +201,7 @@ func BenchmarkReleaseMillionOneCell(b *testing.B) {
 	for b.Loop() {
 		var base runtimeMem
 		base.read()
-		r := NewReleaser(pols) // a fresh one: buffers kept from an earlier round are not in base
+		r := NewReleaser(pols, RecordKeySecret(Key(DevKey))) // a fresh one: buffers kept from an earlier round are not in base
 		ws := NewWindows(time.Hour.Milliseconds(), false)
 		for i := range n {
 			ev := Event{Cell: fine, User: Pseudonym(uint64(i+1) * 0x9e3779b97f4a7c15), Time: 1_772_445_600_000 + int64(i)%3_600_000,

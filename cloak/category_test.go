@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -283,44 +284,66 @@ func categoryGroup(label string) int {
 }
 
 // A record's key tells nothing its value does not: for a policy that releases no cell,
-// the key names the class by its place in the release, never by its cell.
+// the key holds neither the cell nor the class nor the part of the stream that released
+// it, only an HMAC under the record-key secret; the same secret gives the same keys.
 func TestKeyWithoutCell(t *testing.T) {
-	for _, fields := range [][]string{{"window_start", "users"}, {"res", "window_end", "users", "checkins"}, {"cell", "users"}} {
+	opaque := regexp.MustCompile(`^p/1772409600/x[0-9a-f]{16}$`)
+	for _, tc := range []struct {
+		mode   config.Mode
+		fields []string
+	}{
+		{config.ModeCounts, []string{"window_start", "users"}}, {config.ModeCounts, []string{"res", "window_end", "users", "checkins"}},
+		{config.ModeCounts, []string{"cell", "users"}}, {config.ModeEvents, []string{"res", "window_start"}}, {config.ModeEvents, []string{"cell"}},
+	} {
 		cfg := config.Default()
 		p := config.DefaultPartner()
-		p.Name, p.Topic, p.Mode, p.K, p.Fields = "p", "t.p", config.ModeCounts, 2, fields
+		p.Name, p.Topic, p.Mode, p.K, p.Fields = "p", "t.p", tc.mode, 2, tc.fields
 		p.MaxResolution, p.MinResolution = 9, 9
 		cfg.Partners = []config.Partner{p}
 		if err := cfg.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		r := NewReleaser(NewPolicies(&cfg))
-		r.SetKeyScope("p3")
-		ws := NewWindows(3600_000, false)
-		for u, at := range []geo.Point{{Lat: 45.764, Lng: 4.8357}, {Lat: 45.764, Lng: 4.8357}, {Lat: 48.85, Lng: 2.35}, {Lat: 48.85, Lng: 2.35}} {
-			c, _ := geo.CellOf(at, cfg.CellResolution)
-			ws.Add(&Event{Cell: c, User: Pseudonym(u + 1), Time: testStart + int64(u)}, 0, int64(u), "")
-		}
-		var keys []string
-		for _, w := range ws.Close(math.MaxInt64) {
-			rel := r.Release(w)
-			for recs := rel.Partners[0].Records(10); recs != nil; recs = rel.Partners[0].Records(10) {
-				for _, rec := range recs {
-					keys = append(keys, string(rec.Key))
+		release := func(secret []byte) ([]string, *Release) {
+			r := NewReleaser(NewPolicies(&cfg), secret)
+			ws := NewWindows(3600_000, false)
+			for u, at := range []geo.Point{{Lat: 45.764, Lng: 4.8357}, {Lat: 45.764, Lng: 4.8357}, {Lat: 48.85, Lng: 2.35}, {Lat: 48.85, Lng: 2.35}} {
+				c, _ := geo.CellOf(at, cfg.CellResolution)
+				ws.Add(&Event{Cell: c, User: Pseudonym(u + 1), Time: testStart + int64(u)}, 0, int64(u), "")
+			}
+			var keys []string
+			var rel *Release
+			for _, w := range ws.Close(math.MaxInt64) {
+				rel = r.Release(w)
+				for recs := rel.Partners[0].Records(10); recs != nil; recs = rel.Partners[0].Records(10) {
+					for _, rec := range recs {
+						keys = append(keys, string(rec.Key))
+					}
 				}
 			}
-			for _, k := range keys {
-				hasCell := slices.ContainsFunc(rel.Partners[0].Classes, func(cl Class) bool { return strings.Contains(k, cl.Cell.String()) })
-				if hasCell != slices.Contains(fields, "cell") {
-					t.Errorf("fields %v: key %s names a cell: %v", fields, k, hasCell)
-				}
+			return keys, rel
+		}
+		keys, rel := release(RecordKeySecret(Key(DevKey)))
+		want := 2
+		if tc.mode == config.ModeEvents {
+			want = 4
+		}
+		if len(keys) != want || len(slices.Compact(slices.Sorted(slices.Values(keys)))) != want {
+			t.Errorf("%s %v: keys %v, want %d distinct", tc.mode, tc.fields, keys, want)
+		}
+		withCell := slices.Contains(tc.fields, "cell")
+		for _, k := range keys {
+			hasCell := slices.ContainsFunc(rel.Partners[0].Classes, func(cl Class) bool { return strings.Contains(k, cl.Cell.String()) })
+			if hasCell != withCell || opaque.MatchString(k) == withCell {
+				t.Errorf("%s %v: key %s (names a cell: %v)", tc.mode, tc.fields, k, hasCell)
 			}
 		}
-		if len(keys) != 2 || keys[0] == keys[1] {
-			t.Errorf("fields %v: keys %v, want two distinct", fields, keys)
+		again, _ := release(RecordKeySecret(Key(DevKey)))
+		other, _ := release(RecordKeySecret(Key("another deployment's pseudonym key, 32+ bytes")))
+		if !slices.Equal(keys, again) {
+			t.Errorf("%s %v: keys differ from run to run: %v, %v", tc.mode, tc.fields, keys, again)
 		}
-		if !slices.Contains(fields, "cell") && (keys[0] != "p/1772409600/p3/0" || keys[1] != "p/1772409600/p3/1") {
-			t.Errorf("fields %v: keys %v", fields, keys)
+		if !withCell && slices.ContainsFunc(keys, func(k string) bool { return slices.Contains(other, k) }) {
+			t.Errorf("%s %v: another secret gives the same keys %v", tc.mode, tc.fields, keys)
 		}
 	}
 }

@@ -55,7 +55,7 @@ func releaseClass(r *Releaser, users int) (Class, bool) {
 // The noise is present: released counts differ from the true counts, and vary.
 func TestDPNoisePresent(t *testing.T) {
 	cfg := dpPolicy(t, 5, 1, 1e-6)
-	r := NewReleaser(NewPolicies(cfg))
+	r := NewReleaser(NewPolicies(cfg), RecordKeySecret(Key(DevKey)))
 	seen := make(map[int]bool)
 	differ := 0
 	for range 200 {
@@ -82,7 +82,7 @@ func TestDPNoisePresent(t *testing.T) {
 func TestDPThresholding(t *testing.T) {
 	const k, eps, delta = 10, 1.0, 1e-3
 	cfg := dpPolicy(t, k, eps, delta)
-	r := NewReleaser(NewPolicies(cfg))
+	r := NewReleaser(NewPolicies(cfg), RecordKeySecret(Key(DevKey)))
 	// The threshold on the user count: epsilon/2, L0 = L∞ = cap = 1, plus k - 1.
 	thr, err := noise.Laplace().Threshold(1, 1, eps/2, 0, delta)
 	if err != nil {
@@ -108,7 +108,7 @@ func TestDPThresholding(t *testing.T) {
 func TestDPDistribution(t *testing.T) {
 	const eps = 1.0
 	cfg := dpPolicy(t, 5, eps, 1e-6)
-	r := NewReleaser(NewPolicies(cfg))
+	r := NewReleaser(NewPolicies(cfg), RecordKeySecret(Key(DevKey)))
 	const truth, n = 500, 20000
 	var xs []float64
 	for range n {

@@ -172,7 +172,7 @@ func Evaluate(ctx context.Context, in io.Reader, opt EvalOptions, out Output) (*
 		}()
 	}
 
-	e := newEvalEngine(cfg, opt.Partitions, opt.KeepIDs, out)
+	e := newEvalEngine(cfg, opt.Partitions, opt.KeepIDs, RecordKeySecret(opt.Key), out)
 	start := time.Now()
 	lastProgress := start
 	var engineErr error
@@ -347,7 +347,7 @@ type evalEngine struct {
 	sum      Summary
 }
 
-func newEvalEngine(cfg *config.Config, partitions int, keepIDs bool, out Output) *evalEngine {
+func newEvalEngine(cfg *config.Config, partitions int, keepIDs bool, secret []byte, out Output) *evalEngine {
 	pols := NewPolicies(cfg)
 	wms := make([]Watermark, max(1, partitions))
 	for i := range wms {
@@ -356,7 +356,7 @@ func newEvalEngine(cfg *config.Config, partitions int, keepIDs bool, out Output)
 	e := &evalEngine{
 		wms:      wms,
 		windows:  NewWindows(cfg.Window.Size.D().Milliseconds(), keepIDs),
-		releaser: NewReleaser(pols),
+		releaser: NewReleaser(pols, secret),
 		out:      out,
 	}
 	e.sum.Partners = make([]PartnerSummary, len(pols))

@@ -2,6 +2,10 @@ package cloak
 
 import (
 	"cmp"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"slices"
 	"strconv"
 	"time"
@@ -179,20 +183,12 @@ func (pr *PartnerRelease) Records(max int) []Record {
 	n := 0
 	for n < max && pr.cur.class < len(pr.order) {
 		cl := &pr.Classes[pr.order[pr.cur.class]]
-		// The key names the class by its cell, or, for a policy that releases no cell, by
-		// its place in the release (partition scope and rank): a key tells nothing the
-		// record does not.
-		prefix, keyCell := pr.keyPrefix, cl
-		if p.fields&fCell == 0 {
-			pr.keyClass = strconv.AppendInt(append(append(pr.keyClass[:0], pr.keyPrefix...), pr.keyScope...), int64(pr.cur.class), 10)
-			prefix, keyCell = pr.keyClass, nil
-		}
 		if p.Mode == config.ModeCounts {
 			users, checkins := cl.Users, cl.Checkins
 			if p.DP != nil {
 				users, checkins = cl.NoisyUsers, cl.NoisyCheckins
 			}
-			rb.record(prefix, keyCell, -1, func(b []byte) []byte {
+			rb.record(pr, cl, -1, func(b []byte) []byte {
 				return appendRecord(b, p.fields, cl, pr.start, pr.end, "", users, checkins)
 			})
 			n++
@@ -203,7 +199,7 @@ func (pr *PartnerRelease) Records(max int) []Record {
 		m := pr.members[pr.starts[c]:pr.starts[c+1]]
 		for ; pr.cur.i < len(m) && n < max; pr.cur.i++ {
 			cat := labelText(pr.labels, pr.label[m[pr.cur.i]])
-			rb.record(prefix, keyCell, pr.cur.i, func(b []byte) []byte {
+			rb.record(pr, cl, pr.cur.i, func(b []byte) []byte {
 				return appendRecord(b, p.fields, cl, pr.start, pr.end, cat, 0, 0)
 			})
 			n++
@@ -230,23 +226,42 @@ func labelText(labels []string, l int32) string {
 	return labels[l]
 }
 
-// record appends one record's key and value. The key is prefix/cell[/index] when cl is
-// given: "partner/window start in Unix s/cell[/index]"; without cl, prefix holds the class
-// part (for a policy that releases no cell: the key must not hold it either).
-func (rb *recordBuf) record(prefix []byte, cl *Class, idx int, value func([]byte) []byte) {
+// record appends one record's key and value. The key is "partner/window start in Unix
+// s/cell[/index]" (index: the record's place in its class, events mode); for a policy
+// that releases no cell, the key must not hold it either, nor the class: it is
+// "partner/window start/x" and 16 hex digits of an HMAC, under the record-key secret, of
+// the cell and index. Keys stay the same from run to run and from stream to evaluate
+// (G5), and tell nothing the record does not.
+func (rb *recordBuf) record(pr *PartnerRelease, cl *Class, idx int, value func([]byte) []byte) {
 	k := len(rb.buf)
-	rb.buf = append(rb.buf, prefix...)
-	if cl != nil {
-		rb.buf = append(rb.buf, '/')
+	rb.buf = append(rb.buf, pr.keyPrefix...)
+	rb.buf = append(rb.buf, '/')
+	if pr.mac != nil {
+		pr.macIn = binary.BigEndian.AppendUint64(pr.macIn[:0], uint64(cl.Cell))
+		pr.macIn = binary.BigEndian.AppendUint64(pr.macIn, uint64(int64(idx)))
+		pr.mac.Reset()
+		pr.mac.Write(pr.macIn)
+		var sum [sha256.Size]byte
+		rb.buf = append(rb.buf, 'x')
+		rb.buf = hex.AppendEncode(rb.buf, pr.mac.Sum(sum[:0])[:8])
+	} else {
 		rb.buf, _ = cl.Cell.AppendText(rb.buf)
-	}
-	if idx >= 0 {
-		rb.buf = append(rb.buf, '/')
-		rb.buf = strconv.AppendInt(rb.buf, int64(idx), 10)
+		if idx >= 0 {
+			rb.buf = append(rb.buf, '/')
+			rb.buf = strconv.AppendInt(rb.buf, int64(idx), 10)
+		}
 	}
 	v := len(rb.buf)
 	rb.buf = value(rb.buf)
 	rb.offs = append(rb.offs, k, v, len(rb.buf))
+}
+
+// RecordKeySecret derives the secret of the record keys of policies without cell from
+// the pseudonym key: secret too, the same for every run of one deployment.
+func RecordKeySecret(k Key) []byte {
+	m := hmac.New(sha256.New, k)
+	m.Write([]byte("geocloak record keys v1"))
+	return m.Sum(nil)
 }
 
 // appendRecord writes a partner record: only the fields the policy lists (G2), in the

@@ -2,6 +2,9 @@ package cloak
 
 import (
 	"cmp"
+	"crypto/hmac"
+	"crypto/sha256"
+	"hash"
 	"slices"
 	"sync"
 
@@ -156,7 +159,8 @@ type PartnerRelease struct {
 	labels                 []string
 	window                 *Window
 	start, end, keyPrefix  []byte
-	keyScope, keyClass     []byte // "/scope/" of keys without a cell, and one such key's class part
+	mac                    hash.Hash // keys the record keys of a policy without cell
+	macIn                  []byte
 	cur                    cursor
 	arena                  recordBuf
 }
@@ -230,22 +234,9 @@ type Releaser struct {
 	catCache map[string]config.Category // taxonomy lookups, bounded by maxInterned
 }
 
-// SetKeyScope names the part of the data a Releaser decides, for the keys of policies
-// that release no cell: the class's place in the release then stands in the key for its
-// cell, and scope keeps it apart from other releasers' classes of the same window (the
-// cloak gives its internal partition; evaluate, which decides all, nothing).
-func (r *Releaser) SetKeyScope(scope string) {
-	for i := range r.rel.Partners {
-		pr := &r.rel.Partners[i]
-		pr.keyScope = append(append(append(pr.keyScope[:0], '/'), scope...), '/')
-		if scope == "" {
-			pr.keyScope = append(pr.keyScope[:0], '/')
-		}
-	}
-}
-
-// NewReleaser returns a Releaser for policies.
-func NewReleaser(policies []*Policy) *Releaser {
+// NewReleaser returns a Releaser for policies. secret (RecordKeySecret) keys the record
+// keys of policies that release no cell.
+func NewReleaser(policies []*Policy, secret []byte) *Releaser {
 	r := &Releaser{policies: policies, catCache: make(map[string]config.Category)}
 	if len(policies) > 0 {
 		r.tax = policies[0].tax
@@ -253,8 +244,10 @@ func NewReleaser(policies []*Policy) *Releaser {
 	r.rel.Partners = make([]PartnerRelease, len(policies))
 	for i, p := range policies {
 		r.rel.Partners[i].Policy = p
+		if p.fields&fCell == 0 {
+			r.rel.Partners[i].mac = hmac.New(sha256.New, secret)
+		}
 	}
-	r.SetKeyScope("")
 	return r
 }
 

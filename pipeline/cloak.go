@@ -125,12 +125,11 @@ func (s *Cloak) partition(ctx context.Context, cl *claim, stop <-chan struct{}) 
 		p:        cl.Partition,
 		log:      s.opt.Log.With().Str("stage", "cloak").Int("partition", cl.Partition).Logger(),
 		windows:  cloak.NewWindows(cfg.Window.Size.D().Milliseconds(), false),
-		releaser: cloak.NewReleaser(s.policies),
+		releaser: cloak.NewReleaser(s.policies, cloak.RecordKeySecret(s.opt.Key)),
 		srcWM:    make(map[int32]int64),
 		released: cloak.NoWatermark,
 		minOff:   make(map[int64]int64),
 	}
-	cp.releaser.SetKeyScope("p" + strconv.Itoa(cl.Partition))
 	if meta := parseCommitMeta(cl.Metadata); meta.Released != nil {
 		cp.released = *meta.Released
 	}
@@ -539,8 +538,9 @@ func offsetAt(po kafka.PartitionOffsets) int64 {
 }
 
 // parseRecordKey reads a partner record key, "partner/window start (Unix s)/cell[/n]",
-// or for a policy without cell "partner/window start/p<internal partition>/rank[/n]", and
-// returns the window start and the internal partition that released it.
+// and returns the window start and the internal partition that released it. The opaque
+// keys of a policy without cell ("partner/window start/x<hmac>") are not read: dp
+// partners, whose records are read back, release cell.
 func parseRecordKey(key []byte, partitionRes, nInternal int) (start int64, partition int, ok bool) {
 	parts := strings.Split(string(key), "/")
 	if len(parts) < 3 {
@@ -549,10 +549,6 @@ func parseRecordKey(key []byte, partitionRes, nInternal int) (start int64, parti
 	sec, err := strconv.ParseInt(parts[1], 10, 64)
 	if err != nil {
 		return 0, 0, false
-	}
-	if p, found := strings.CutPrefix(parts[2], "p"); found {
-		n, err := strconv.Atoi(p)
-		return sec * 1000, n, err == nil
 	}
 	c, err := strconv.ParseUint(parts[2], 16, 64)
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 // StageOptions configure the streaming stages.
 type StageOptions struct {
 	Config  *config.Config
-	Key     cloak.Key // pseudonym key (ingest; cloak: partner pseudonyms)
+	Key     cloak.Key // pseudonym key (ingest: pseudonyms; cloak: the secret of record keys without cell)
 	Conn    *Conn
 	Log     zerolog.Logger
 	Metrics *Metrics

@@ -51,21 +51,18 @@ func (e *env) runJob(ctx context.Context, args []string) error {
 	}
 	logStartup(e.log, cfg, *which)
 	logWarnings(e.log, cfg)
-	var key cloak.Key
-	// The cloak stage never sees user ids: it needs no key.
-	if *which != "cloak" {
-		var secret config.Secret
-		secret, err = cfg.Pseudonym.ReadKey()
-		key = cloak.Key(secret)
-		if errors.Is(err, config.ErrDevKey) {
-			if !*dev {
-				return fmt.Errorf("$%s is not set: refusing to run with the public development pseudonym key, "+
-					"which would let anyone recompute pseudonyms (set the variable, or pass --dev for a local trial)", cfg.Pseudonym.KeyEnv)
-			}
-			e.log.Warn().Str("env", cfg.Pseudonym.KeyEnv).Msg("PSEUDONYM KEY NOT SET: --dev given, using the public development key; never do this with real data")
-		} else if err != nil {
-			return err
+	// Ingest keys pseudonyms with it; the cloak, which never sees user ids, derives the
+	// secret of the record keys of partners without cell from it.
+	secret, err := cfg.Pseudonym.ReadKey()
+	key := cloak.Key(secret)
+	if errors.Is(err, config.ErrDevKey) {
+		if !*dev {
+			return fmt.Errorf("$%s is not set: refusing to run with the public development pseudonym key, "+
+				"which would let anyone recompute pseudonyms (set the variable, or pass --dev for a local trial)", cfg.Pseudonym.KeyEnv)
 		}
+		e.log.Warn().Str("env", cfg.Pseudonym.KeyEnv).Msg("PSEUDONYM KEY NOT SET: --dev given, using the public development key; never do this with real data")
+	} else if err != nil {
+		return err
 	}
 	j, err := newJob(ctx, cfg, e.log, "127.0.0.1:9092")
 	if err != nil {
