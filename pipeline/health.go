@@ -16,17 +16,20 @@ import (
 // unready: longer than a leader election or a rolling broker restart.
 const DefaultFailAfter = 30 * time.Second
 
-// Health is what makes the job unready: writes that keep failing and topics that are
-// missing. The stages and the topic watcher report to it; /readyz shows Problems. Safe
+// Health is what makes the job unready: writes that keep failing, topics that are
+// missing, a cluster the topic watcher cannot reach, an internal topic resized under the
+// job. The stages and the topic watcher report to it; /readyz shows Problems. Safe
 // for concurrent use. The zero value is not usable; use NewHealth.
 type Health struct {
 	// FailAfter: a write failing for this long makes the job unready.
 	FailAfter time.Duration
 	now       func() time.Time
 
-	mu      sync.Mutex
-	failing map[string]map[string]writeFailure // topic → writer (stage/partition) → failure
-	missing map[string]bool
+	mu          sync.Mutex
+	failing     map[string]map[string]writeFailure // topic → writer (stage/partition) → failure
+	missing     map[string]bool
+	unreachable writeFailure // the cluster's metadata unreadable since (zero: readable)
+	resized     string       // a topic whose partition count changed under the job
 }
 
 type writeFailure struct {
@@ -82,6 +85,31 @@ func (h *Health) setMissing(topic string, missing bool) {
 	}
 }
 
+// setUnreachable records whether the topic watcher could read the cluster's metadata
+// (err nil: it could).
+func (h *Health) setUnreachable(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case err == nil:
+		h.unreachable = writeFailure{}
+	case h.unreachable.err == nil:
+		h.unreachable = writeFailure{since: h.now(), err: err}
+	default:
+		h.unreachable.err = err
+	}
+}
+
+// setRepartitioned records topic's partition count, was when the job first saw it.
+func (h *Health) setRepartitioned(topic string, was, now int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.resized = ""
+	if was != now {
+		h.resized = fmt.Sprintf("topic %s has %d partitions, had %d when the job started: restart the job", topic, now, was)
+	}
+}
+
 // Problems lists, sorted, what makes the job unready now: each topic a write to has
 // been failing for FailAfter or more (the oldest failure, its latest error), each topic
 // missing. Empty when the job is fine.
@@ -103,6 +131,14 @@ func (h *Health) Problems() []string {
 	}
 	for topic := range h.missing {
 		out = append(out, fmt.Sprintf("topic %s missing", topic))
+	}
+	if u := h.unreachable; u.err != nil {
+		if d := now.Sub(u.since); d >= h.FailAfter {
+			out = append(out, fmt.Sprintf("kafka unreachable for %s: %v", d.Round(time.Second), u.err))
+		}
+	}
+	if h.resized != "" {
+		out = append(out, h.resized)
 	}
 	slices.Sort(out)
 	return out

@@ -135,9 +135,12 @@ func (c *Conn) CreateMissingTopics(ctx context.Context, cfg *config.Config) ([]s
 // WatchTopics checks every interval that the job's topics exist, until ctx ends. A
 // missing topic makes the job unready; one in recreate (the topics the job created at
 // start: a broker restarted without its data has lost them) is created again, and the
-// log says so. Errors reaching the cluster are left to the writes and fetches to report.
+// log says so. A cluster that does not answer for FailAfter makes the job unready too, as
+// does an internal topic whose partition count changed since the first check.
 func (c *Conn) WatchTopics(ctx context.Context, cfg *config.Config, recreate []string, h *Health, log zerolog.Logger, interval time.Duration) {
 	want := topicPartitions(cfg)
+	internal := cfg.Kafka.InternalTopic
+	seen := 0 // the internal topic's partition count when first seen
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -146,12 +149,38 @@ func (c *Conn) WatchTopics(ctx context.Context, cfg *config.Config, recreate []s
 			return
 		case <-t.C:
 		}
-		missing, err := c.missingTopics(ctx, want)
+		// The client answers metadata from its cache while the cluster is unreachable:
+		// a request that goes to a broker tells whether one answers.
+		if _, err := c.client.ApiVersions(ctx, &kafka.ApiVersionsRequest{}); err != nil {
+			if ctx.Err() == nil {
+				h.setUnreachable(err)
+			}
+			continue
+		}
+		missing, counts, err := c.topicPartitionCounts(ctx, want)
+		h.setUnreachable(err)
 		if err != nil {
 			continue
 		}
 		for topic := range want {
 			h.setMissing(topic, slices.Contains(missing, topic))
+		}
+		// Ingest routes each cell to an internal partition by the count it started with:
+		// a topic whose count changed under a running job (recreated by another tool, or
+		// partitions added) splits partition cells between cloak workers until restart.
+		if n := counts[internal]; n > 0 {
+			switch {
+			case seen == 0:
+				seen = n
+				if n != want[internal] {
+					log.Warn().Str("topic", internal).Int("partitions", n).Int("configured", want[internal]).
+						Msg("the internal topic has another partition count than kafka.partitions.internal; the topic's count is used")
+				}
+			case n != seen:
+				log.Error().Str("topic", internal).Int("partitions", n).Int("was", seen).
+					Msg("the internal topic's partition count changed under the running job: restart every instance so that ingest and cloak route cells alike")
+			}
+			h.setRepartitioned(internal, seen, n)
 		}
 		var again []string
 		for _, topic := range missing {
@@ -190,28 +219,35 @@ func topicPartitions(cfg *config.Config) map[string]int {
 
 // missingTopics returns, sorted, the topics of want the cluster does not have.
 func (c *Conn) missingTopics(ctx context.Context, want map[string]int) ([]string, error) {
+	missing, _, err := c.topicPartitionCounts(ctx, want)
+	return missing, err
+}
+
+// topicPartitionCounts returns, sorted, the topics of want the cluster does not have,
+// and the partition count of those it has.
+func (c *Conn) topicPartitionCounts(ctx context.Context, want map[string]int) ([]string, map[string]int, error) {
 	var topics []string
 	for t := range want {
 		topics = append(topics, t)
 	}
 	md, err := c.client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
-		return nil, fmt.Errorf("read topic metadata: %w", err)
+		return nil, nil, fmt.Errorf("read topic metadata: %w", err)
 	}
-	have := make(map[string]bool)
+	have := make(map[string]int)
 	for _, t := range md.Topics {
 		if t.Error == nil && len(t.Partitions) > 0 {
-			have[t.Name] = true
+			have[t.Name] = len(t.Partitions)
 		}
 	}
 	var missing []string
 	for _, t := range topics {
-		if !have[t] {
+		if have[t] == 0 {
 			missing = append(missing, t)
 		}
 	}
 	slices.Sort(missing)
-	return missing, nil
+	return missing, have, nil
 }
 
 // createTopics creates topics with the partition counts of want and cfg's replication.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -134,6 +135,34 @@ func TestReadyzReasons(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReady("the raw topic back", func(code int, _ string) bool { return code == http.StatusOK })
+
+	// The cluster not answering (every connection cut on its first request): not ready
+	// after FailAfter, ready again once it answers.
+	var cut atomic.Bool
+	cut.Store(true)
+	b.ControlKey(int16(kmsg.ApiVersions), func(kmsg.Request) (kmsg.Response, error, bool) {
+		b.KeepControl()
+		if cut.Load() {
+			return nil, errors.New("cut"), true
+		}
+		return nil, nil, false
+	})
+	waitReady("the cluster not answering", func(code int, body string) bool {
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "kafka unreachable for")
+	})
+	cut.Store(false)
+	waitReady("the cluster answering again", func(code int, _ string) bool { return code == http.StatusOK })
+
+	// The internal topic resized under the job: not ready, and said so, until restart.
+	if _, err := admin.CreatePartitions(ctx, &kafka.CreatePartitionsRequest{Topics: []kafka.TopicPartitionsConfig{{Name: cfg.Kafka.InternalTopic, Count: 3}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitReady("the internal topic resized", func(code int, body string) bool {
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "topic "+cfg.Kafka.InternalTopic+" has 3 partitions, had 2 when the job started")
+	})
+	if !strings.Contains(logs.String(), "the internal topic's partition count changed under the running job") {
+		t.Error("the resize was not logged")
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Error(err)
