@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -166,5 +167,23 @@ func TestReadyzReasons(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Error(err)
+	}
+}
+
+// With no kafka.brokers and the embedded broker's address taken (by `geocloak broker`,
+// say), run says how to use the broker that is there.
+func TestEmbeddedAddrInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg, err := config.Load(cityConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = newJob(context.Background(), cfg, zerolog.Nop(), ln.Addr().String())
+	if err == nil || !strings.Contains(err.Error(), "then set kafka.brokers: ["+ln.Addr().String()+"]") {
+		t.Errorf("newJob on a taken address: %v", err)
 	}
 }

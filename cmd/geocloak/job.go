@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,6 +102,10 @@ func newJob(ctx context.Context, cfg *config.Config, log zerolog.Logger, embedde
 	if len(brokers) == 0 {
 		b, err := startBroker(embeddedAddr, cfg.Kafka.Partitions.Input, log)
 		if err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return nil, fmt.Errorf("no kafka.brokers configured, and the embedded broker cannot listen on %s, which is in use "+
+					"(by `geocloak broker`? then set kafka.brokers: [%s] in the config to use it): %w", embeddedAddr, embeddedAddr, err)
+			}
 			return nil, err
 		}
 		j.broker = b
