@@ -161,7 +161,7 @@ func (p Pseudonym) ReadKey() (Secret, error) {
 		from = "$" + p.KeyEnv
 	}
 	if len(v) < MinKeyBytes {
-		return "", fmt.Errorf("pseudonym key in %s: %d bytes, want at least %d", from, len(v), MinKeyBytes)
+		return "", fmt.Errorf("pseudonym key in %s: %d bytes, want at least %d (make one with: head -c 32 /dev/urandom | base64)", from, len(v), MinKeyBytes)
 	}
 	return Secret(v), nil
 }

@@ -59,6 +59,9 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 	if *partitions < 0 {
 		return usageError{fmt.Sprintf("--partitions %d: want 0 (the file as a whole) or more", *partitions)}
 	}
+	if set := flagSet(fs); set["partitioner"] && !set["partitions"] {
+		return usageError{"--partitioner applies with --partitions N (the raw topic's partition count)"}
+	}
 	if !slices.Contains(pipeline.Partitioners(), *partitioner) {
 		return usageError{fmt.Sprintf("--partitioner %q: want one of %s", *partitioner, strings.Join(pipeline.Partitioners(), ", "))}
 	}

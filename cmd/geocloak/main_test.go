@@ -237,6 +237,8 @@ func TestCommandLineErrors(t *testing.T) {
 		{"evaluate bad config", []string{"evaluate", "--config", "../../config/testdata/names.bad.yaml", "--input", cityInput}, false, "6 problems"},
 		{"config check bad", []string{"config", "check", "../../config/testdata/window.bad.yaml"}, false, "window.size: 30s must be in [1m, 168h]"},
 		{"config without check", []string{"config"}, true, "usage: geocloak config check FILE"},
+		{"partitioner without partitions", []string{"evaluate", "--config", cityConfig, "--input", cityInput, "--partitioner", "murmur2"}, true,
+			"--partitioner applies with --partitions N"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
