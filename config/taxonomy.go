@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -35,6 +36,7 @@ type Taxonomy struct {
 	// Source names where it was read from: "shipped" or a file path.
 	Source string
 	byName map[string]Category // normalized name → what it is
+	except map[string][]int    // normalized listed name → groups whose Except names it
 }
 
 // Group is one group of the taxonomy.
@@ -50,8 +52,15 @@ type Group struct {
 	Categories []string `yaml:"categories"`
 	// Keywords (sensitive groups only) catch category names the taxonomy does not list:
 	// a name holding one of them as whole words belongs to the group. They make
-	// default-deny robust to spellings the list lacks.
+	// default-deny robust to spellings the list lacks. A listed name of another group
+	// that holds one is of this group too (Category.Also).
 	Keywords []string `yaml:"keywords"`
+	// Except (sensitive groups only) names listed categories of other groups that hold
+	// one of the group's keywords but are no place of it ("Food Court" holds "court"):
+	// they are not made of the group. It applies to those names as listed and to their
+	// spellings that Lookup reads as them, not to other names holding the keyword
+	// ("Food Courts" is justice).
+	Except   []string `yaml:"except"`
 	keywords []keyword
 }
 
@@ -71,8 +80,9 @@ type Category struct {
 	Leaf string
 	// ByKeyword: unknown by name, placed in its (sensitive) group by a keyword.
 	ByKeyword bool
-	// Also lists the other sensitive groups whose keywords the name holds (keyword
-	// matches only): the name is suppressed unless every one of them is opted in.
+	// Also lists the other sensitive groups whose keywords the name holds, whether it
+	// is listed or not: the name is suppressed unless every one of them is opted in
+	// (Group too, when it is sensitive).
 	Also []int
 }
 
@@ -145,7 +155,7 @@ func ParseTaxonomy(data []byte, source string) (*Taxonomy, error) {
 	if err := doc.Content[0].Decode(&f); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	t := &Taxonomy{Groups: f.Groups, Source: source, byName: make(map[string]Category)}
+	t := &Taxonomy{Groups: f.Groups, Source: source, byName: make(map[string]Category), except: make(map[string][]int)}
 	var v validator
 	if len(t.Groups) == 0 {
 		v.add("groups", "[]", "must list at least one group")
@@ -217,14 +227,75 @@ func ParseTaxonomy(data []byte, source string) (*Taxonomy, error) {
 			t.byName[NormalizeCategory(g.Name)] = Category{Group: i}
 		}
 	}
+	for i := range t.Groups {
+		g := &t.Groups[i]
+		for j, name := range g.Except {
+			path := fmt.Sprintf("groups[%d].except[%d]", i, j)
+			n := NormalizeCategory(name)
+			c, listed := t.byName[n]
+			switch {
+			case !g.Sensitive:
+				v.add(path, fmt.Sprintf("%q", name), "applies to sensitive groups only")
+			case !listed:
+				v.add(path, fmt.Sprintf("%q", name), "is not a listed category: only a listed name can be excepted")
+			case c.Group == i:
+				v.add(path, fmt.Sprintf("%q", name), "is listed in this group")
+			case !slices.Contains(t.keywordGroups(n), i):
+				v.add(path, fmt.Sprintf("%q", name), "holds none of the group's keywords: remove it")
+			case slices.Contains(t.except[n], i):
+				v.add(path, fmt.Sprintf("%q", name), "is listed twice")
+			default:
+				t.except[n] = append(t.except[n], i)
+			}
+		}
+	}
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)
+	}
+	// A listed name is also of every other sensitive group whose keywords it holds, in
+	// whichever group it is listed: "Religious School" (religion) is children too,
+	// "Sexual Health Clinic" (sexual) health, and a "Hospital Cafeteria" listed under
+	// food would be health. A partner needs all of them opted in to receive it; the
+	// listing decides only the label and the group it shows.
+	for n, c := range t.byName {
+		c.Also = t.also(c.Group, t.keywordGroups(n), t.except[n])
+		t.byName[n] = c
 	}
 	return t, nil
 }
 
+// keywordGroups lists, in file order, the sensitive groups whose keywords the normalized
+// name n holds.
+func (t *Taxonomy) keywordGroups(n string) []int {
+	words := strings.Fields(n)
+	var out []int
+	for i := range t.Groups {
+		for _, kw := range t.Groups[i].keywords {
+			if containsWords(words, kw) {
+				out = append(out, i)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// also returns the groups of gs that are sensitive, not group and not in except, nil if
+// none.
+func (t *Taxonomy) also(group int, gs, except []int) []int {
+	var out []int
+	for _, g := range gs {
+		if g != group && t.Groups[g].Sensitive && !slices.Contains(except, g) && !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
 // Lookup tells what the taxonomy knows of an input category name: its leaf and group
-// when listed; else the first sensitive group whose keyword it holds; else unknown.
+// when listed; else the first sensitive group whose keyword it holds; else unknown. Also
+// holds the other sensitive groups whose keywords the name holds, listed or not. The
+// result is shared: do not modify Also.
 func (t *Taxonomy) Lookup(name string) Category {
 	n := NormalizeCategory(name)
 	if n == "" {
@@ -233,24 +304,13 @@ func (t *Taxonomy) Lookup(name string) Category {
 	if c, ok := t.byName[n]; ok {
 		return c
 	}
-	words := strings.Fields(n)
-	c := Category{Group: -1}
-	for i := range t.Groups {
-		for _, kw := range t.Groups[i].keywords {
-			if !containsWords(words, kw) {
-				continue
-			}
-			if c.Group < 0 {
-				c = Category{Group: i, ByKeyword: true}
-			} else {
-				// "Children's Hospital": health and children. A partner needs both
-				// opted in to receive it.
-				c.Also = append(c.Also, i)
-			}
-			break
-		}
+	gs := t.keywordGroups(n)
+	if len(gs) == 0 {
+		return Category{Group: -1}
 	}
-	return c
+	// "Children's Hospital": health and children. A partner needs both opted in to
+	// receive it.
+	return Category{Group: gs[0], ByKeyword: true, Also: t.also(gs[0], gs[1:], nil)}
 }
 
 // Group returns the group with id, or nil.

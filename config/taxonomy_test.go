@@ -108,22 +108,76 @@ func TestTaxonomyKeywords(t *testing.T) {
 	}
 }
 
-// A name that holds keywords of several sensitive groups belongs to all of them.
+// groupsOf lists the ids of c's group and of its Also groups; nil when unknown.
+func groupsOf(tax *Taxonomy, c Category) []string {
+	if !c.Known() {
+		return nil
+	}
+	got := []string{tax.Groups[c.Group].ID}
+	for _, a := range c.Also {
+		got = append(got, tax.Groups[a].ID)
+	}
+	return got
+}
+
+// A name that holds keywords of several sensitive groups belongs to all of them, listed
+// or not, and in whichever group it is listed; the listing decides the group it shows.
+// Names a sensitive group excepts do not get it.
 func TestTaxonomyAlso(t *testing.T) {
 	tax := ShippedTaxonomy()
 	for name, want := range map[string][]string{
-		"Children's Hospital": {"health", "children"},
-		"Hospital Chapel":     {"health", "religion"},
-		"Prison Hospital":     {"health", "justice"},
-		"City Hospital":       {"health"},
+		"Children's Hospital":  {"health", "children"},
+		"Hospital Chapel":      {"health", "religion"},
+		"Prison Hospital":      {"health", "justice"},
+		"City Hospital":        {"health"},
+		"Religious School":     {"religion", "children"}, // listed in religion
+		"Sexual Health Clinic": {"sexual", "health"},     // listed in sexual
+		"Methadone Clinic":     {"addiction", "health"},
+		"Sober Living Home":    {"addiction", "residence"},
+		"Driving School":       {"college", "children"}, // listed in a group that is not sensitive
+		"Language School":      {"college", "children"},
+		"Food Court":           {"food"}, // justice excepts it
+		"Basketball Court":     {"outdoors"},
+		"Food Courts":          {"justice"}, // not listed: the keyword decides
+		"Law School":           {"college"},
+		"Medical School":       {"health"},
+		"Funeral Home":         {"death"},
+		"Animal Shelter":       {"work"},
+		"Coffee Shop":          {"food"},
+	} {
+		if got := groupsOf(tax, tax.Lookup(name)); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("Lookup(%q): groups %v, want %v", name, got, want)
+		}
+	}
+}
+
+// Until listed names were scanned for keywords, a listed name was only of its own group:
+// a policy's taxonomy that listed "Hospital Cafeteria" under food released it. Now the
+// keywords of sensitive groups apply to it too, which is the more private choice: it is
+// health unless the taxonomy excepts it.
+func TestTaxonomyAlsoCustom(t *testing.T) {
+	const doc = `groups:
+  - {id: health, name: Health, sensitive: true, categories: [Clinic], keywords: [hospital*, clinic*]}
+  - {id: kids, name: Kids, sensitive: true, keywords: [child*], except: [Childs Diner]}
+  - {id: food, name: Food, categories: [Hospital Cafeteria, Childs Diner, Children's Hospital Cafe, Cafe]}
+`
+	tax, err := ParseTaxonomy([]byte(doc), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][]string{
+		"Hospital Cafeteria":       {"food", "health"},
+		"Childs Diner":             {"food"},
+		"Children's Hospital Cafe": {"food", "health", "kids"},
+		"Cafe":                     {"food"},
+		"Clinic":                   {"health"},
 	} {
 		c := tax.Lookup(name)
-		got := []string{tax.Groups[c.Group].ID}
-		for _, a := range c.Also {
-			got = append(got, tax.Groups[a].ID)
-		}
-		if strings.Join(got, " ") != strings.Join(want, " ") {
+		if got := groupsOf(tax, c); strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Errorf("Lookup(%q): groups %v, want %v", name, got, want)
+		}
+		if c.ByKeyword || c.Leaf == "" {
+			t.Errorf("Lookup(%q) = %+v: a listed name keeps its leaf", name, c)
 		}
 	}
 }
@@ -155,6 +209,16 @@ func TestParseTaxonomyRejects(t *testing.T) {
 		{"duplicate id", "groups:\n- {id: a, name: A}\n- {id: a, name: B}\n", `groups[1].id: "a" is already the id of groups[0]`},
 		{"unknown key", "groups:\n- {id: a, name: A, sensitve: true}\n", "groups[0].sensitve (line 2): unknown key"},
 		{"no groups", "groups: []\n", "groups: [] must list at least one group"},
+		{"except not listed", "groups:\n- {id: a, name: A, sensitive: true, keywords: [court], except: [Food Court]}\n",
+			`groups[0].except[0]: "Food Court" is not a listed category`},
+		{"except without keyword", "groups:\n- {id: a, name: A, sensitive: true, keywords: [court], except: [Cafe]}\n- {id: b, name: B, categories: [Cafe]}\n",
+			`groups[0].except[0]: "Cafe" holds none of the group's keywords`},
+		{"except own leaf", "groups:\n- {id: a, name: A, sensitive: true, categories: [Court], keywords: [court], except: [court]}\n",
+			`groups[0].except[0]: "court" is listed in this group`},
+		{"except on a group that is not sensitive", "groups:\n- {id: a, name: A, except: [B]}\n- {id: b, name: B}\n",
+			`groups[0].except[0]: "B" applies to sensitive groups only`},
+		{"except twice", "groups:\n- {id: a, name: A, sensitive: true, keywords: [court], except: [Food Court, food court]}\n- {id: b, name: B, categories: [Food Court]}\n",
+			`groups[0].except[1]: "food court" is listed twice`},
 	} {
 		_, err := ParseTaxonomy([]byte(tt.yaml), "test")
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
