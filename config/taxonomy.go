@@ -383,13 +383,27 @@ func plural(x, w string) bool {
 }
 
 // NormalizeCategory is the form names are matched in: compatibility forms folded
-// (fullwidth, ligatures), accents removed, lower case, Cyrillic and Greek letters that
-// look like Latin ones read as those, every run of characters that are not letters or
-// digits one space, trimmed. "Café", "CAFE", "Ｃａｆｅ" and " cafe " match, and so do
-// "Hospital" and "Hоspital" (a Cyrillic o); "Doctor's Office" is "doctor s office".
+// (fullwidth, ligatures, mathematical and circled letters), accents removed, lower case,
+// Cyrillic, Greek and other letters that look like Latin ones read as those, every run
+// of characters that are not letters or digits one space, trimmed. "Café", "CAFE",
+// "Ｃａｆｅ" and " cafe " match, and so do "Hospital", "Hоspital" (a Cyrillic o) and
+// "ΗOSPITAL" (a Greek capital eta); "Doctor's Office" is "doctor s office".
+//
+// Digits stay digits: read as letters, "100 Yen Shop" would be "loo yen shop" and
+// "Terminal 1" "terminal l", labels that a listed name and its input spelling must
+// share. Lookup reads a word that mixes letters and digits ("H0spital", "Cl1nic") with
+// its digits as letters too, only to find the name's sensitive groups.
 func NormalizeCategory(s string) string {
 	var b strings.Builder
 	space := false
+	if strings.ContainsAny(s, beforeNFKD) {
+		s = strings.Map(func(r rune) rune {
+			if l, ok := lookalike[r]; ok && strings.ContainsRune(beforeNFKD, r) {
+				return l
+			}
+			return r
+		}, s)
+	}
 	for _, r := range norm.NFKD.String(s) {
 		switch {
 		case unicode.Is(unicode.Mn, r):
@@ -399,11 +413,7 @@ func NormalizeCategory(s string) string {
 				b.WriteByte(' ')
 			}
 			space = false
-			r = unicode.ToLower(r)
-			if l, ok := lookalike[r]; ok {
-				r = l
-			}
-			b.WriteRune(r)
+			b.WriteRune(fold(r))
 		default:
 			space = true
 		}
@@ -411,14 +421,47 @@ func NormalizeCategory(s string) string {
 	return b.String()
 }
 
-// lookalike maps lower-case Cyrillic and Greek letters that are drawn like a Latin letter
-// to it, so that a name spelled with them matches (a name in Cyrillic or Greek matches
-// nothing either way: give such data a taxonomy of its own).
+// fold is a letter's matching form: its Latin look-alike, else its lower case, else the
+// look-alike of that. A capital is looked up first because some are drawn like another
+// Latin letter than their small letter is: Greek Η is an H, η an n; Ν an N, ν a v; Υ a
+// Y, υ a u.
+func fold(r rune) rune {
+	if l, ok := lookalike[r]; ok {
+		return l
+	}
+	r = unicode.ToLower(r)
+	if l, ok := lookalike[r]; ok {
+		return l
+	}
+	return r
+}
+
+// beforeNFKD holds the look-alikes that NFKD would turn into letters that do not look
+// Latin: the lunate sigmas ϲ and Ϲ (drawn c and C) are compatibility forms of ς and Σ.
+const beforeNFKD = "ϲϹ"
+
+// lookalike maps Cyrillic, Greek and a few other letters that are drawn like a Latin
+// letter to that letter in lower case, so that a name spelled with them matches (a name
+// in Cyrillic or Greek matches nothing either way: give such data a taxonomy of its
+// own). Letters with accents decompose first (Ё is Е and a diaeresis); capitals whose
+// small letter looks the same need no entry of their own, but are listed all the same.
 var lookalike = map[rune]rune{
+	// Cyrillic small letters.
 	'а': 'a', 'в': 'b', 'е': 'e', 'ё': 'e', 'к': 'k', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p', 'с': 'c',
 	'т': 't', 'у': 'y', 'х': 'x', 'і': 'i', 'ї': 'i', 'ј': 'j', 'ѕ': 's', 'һ': 'h', 'ԁ': 'd', 'ԛ': 'q', 'ԝ': 'w',
+	'ү': 'y', 'ӏ': 'l', 'ѵ': 'v', 'ԍ': 'g',
+	// Cyrillic capitals.
+	'А': 'a', 'В': 'b', 'Е': 'e', 'К': 'k', 'М': 'm', 'Н': 'h', 'О': 'o', 'Р': 'p', 'С': 'c', 'Т': 't',
+	'У': 'y', 'Х': 'x', 'І': 'i', 'Ј': 'j', 'Ѕ': 's', 'Һ': 'h', 'Ԁ': 'd', 'Ԛ': 'q', 'Ԝ': 'w', 'Ү': 'y',
+	'Ӏ': 'l', 'Ѵ': 'v', 'Ԍ': 'g',
+	// Greek small letters.
 	'α': 'a', 'β': 'b', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't',
 	'υ': 'u', 'χ': 'x', 'ϲ': 'c', 'ϳ': 'j',
+	// Greek capitals.
+	'Α': 'a', 'Β': 'b', 'Ε': 'e', 'Ζ': 'z', 'Η': 'h', 'Ι': 'i', 'Κ': 'k', 'Μ': 'm', 'Ν': 'n', 'Ο': 'o',
+	'Ρ': 'p', 'Τ': 't', 'Υ': 'y', 'Χ': 'x', 'Ϲ': 'c', 'Ϳ': 'j',
+	// Latin letters without a dot or of IPA, and Armenian o.
+	'ı': 'i', 'ȷ': 'j', 'ɑ': 'a', 'ɡ': 'g', 'ɩ': 'i', 'ʟ': 'l', 'օ': 'o',
 }
 
 // checkLabel refuses a label a partner should not receive: empty, too long, invalid

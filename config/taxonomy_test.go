@@ -77,6 +77,11 @@ func TestTaxonomyKeywords(t *testing.T) {
 		"Hospital Chapel":             "health",
 		"Ｈｏｓｐｉｔａｌ":                    "health",
 		"Hоspital":                    "health", // a Cyrillic o
+		"ΗOSPITAL":                    "health", // a Greek capital eta
+		"СНURСН":                      "religion",
+		"ΝURSERY SCHOOL":              "children",
+		"Cl\u0131nic":                 "health", // a dotless i
+		"ＣＨＵＲＣＨ":                      "religion",
 		"MedicalCenter":               "health",
 		"Oncology Associates":         "health",
 		"Dr. Smith, Cardiologist":     "health",
@@ -277,6 +282,57 @@ func TestTaxonomyWarnings(t *testing.T) {
 	for _, not := range []string{`"Square" is no category`, `"secret" is no category`} {
 		if strings.Contains(ws, not) {
 			t.Errorf("warnings hold %q:\n%s", not, ws)
+		}
+	}
+}
+
+// NormalizeCategory folds compatibility forms (NFKD: fullwidth, mathematical, circled,
+// ligatures, long s), accents, case and look-alike letters, small and capital; capitals
+// whose small letter looks like another Latin letter (Greek Η, Ν, Υ) are read as the
+// capital looks. Digits stay digits.
+func TestNormalizeCategory(t *testing.T) {
+	for in, want := range map[string]string{
+		"Ｈｏｓｐｉｔａｌ":         "hospital", // fullwidth
+		"ＨＯＳＰＩＴＡＬ":         "hospital",
+		"𝐇𝐨𝐬𝐩𝐢𝐭𝐚𝐥":         "hospital", // mathematical bold
+		"Ⓗⓞⓢⓟⓘⓣⓐⓛ":         "hospital", // circled
+		"ℌospitaℓ":         "hospital",
+		"ﬁeld":             "field",
+		"ſchool":           "school",
+		"Hôpital":          "hopital",
+		"İstanbul":         "istanbul",
+		"Cl\u0131nic":      "clinic", // dotless i
+		"Ch\u0131ld":       "child",
+		"ΗOSPITAL":         "hospital", // Greek capital eta, not "nospital"
+		"ΝURSE":            "nurse",    // Greek capital nu, not "vurse"
+		"ΥOUTH":            "youth",    // Greek capital upsilon, not "uouth"
+		"ΜΟSQUΕ":           "mosque",
+		"ΖΟΟ":              "zoo",
+		"ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ":   "abezhikmnoptyx",
+		"αβεικνορτυχ":      "abeikvoptux",
+		"АВЕКМНОРСТХ":      "abekmhopctx", // Cyrillic capitals
+		"авекмнорстх":      "abekmhopctx",
+		"СНURСН":           "church",
+		"НОSРIТАL":         "hospital",
+		"Ѕсһооӏ":           "school",
+		"ЁLEVEN":           "eleven",
+		"7-Eleven":         "7 eleven",
+		"100 Yen Shop":     "100 yen shop",
+		"H0spital":         "h0spital", // digits stay: Lookup reads them as letters too
+		"Doctor's Office":  "doctor s office",
+		"  Bar  &  Grill ": "bar grill",
+	} {
+		if got := NormalizeCategory(in); got != want {
+			t.Errorf("NormalizeCategory(%q) = %q, want %q", in, got, want)
+		}
+	}
+	// Every capital of the table reads as its small letter or as the same Latin letter.
+	for r, l := range lookalike {
+		if NormalizeCategory(string(r)) != string(l) {
+			t.Errorf("%q (%U) reads as %q, want %q", r, r, NormalizeCategory(string(r)), l)
+		}
+		if l < 'a' || l > 'z' {
+			t.Errorf("%q (%U) maps to %q, not a small Latin letter", r, r, l)
 		}
 	}
 }
