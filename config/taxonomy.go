@@ -37,6 +37,8 @@ type Taxonomy struct {
 	Source string
 	byName map[string]Category // normalized name → what it is
 	except map[string][]int    // normalized listed name → groups whose Except names it
+	// squashed: listed names with spaces removed → the normalized names, in file order.
+	squashed map[string][]string
 }
 
 // Group is one group of the taxonomy.
@@ -57,9 +59,9 @@ type Group struct {
 	Keywords []string `yaml:"keywords"`
 	// Except (sensitive groups only) names listed categories of other groups that hold
 	// one of the group's keywords but are no place of it ("Food Court" holds "court"):
-	// they are not made of the group. It applies to those names as listed and to their
-	// spellings that Lookup reads as them, not to other names holding the keyword
-	// ("Food Courts" is justice).
+	// they are not made of the group. It applies to those names and to the spellings
+	// Lookup reads as them ("Food Courts"), not to other names holding the keyword
+	// ("Mall Food Court" is justice).
 	Except   []string `yaml:"except"`
 	keywords []keyword
 }
@@ -261,6 +263,16 @@ func ParseTaxonomy(data []byte, source string) (*Taxonomy, error) {
 		c.Also = t.also(c.Group, t.keywordGroups(n), t.except[n])
 		t.byName[n] = c
 	}
+	t.squashed = make(map[string][]string)
+	for _, g := range t.Groups {
+		for _, name := range append([]string{g.Name}, g.Categories...) {
+			n := NormalizeCategory(name)
+			k := strings.ReplaceAll(n, " ", "")
+			if _, ok := t.byName[n]; ok && !slices.Contains(t.squashed[k], n) {
+				t.squashed[k] = append(t.squashed[k], n)
+			}
+		}
+	}
 	return t, nil
 }
 
@@ -296,6 +308,18 @@ func (t *Taxonomy) also(group int, gs, except []int) []int {
 // when listed; else the first sensitive group whose keyword it holds; else unknown. Also
 // holds the other sensitive groups whose keywords the name holds, listed or not. The
 // result is shared: do not modify Also.
+//
+// A name that is not listed is read in its other spellings too, so that a spelling the
+// list lacks keeps the groups of the name it spells:
+//   - its words run together or split ("GayBar", "Night Club", "Hos pital"): a listed
+//     name that is the same once spaces are removed;
+//   - one word in the singular ("Religious Schools", "Laboratories"): -s, -es, -ies;
+//   - a word that mixes letters and digits with the digits read as the letters they
+//     look like (0 o, 1 i or l, 3 e, 4 a, 5 s, 7 t: "H0spital", "Cl1nic", "Schoo1"), and
+//     split where letters and digits meet ("Gay24"), for keywords and listed names.
+//
+// A listed name found so is what Lookup returns, with the sensitive groups of every
+// spelling's keywords added to Also (but those the listed name is excepted from).
 func (t *Taxonomy) Lookup(name string) Category {
 	n := NormalizeCategory(name)
 	if n == "" {
@@ -304,13 +328,136 @@ func (t *Taxonomy) Lookup(name string) Category {
 	if c, ok := t.byName[n]; ok {
 		return c
 	}
-	gs := t.keywordGroups(n)
+	spellings := spellings(n)
+	var gs []int
+	for _, sp := range spellings {
+		gs = append(gs, t.keywordGroups(sp)...)
+	}
+	if listed, ok := t.listedSpelling(spellings); ok {
+		c := t.byName[listed[0]]
+		extra := slices.Clone(c.Also)
+		for _, g := range gs {
+			if !slices.Contains(t.except[listed[0]], g) {
+				extra = append(extra, g)
+			}
+		}
+		for _, other := range listed[1:] {
+			// Listed names that run together the same: all of their groups.
+			o := t.byName[other]
+			if o.Group >= 0 {
+				extra = append(extra, o.Group)
+			}
+			extra = append(extra, o.Also...)
+		}
+		c.Also = t.also(c.Group, extra, nil)
+		return c
+	}
 	if len(gs) == 0 {
 		return Category{Group: -1}
 	}
 	// "Children's Hospital": health and children. A partner needs both opted in to
 	// receive it.
 	return Category{Group: gs[0], ByKeyword: true, Also: t.also(gs[0], gs[1:], nil)}
+}
+
+// listedSpelling finds a listed name among the spellings and their forms with one word
+// in the singular, compared with spaces removed: the normalized listed names that match
+// (several when listed names run together the same), first the one Lookup shows.
+func (t *Taxonomy) listedSpelling(spellings []string) ([]string, bool) {
+	try := func(s string) ([]string, bool) {
+		l := t.squashed[strings.ReplaceAll(s, " ", "")]
+		if _, ok := t.byName[s]; ok && l[0] != s {
+			// Shown as spelled; the others add their groups.
+			l = append([]string{s}, slices.DeleteFunc(slices.Clone(l), func(x string) bool { return x == s })...)
+		}
+		return l, len(l) > 0
+	}
+	for _, sp := range spellings {
+		if l, ok := try(sp); ok {
+			return l, true
+		}
+	}
+	for _, sp := range spellings {
+		words := strings.Fields(sp)
+		for i, w := range words {
+			for _, one := range singulars(w) {
+				words[i] = one
+				l, ok := try(strings.Join(words, " "))
+				words[i] = w
+				if ok {
+					return l, true
+				}
+			}
+		}
+	}
+	return nil, false
+}
+
+// singulars lists the words w may be the plural of: -s, -es, -ies (y).
+func singulars(w string) []string {
+	var out []string
+	if len(w) > 3 && strings.HasSuffix(w, "ies") {
+		out = append(out, w[:len(w)-3]+"y")
+	}
+	if len(w) > 2 && strings.HasSuffix(w, "es") {
+		out = append(out, w[:len(w)-2])
+	}
+	if len(w) > 1 && strings.HasSuffix(w, "s") {
+		out = append(out, w[:len(w)-1])
+	}
+	return out
+}
+
+// digitLetters maps digits drawn like letters to them; 1 is i or l, tried both ways.
+var digitLetters = map[rune]rune{'0': 'o', '3': 'e', '4': 'a', '5': 's', '7': 't'}
+
+// spellings returns n and, when a word of n mixes letters and digits, n with their
+// digits read as letters (1 as i, then as l) and n split where letters and digits meet.
+func spellings(n string) []string {
+	out := []string{n}
+	mixed := false
+	for _, w := range strings.Fields(n) {
+		if strings.ContainsFunc(w, unicode.IsDigit) && strings.ContainsFunc(w, unicode.IsLetter) {
+			mixed = true
+			break
+		}
+	}
+	if !mixed {
+		return out
+	}
+	read := func(one rune) string {
+		words := strings.Fields(n)
+		for i, w := range words {
+			if !strings.ContainsFunc(w, unicode.IsDigit) || !strings.ContainsFunc(w, unicode.IsLetter) {
+				continue
+			}
+			words[i] = strings.Map(func(r rune) rune {
+				if r == '1' {
+					return one
+				}
+				if l, ok := digitLetters[r]; ok {
+					return l
+				}
+				return r
+			}, w)
+		}
+		return strings.Join(words, " ")
+	}
+	var split strings.Builder
+	prev := rune(-1)
+	for _, r := range n {
+		if prev >= 0 && r != ' ' && prev != ' ' && unicode.IsDigit(r) != unicode.IsDigit(prev) {
+			split.WriteByte(' ')
+		}
+		split.WriteRune(r)
+		prev = r
+	}
+	for _, sp := range []string{read('i'), read('l'), split.String()} {
+		if !slices.Contains(out, sp) {
+			out = append(out, sp)
+		}
+	}
+	return out
 }
 
 // Group returns the group with id, or nil.

@@ -143,7 +143,8 @@ func TestTaxonomyAlso(t *testing.T) {
 		"Language School":      {"college", "children"},
 		"Food Court":           {"food"}, // justice excepts it
 		"Basketball Court":     {"outdoors"},
-		"Food Courts":          {"justice"}, // not listed: the keyword decides
+		"Food Courts":          {"food"},    // read as the listed Food Court
+		"Mall Food Court":      {"justice"}, // not listed: the keyword decides
 		"Law School":           {"college"},
 		"Medical School":       {"health"},
 		"Funeral Home":         {"death"},
@@ -152,6 +153,62 @@ func TestTaxonomyAlso(t *testing.T) {
 	} {
 		if got := groupsOf(tax, tax.Lookup(name)); strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Errorf("Lookup(%q): groups %v, want %v", name, got, want)
+		}
+	}
+}
+
+// A name the list lacks keeps the groups of the listed name it spells: words run
+// together or apart, a word in the plural, digits for letters.
+func TestTaxonomySpellings(t *testing.T) {
+	tax := ShippedTaxonomy()
+	for name, want := range map[string]struct {
+		leaf   string
+		groups []string
+	}{
+		"GayBar":                {"Gay Bar", []string{"sexual"}},
+		"Gay-Bars":              {"Gay Bar", []string{"sexual"}},
+		"Night Club":            {"Nightclub", []string{"nightlife"}},
+		"Hos pital":             {"Hospital", []string{"health"}},
+		"PlayGrounds":           {"Playground", []string{"children"}},
+		"Religious Schools":     {"Religious School", []string{"religion", "children"}},
+		"ReligiousSchool":       {"Religious School", []string{"religion", "children"}},
+		"Laboratories":          {"Laboratory", []string{"health"}},
+		"Churches":              {"Church", []string{"religion"}},
+		"Synagogues":            {"Synagogue", []string{"religion"}},
+		"Coffee Shops":          {"Coffee Shop", []string{"food"}},
+		"Tennis Courts":         {"Tennis Court", []string{"outdoors"}}, // excepted from justice as listed
+		"H0spital":              {"Hospital", []string{"health"}},
+		"Cl1nic":                {"Clinic", []string{"health"}},
+		"Schoo1":                {"School", []string{"children"}},
+		"M0sque":                {"Mosque", []string{"religion"}},
+		"C3metery":              {"Cemetery", []string{"death"}},
+		"Gay24":                 {"", []string{"sexual"}},
+		"Hosp1tal Cafeteria":    {"", []string{"health"}},
+		"24h Pharmacy":          {"", []string{"health"}},
+		"Gym / Fitness Centers": {"Gym / Fitness Center", []string{"outdoors"}},
+		"7-Eleven":              {"", nil},
+		"100 Yen Shop":          {"100 Yen Shop", []string{"shops"}},
+		"Bus":                   {"", nil},
+	} {
+		c := tax.Lookup(name)
+		if got := groupsOf(tax, c); c.Leaf != want.leaf || strings.Join(got, " ") != strings.Join(want.groups, " ") {
+			t.Errorf("Lookup(%q) = leaf %q, groups %v; want %q, %v", name, c.Leaf, got, want.leaf, want.groups)
+		}
+	}
+}
+
+// Listed names that run together the same give a spelling of them all their groups.
+func TestTaxonomySpellingsCollide(t *testing.T) {
+	tax, err := ParseTaxonomy([]byte(`groups:
+  - {id: fun, name: Fun, categories: [Playground]}
+  - {id: kids, name: Kids, sensitive: true, categories: [Play Ground]}
+`), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"Playground": "fun", "Play-Ground": "kids", "PlayGrounds": "fun kids", "P layground": "fun kids"} {
+		if got := strings.Join(groupsOf(tax, tax.Lookup(name)), " "); got != want {
+			t.Errorf("Lookup(%q): groups %s, want %s", name, got, want)
 		}
 	}
 }
