@@ -180,8 +180,10 @@ func TestSensitiveGroupsSuppressedByDefault(t *testing.T) {
 					want++
 				}
 			}
-			if got := in.sum.Partners[0].Released; got != want || want < len(pairs)*9/10 {
-				t.Fatalf("opted in: %d of %d released, want %d", got, len(pairs), want)
+			// Most names are of the group alone (sexual shares hiv, std, abortion and
+			// the like with health: a tenth of its names need both).
+			if got := in.sum.Partners[0].Released; got != want || want < len(pairs)*4/5 {
+				t.Fatalf("opted in: %d of %d released, want %d (at least 4/5)", got, len(pairs), want)
 			}
 			for cat := range shown(t, in.partners["p"]) {
 				if cat != g.Name && !containsName(g.Categories, cat) {
