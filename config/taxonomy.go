@@ -113,7 +113,7 @@ var ShippedTaxonomy = sync.OnceValue(func() *Taxonomy {
 	return t
 })
 
-// maxTaxonomyBytes bounds a taxonomy file: the shipped one is about 20 KB.
+// maxTaxonomyBytes bounds a taxonomy file: the shipped one is about 25 KB.
 const maxTaxonomyBytes = 4 << 20
 
 // LoadTaxonomy reads a taxonomy file: a regular file of at most 4 MiB.

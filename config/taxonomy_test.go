@@ -605,3 +605,48 @@ func TestNormalizeCategory(t *testing.T) {
 		}
 	}
 }
+
+// A policy's own taxonomy that lists names the shipped one has in a sensitive group in
+// a group that is not sensitive is warned about, once per pair of groups; so is a
+// sensitive group that lacks names the shipped one of its id has. Names a keyword of a
+// sensitive group claims are not.
+func TestTaxonomyMovedSensitive(t *testing.T) {
+	cfg, err := Parse([]byte("taxonomy: testdata/moved-sensitive-taxonomy.yaml\npartners:\n  - {name: a, topic: t.a}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ws := strings.Join(cfg.Warnings(), "\n")
+	const file = "testdata/moved-sensitive-taxonomy.yaml"
+	for _, want := range []string{
+		`taxonomy: ` + file + ` lists "Hospital", "Pharmacy" in group "places", which is not sensitive; the shipped taxonomy has them in sensitive group "health" (health): check-ins there are released`,
+		`lists "Church" in group "places", which is not sensitive; the shipped taxonomy has it in sensitive group "religion"`,
+		`lists "Cemetery" in group "places", which is not sensitive; the shipped taxonomy has it in sensitive group "death"`,
+		`lists "Sex Shop" in group "shops", which is not sensitive; the shipped taxonomy has it in sensitive group "sexual"`,
+		`taxonomy: ` + file + `: sensitive group "health" lacks "Hospital Ward", "Medical Center", "Health Center", "Doctor's Office", "Dentist's Office" and `,
+	} {
+		if !strings.Contains(ws, want) {
+			t.Errorf("warnings lack %q:\n%s", want, ws)
+		}
+	}
+	for _, not := range []string{`"Medical Clinic"`, `"Square"`, `"Bookstore"`, `sensitive group "religion" lacks`} {
+		if strings.Contains(ws, not) {
+			t.Errorf("warnings hold %q:\n%s", not, ws)
+		}
+	}
+	// The shipped taxonomy, and a copy of it given as a file, warn about nothing of it.
+	cfg, err = Parse([]byte("taxonomy: categories.yaml\npartners:\n  - {name: a, topic: t.a}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range cfg.Warnings() {
+		if strings.HasPrefix(w, "taxonomy:") {
+			t.Errorf("the shipped taxonomy as a file: %s", w)
+		}
+	}
+}
