@@ -650,8 +650,13 @@ func reference(cfg *config.Config, evs []testEvent) []map[string]refOutcome {
 			if norm(s) == norm(cat) {
 				return true
 			}
-			if c.Known() && (norm(s) == tax.Groups[c.Group].ID || norm(s) == norm(tax.Groups[c.Group].Name)) {
-				return true
+			if !c.Known() {
+				continue
+			}
+			for _, g := range append([]int{c.Group}, c.Also...) {
+				if norm(s) == tax.Groups[g].ID || norm(s) == norm(tax.Groups[g].Name) {
+					return true
+				}
 			}
 		}
 		if !c.Known() {

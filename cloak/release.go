@@ -400,8 +400,11 @@ func (r *Releaser) sensitive(p *Policy, w *Window) []bool {
 				continue
 			}
 			for _, a := range wc.also {
-				// A name that points at several sensitive groups needs them all.
-				out[c] = out[c] || !p.release[a]
+				// A name that points at several sensitive groups needs them all, and
+				// suppress_categories naming one of them suppresses it.
+				ga := &p.tax.Groups[a]
+				out[c] = out[c] || !p.release[a] ||
+					p.suppress[config.NormalizeCategory(ga.ID)] || p.suppress[config.NormalizeCategory(ga.Name)]
 			}
 			if out[c] {
 				continue

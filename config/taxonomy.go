@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -35,6 +36,9 @@ type Taxonomy struct {
 	// Source names where it was read from: "shipped" or a file path.
 	Source string
 	byName map[string]Category // normalized name → what it is
+	except map[string][]int    // normalized listed name → groups whose Except names it
+	// squashed: listed names with spaces removed → the normalized names, in file order.
+	squashed map[string][]string
 }
 
 // Group is one group of the taxonomy.
@@ -50,8 +54,15 @@ type Group struct {
 	Categories []string `yaml:"categories"`
 	// Keywords (sensitive groups only) catch category names the taxonomy does not list:
 	// a name holding one of them as whole words belongs to the group. They make
-	// default-deny robust to spellings the list lacks.
+	// default-deny robust to spellings the list lacks. A listed name of another group
+	// that holds one is of this group too (Category.Also).
 	Keywords []string `yaml:"keywords"`
+	// Except (sensitive groups only) names listed categories of other groups that hold
+	// one of the group's keywords but are no place of it ("Food Court" holds "court"):
+	// they are not made of the group. It applies to those names and to the spellings
+	// Lookup reads as them ("Food Courts"), not to other names holding the keyword
+	// ("Mall Food Court" is justice).
+	Except   []string `yaml:"except"`
 	keywords []keyword
 }
 
@@ -71,8 +82,9 @@ type Category struct {
 	Leaf string
 	// ByKeyword: unknown by name, placed in its (sensitive) group by a keyword.
 	ByKeyword bool
-	// Also lists the other sensitive groups whose keywords the name holds (keyword
-	// matches only): the name is suppressed unless every one of them is opted in.
+	// Also lists the other sensitive groups whose keywords the name holds, whether it
+	// is listed or not: the name is suppressed unless every one of them is opted in
+	// (Group too, when it is sensitive).
 	Also []int
 }
 
@@ -101,7 +113,7 @@ var ShippedTaxonomy = sync.OnceValue(func() *Taxonomy {
 	return t
 })
 
-// maxTaxonomyBytes bounds a taxonomy file: the shipped one is about 20 KB.
+// maxTaxonomyBytes bounds a taxonomy file: the shipped one is about 25 KB.
 const maxTaxonomyBytes = 4 << 20
 
 // LoadTaxonomy reads a taxonomy file: a regular file of at most 4 MiB.
@@ -145,7 +157,7 @@ func ParseTaxonomy(data []byte, source string) (*Taxonomy, error) {
 	if err := doc.Content[0].Decode(&f); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	t := &Taxonomy{Groups: f.Groups, Source: source, byName: make(map[string]Category)}
+	t := &Taxonomy{Groups: f.Groups, Source: source, byName: make(map[string]Category), except: make(map[string][]int)}
 	var v validator
 	if len(t.Groups) == 0 {
 		v.add("groups", "[]", "must list at least one group")
@@ -217,14 +229,97 @@ func ParseTaxonomy(data []byte, source string) (*Taxonomy, error) {
 			t.byName[NormalizeCategory(g.Name)] = Category{Group: i}
 		}
 	}
+	for i := range t.Groups {
+		g := &t.Groups[i]
+		for j, name := range g.Except {
+			path := fmt.Sprintf("groups[%d].except[%d]", i, j)
+			n := NormalizeCategory(name)
+			c, listed := t.byName[n]
+			switch {
+			case !g.Sensitive:
+				v.add(path, fmt.Sprintf("%q", name), "applies to sensitive groups only")
+			case !listed:
+				v.add(path, fmt.Sprintf("%q", name), "is not a listed category: only a listed name can be excepted")
+			case c.Group == i:
+				v.add(path, fmt.Sprintf("%q", name), "is listed in this group")
+			case !slices.Contains(t.keywordGroups(n), i):
+				v.add(path, fmt.Sprintf("%q", name), "holds none of the group's keywords: remove it")
+			case slices.Contains(t.except[n], i):
+				v.add(path, fmt.Sprintf("%q", name), "is listed twice")
+			default:
+				t.except[n] = append(t.except[n], i)
+			}
+		}
+	}
 	if len(v.errs) > 0 {
 		return nil, errors.Join(v.errs...)
+	}
+	// A listed name is also of every other sensitive group whose keywords it holds, in
+	// whichever group it is listed: "Religious School" (religion) is children too,
+	// "Sexual Health Clinic" (sexual) health, and a "Hospital Cafeteria" listed under
+	// food would be health. A partner needs all of them opted in to receive it; the
+	// listing decides only the label and the group it shows.
+	for n, c := range t.byName {
+		c.Also = t.also(c.Group, t.keywordGroups(n), t.except[n])
+		t.byName[n] = c
+	}
+	t.squashed = make(map[string][]string)
+	for _, g := range t.Groups {
+		for _, name := range append([]string{g.Name}, g.Categories...) {
+			n := NormalizeCategory(name)
+			k := strings.ReplaceAll(n, " ", "")
+			if _, ok := t.byName[n]; ok && !slices.Contains(t.squashed[k], n) {
+				t.squashed[k] = append(t.squashed[k], n)
+			}
+		}
 	}
 	return t, nil
 }
 
+// keywordGroups lists, in file order, the sensitive groups whose keywords the normalized
+// name n holds.
+func (t *Taxonomy) keywordGroups(n string) []int {
+	words := strings.Fields(n)
+	var out []int
+	for i := range t.Groups {
+		for _, kw := range t.Groups[i].keywords {
+			if containsWords(words, kw) {
+				out = append(out, i)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// also returns the groups of gs that are sensitive, not group and not in except, nil if
+// none.
+func (t *Taxonomy) also(group int, gs, except []int) []int {
+	var out []int
+	for _, g := range gs {
+		if g != group && t.Groups[g].Sensitive && !slices.Contains(except, g) && !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
 // Lookup tells what the taxonomy knows of an input category name: its leaf and group
-// when listed; else the first sensitive group whose keyword it holds; else unknown.
+// when listed; else the first sensitive group whose keyword it holds; else unknown. Also
+// holds the other sensitive groups whose keywords the name holds, listed or not. The
+// result is shared: do not modify Also.
+//
+// A name that is not listed is read in its other spellings too, so that a spelling the
+// list lacks keeps the groups of the name it spells:
+//   - its words run together or split ("GayBar", "Night Club", "Hos pital"): a listed
+//     name that is the same once spaces are removed;
+//   - one word in the singular ("Religious Schools", "Laboratories"): -s, -es, -ies;
+//   - a word that mixes letters and digits with the digits read as the letters they
+//     look like (0 o, 1 i or l, 3 e, 4 a, 5 s, 7 t: "H0spital", "Cl1nic", "Schoo1"), and
+//     split where letters and digits meet ("Gay24"), for keywords and listed names.
+//
+// A listed name found so is what Lookup returns, with the sensitive groups of every
+// spelling's keywords added to Also (but those the listed name is excepted from).
 func (t *Taxonomy) Lookup(name string) Category {
 	n := NormalizeCategory(name)
 	if n == "" {
@@ -233,24 +328,136 @@ func (t *Taxonomy) Lookup(name string) Category {
 	if c, ok := t.byName[n]; ok {
 		return c
 	}
-	words := strings.Fields(n)
-	c := Category{Group: -1}
-	for i := range t.Groups {
-		for _, kw := range t.Groups[i].keywords {
-			if !containsWords(words, kw) {
-				continue
+	spellings := spellings(n)
+	var gs []int
+	for _, sp := range spellings {
+		gs = append(gs, t.keywordGroups(sp)...)
+	}
+	if listed, ok := t.listedSpelling(spellings); ok {
+		c := t.byName[listed[0]]
+		extra := slices.Clone(c.Also)
+		for _, g := range gs {
+			if !slices.Contains(t.except[listed[0]], g) {
+				extra = append(extra, g)
 			}
-			if c.Group < 0 {
-				c = Category{Group: i, ByKeyword: true}
-			} else {
-				// "Children's Hospital": health and children. A partner needs both
-				// opted in to receive it.
-				c.Also = append(c.Also, i)
+		}
+		for _, other := range listed[1:] {
+			// Listed names that run together the same: all of their groups.
+			o := t.byName[other]
+			if o.Group >= 0 {
+				extra = append(extra, o.Group)
 			}
+			extra = append(extra, o.Also...)
+		}
+		c.Also = t.also(c.Group, extra, nil)
+		return c
+	}
+	if len(gs) == 0 {
+		return Category{Group: -1}
+	}
+	// "Children's Hospital": health and children. A partner needs both opted in to
+	// receive it.
+	return Category{Group: gs[0], ByKeyword: true, Also: t.also(gs[0], gs[1:], nil)}
+}
+
+// listedSpelling finds a listed name among the spellings and their forms with one word
+// in the singular, compared with spaces removed: the normalized listed names that match
+// (several when listed names run together the same), first the one Lookup shows.
+func (t *Taxonomy) listedSpelling(spellings []string) ([]string, bool) {
+	try := func(s string) ([]string, bool) {
+		l := t.squashed[strings.ReplaceAll(s, " ", "")]
+		if _, ok := t.byName[s]; ok && l[0] != s {
+			// Shown as spelled; the others add their groups.
+			l = append([]string{s}, slices.DeleteFunc(slices.Clone(l), func(x string) bool { return x == s })...)
+		}
+		return l, len(l) > 0
+	}
+	for _, sp := range spellings {
+		if l, ok := try(sp); ok {
+			return l, true
+		}
+	}
+	for _, sp := range spellings {
+		words := strings.Fields(sp)
+		for i, w := range words {
+			for _, one := range singulars(w) {
+				words[i] = one
+				l, ok := try(strings.Join(words, " "))
+				words[i] = w
+				if ok {
+					return l, true
+				}
+			}
+		}
+	}
+	return nil, false
+}
+
+// singulars lists the words w may be the plural of: -s, -es, -ies (y).
+func singulars(w string) []string {
+	var out []string
+	if len(w) > 3 && strings.HasSuffix(w, "ies") {
+		out = append(out, w[:len(w)-3]+"y")
+	}
+	if len(w) > 2 && strings.HasSuffix(w, "es") {
+		out = append(out, w[:len(w)-2])
+	}
+	if len(w) > 1 && strings.HasSuffix(w, "s") {
+		out = append(out, w[:len(w)-1])
+	}
+	return out
+}
+
+// digitLetters maps digits drawn like letters to them; 1 is i or l, tried both ways.
+var digitLetters = map[rune]rune{'0': 'o', '3': 'e', '4': 'a', '5': 's', '7': 't'}
+
+// spellings returns n and, when a word of n mixes letters and digits, n with their
+// digits read as letters (1 as i, then as l) and n split where letters and digits meet.
+func spellings(n string) []string {
+	out := []string{n}
+	mixed := false
+	for _, w := range strings.Fields(n) {
+		if strings.ContainsFunc(w, unicode.IsDigit) && strings.ContainsFunc(w, unicode.IsLetter) {
+			mixed = true
 			break
 		}
 	}
-	return c
+	if !mixed {
+		return out
+	}
+	read := func(one rune) string {
+		words := strings.Fields(n)
+		for i, w := range words {
+			if !strings.ContainsFunc(w, unicode.IsDigit) || !strings.ContainsFunc(w, unicode.IsLetter) {
+				continue
+			}
+			words[i] = strings.Map(func(r rune) rune {
+				if r == '1' {
+					return one
+				}
+				if l, ok := digitLetters[r]; ok {
+					return l
+				}
+				return r
+			}, w)
+		}
+		return strings.Join(words, " ")
+	}
+	var split strings.Builder
+	prev := rune(-1)
+	for _, r := range n {
+		if prev >= 0 && r != ' ' && prev != ' ' && unicode.IsDigit(r) != unicode.IsDigit(prev) {
+			split.WriteByte(' ')
+		}
+		split.WriteRune(r)
+		prev = r
+	}
+	for _, sp := range []string{read('i'), read('l'), split.String()} {
+		if !slices.Contains(out, sp) {
+			out = append(out, sp)
+		}
+	}
+	return out
 }
 
 // Group returns the group with id, or nil.
@@ -323,13 +530,27 @@ func plural(x, w string) bool {
 }
 
 // NormalizeCategory is the form names are matched in: compatibility forms folded
-// (fullwidth, ligatures), accents removed, lower case, Cyrillic and Greek letters that
-// look like Latin ones read as those, every run of characters that are not letters or
-// digits one space, trimmed. "Café", "CAFE", "Ｃａｆｅ" and " cafe " match, and so do
-// "Hospital" and "Hоspital" (a Cyrillic o); "Doctor's Office" is "doctor s office".
+// (fullwidth, ligatures, mathematical and circled letters), accents removed, lower case,
+// Cyrillic, Greek and other letters that look like Latin ones read as those, every run
+// of characters that are not letters or digits one space, trimmed. "Café", "CAFE",
+// "Ｃａｆｅ" and " cafe " match, and so do "Hospital", "Hоspital" (a Cyrillic o) and
+// "ΗOSPITAL" (a Greek capital eta); "Doctor's Office" is "doctor s office".
+//
+// Digits stay digits: read as letters, "100 Yen Shop" would be "loo yen shop" and
+// "Terminal 1" "terminal l", labels that a listed name and its input spelling must
+// share. Lookup reads a word that mixes letters and digits ("H0spital", "Cl1nic") with
+// its digits as letters too, only to find the name's sensitive groups.
 func NormalizeCategory(s string) string {
 	var b strings.Builder
 	space := false
+	if strings.ContainsAny(s, beforeNFKD) {
+		s = strings.Map(func(r rune) rune {
+			if l, ok := lookalike[r]; ok && strings.ContainsRune(beforeNFKD, r) {
+				return l
+			}
+			return r
+		}, s)
+	}
 	for _, r := range norm.NFKD.String(s) {
 		switch {
 		case unicode.Is(unicode.Mn, r):
@@ -339,11 +560,7 @@ func NormalizeCategory(s string) string {
 				b.WriteByte(' ')
 			}
 			space = false
-			r = unicode.ToLower(r)
-			if l, ok := lookalike[r]; ok {
-				r = l
-			}
-			b.WriteRune(r)
+			b.WriteRune(fold(r))
 		default:
 			space = true
 		}
@@ -351,14 +568,47 @@ func NormalizeCategory(s string) string {
 	return b.String()
 }
 
-// lookalike maps lower-case Cyrillic and Greek letters that are drawn like a Latin letter
-// to it, so that a name spelled with them matches (a name in Cyrillic or Greek matches
-// nothing either way: give such data a taxonomy of its own).
+// fold is a letter's matching form: its Latin look-alike, else its lower case, else the
+// look-alike of that. A capital is looked up first because some are drawn like another
+// Latin letter than their small letter is: Greek Η is an H, η an n; Ν an N, ν a v; Υ a
+// Y, υ a u.
+func fold(r rune) rune {
+	if l, ok := lookalike[r]; ok {
+		return l
+	}
+	r = unicode.ToLower(r)
+	if l, ok := lookalike[r]; ok {
+		return l
+	}
+	return r
+}
+
+// beforeNFKD holds the look-alikes that NFKD would turn into letters that do not look
+// Latin: the lunate sigmas ϲ and Ϲ (drawn c and C) are compatibility forms of ς and Σ.
+const beforeNFKD = "ϲϹ"
+
+// lookalike maps Cyrillic, Greek and a few other letters that are drawn like a Latin
+// letter to that letter in lower case, so that a name spelled with them matches (a name
+// in Cyrillic or Greek matches nothing either way: give such data a taxonomy of its
+// own). Letters with accents decompose first (Ё is Е and a diaeresis); capitals whose
+// small letter looks the same need no entry of their own, but are listed all the same.
 var lookalike = map[rune]rune{
+	// Cyrillic small letters.
 	'а': 'a', 'в': 'b', 'е': 'e', 'ё': 'e', 'к': 'k', 'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p', 'с': 'c',
 	'т': 't', 'у': 'y', 'х': 'x', 'і': 'i', 'ї': 'i', 'ј': 'j', 'ѕ': 's', 'һ': 'h', 'ԁ': 'd', 'ԛ': 'q', 'ԝ': 'w',
+	'ү': 'y', 'ӏ': 'l', 'ѵ': 'v', 'ԍ': 'g',
+	// Cyrillic capitals.
+	'А': 'a', 'В': 'b', 'Е': 'e', 'К': 'k', 'М': 'm', 'Н': 'h', 'О': 'o', 'Р': 'p', 'С': 'c', 'Т': 't',
+	'У': 'y', 'Х': 'x', 'І': 'i', 'Ј': 'j', 'Ѕ': 's', 'Һ': 'h', 'Ԁ': 'd', 'Ԛ': 'q', 'Ԝ': 'w', 'Ү': 'y',
+	'Ӏ': 'l', 'Ѵ': 'v', 'Ԍ': 'g',
+	// Greek small letters.
 	'α': 'a', 'β': 'b', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't',
 	'υ': 'u', 'χ': 'x', 'ϲ': 'c', 'ϳ': 'j',
+	// Greek capitals.
+	'Α': 'a', 'Β': 'b', 'Ε': 'e', 'Ζ': 'z', 'Η': 'h', 'Ι': 'i', 'Κ': 'k', 'Μ': 'm', 'Ν': 'n', 'Ο': 'o',
+	'Ρ': 'p', 'Τ': 't', 'Υ': 'y', 'Χ': 'x', 'Ϲ': 'c', 'Ϳ': 'j',
+	// Latin letters without a dot or of IPA, and Armenian o.
+	'ı': 'i', 'ȷ': 'j', 'ɑ': 'a', 'ɡ': 'g', 'ɩ': 'i', 'ʟ': 'l', 'օ': 'o',
 }
 
 // checkLabel refuses a label a partner should not receive: empty, too long, invalid

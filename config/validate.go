@@ -108,6 +108,7 @@ func (c *Config) Warnings() []string {
 					"check-ins at such places are released unless your groups cover them", c.TaxonomyFile, g.ID, strings.ToLower(g.Name)))
 			}
 		}
+		out = append(out, shippedSensitiveReleased(c.taxonomy, c.TaxonomyFile)...)
 	}
 	for i, p := range c.Partners {
 		for j, s := range p.SuppressCategories {
@@ -554,4 +555,63 @@ func sameSet(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// shippedSensitiveReleased warns about the names the shipped taxonomy lists in a
+// sensitive group that a policy's own taxonomy tax releases: those it lists in a group
+// that is not sensitive (and no sensitive group's keyword claims), and those a sensitive
+// group of the same id lacks (unknown, so released without category). One warning per
+// shipped group and group of tax, naming a few of the names.
+func shippedSensitiveReleased(tax *Taxonomy, file string) []string {
+	var out []string
+	for _, g := range ShippedTaxonomy().Groups {
+		if !g.Sensitive {
+			continue
+		}
+		moved := make(map[int][]string) // group of tax → names
+		var order []int
+		var unknown []string
+		for _, name := range g.Categories {
+			c := tax.Lookup(name)
+			if !c.Known() {
+				unknown = append(unknown, name)
+				continue
+			}
+			if tax.Groups[c.Group].Sensitive || slices.ContainsFunc(c.Also, func(a int) bool { return tax.Groups[a].Sensitive }) {
+				continue
+			}
+			if _, ok := moved[c.Group]; !ok {
+				order = append(order, c.Group)
+			}
+			moved[c.Group] = append(moved[c.Group], name)
+		}
+		for _, i := range order {
+			them := "them"
+			if len(moved[i]) == 1 {
+				them = "it"
+			}
+			out = append(out, fmt.Sprintf("taxonomy: %s lists %s in group %q, which is not sensitive; the shipped taxonomy "+
+				"has %s in sensitive group %q (%s): check-ins there are released", file, someNames(moved[i]), tax.Groups[i].ID,
+				them, g.ID, strings.ToLower(g.Name)))
+		}
+		if mine := tax.Group(g.ID); mine != nil && mine.Sensitive && len(unknown) > 0 {
+			out = append(out, fmt.Sprintf("taxonomy: %s: sensitive group %q lacks %s, which the shipped taxonomy has in it: "+
+				"check-ins there are released without category", file, g.ID, someNames(unknown)))
+		}
+	}
+	return out
+}
+
+// someNames quotes the first names of a list and counts the others.
+func someNames(names []string) string {
+	const most = 5
+	q := make([]string, 0, most)
+	for _, n := range names[:min(len(names), most)] {
+		q = append(q, fmt.Sprintf("%q", n))
+	}
+	s := strings.Join(q, ", ")
+	if len(names) > most {
+		s += fmt.Sprintf(" and %d more", len(names)-most)
+	}
+	return s
 }
