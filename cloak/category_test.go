@@ -258,6 +258,16 @@ func TestSuppressCategories(t *testing.T) {
 			t.Errorf("suppress %q: %d suppressed, want %d", tt.suppress, s, tt.want)
 		}
 	}
+	// A spelling the taxonomy reads as a suppressed listed name is suppressed too: the
+	// record would show the listed name.
+	spellings := join(users(0, 3, "Coffee Shops"), users(3, 3, "CoffeeShop"), users(6, 3, "Psychiatric Hospitals"),
+		users(9, 3, "PsychiatricHospital"), users(12, 3, "Psychiatric-Hospital"), users(15, 3, "Bar"))
+	cfg := categoryPartner(t, 3, 0, "health")
+	cfg.Partners[0].SuppressCategories = []string{"Psychiatric Hospital", "Coffee Shop"}
+	got := evaluateLines(t, cfg, visits(spellings...), 1)
+	if s := got.sum.Partners[0].Suppressed[SensitiveCategory]; s != 15 {
+		t.Errorf("spellings of suppressed names: %d suppressed, want 15 (all but Bar)\n%s", s, got.partners["p"])
+	}
 	// A group a name is of besides its own is suppressed by name too: "Religious
 	// School" is children as well as religion.
 	school := join(users(0, 3, "Religious School"), users(3, 3, "Church"))
@@ -332,10 +342,11 @@ func categoryGroup(label string) int {
 }
 
 // A record's key tells nothing its value does not: for a policy that releases no cell,
-// the key holds neither the cell nor the class nor the part of the stream that released
-// it, only an HMAC under the record-key secret; the same secret gives the same keys.
+// the key holds neither the cell nor the class nor the window nor the part of the stream
+// that released it, only an HMAC under the record-key secret, and the records leave
+// sorted by it (their order tells no class either); the same secret gives the same keys.
 func TestKeyWithoutCell(t *testing.T) {
-	opaque := regexp.MustCompile(`^p/1772409600/x[0-9a-f]{16}$`)
+	opaque := regexp.MustCompile(`^p/x[0-9a-f]{16}$`)
 	for _, tc := range []struct {
 		mode   config.Mode
 		fields []string
@@ -384,6 +395,9 @@ func TestKeyWithoutCell(t *testing.T) {
 			if hasCell != withCell || opaque.MatchString(k) == withCell {
 				t.Errorf("%s %v: key %s (names a cell: %v)", tc.mode, tc.fields, k, hasCell)
 			}
+		}
+		if !withCell && !slices.IsSorted(keys) {
+			t.Errorf("%s %v: records of a policy without cell leave in class order, not by key: %v", tc.mode, tc.fields, keys)
 		}
 		again, _ := release(RecordKeySecret(Key(DevKey)))
 		other, _ := release(RecordKeySecret(Key("another deployment's pseudonym key, 32+ bytes")))

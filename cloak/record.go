@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/geocloak/geocloak/config"
+	"github.com/geocloak/geocloak/geo"
 )
 
 // Record is one message for a partner topic.
@@ -162,6 +163,45 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 	pr.end = time.UnixMilli(w.End).UTC().AppendFormat(pr.end[:0], time.RFC3339)
 	pr.keyPrefix = strconv.AppendInt(append(append(pr.keyPrefix[:0], p.Name...), '/'), w.Start/1000, 10)
 	pr.cur = cursor{}
+	pr.opaque = pr.opaque[:0]
+	if pr.mac != nil {
+		// Without cell, neither key nor order may tell the class: each record gets an
+		// HMAC of partner, window, cell and place in the class, which is its key, and
+		// the records leave sorted by it, a shuffle that is the same at every release.
+		for ci, c := range kept {
+			n := int(starts[c+1] - starts[c])
+			if p.Mode == config.ModeCounts {
+				n = 1
+			}
+			for i := range n {
+				idx := i
+				if p.Mode == config.ModeCounts {
+					idx = -1
+				}
+				pr.opaque = append(pr.opaque, opaqueRec{h: pr.recordMAC(pr.Classes[c].Cell, idx), class: int32(ci), i: int32(i)})
+			}
+		}
+		slices.SortFunc(pr.opaque, func(a, b opaqueRec) int { return cmp.Compare(a.h, b.h) })
+	}
+}
+
+// opaqueRec is one record of a policy without cell: its key's HMAC, its class (an index
+// into order) and its place in the class.
+type opaqueRec struct {
+	h        uint64
+	class, i int32
+}
+
+// recordMAC is the first 8 bytes of the HMAC of the record at place idx (-1: the class's
+// one counts record) of the class at cell, in the window of pr.keyPrefix.
+func (pr *PartnerRelease) recordMAC(cell geo.Cell, idx int) uint64 {
+	pr.macIn = append(pr.macIn[:0], pr.keyPrefix...)
+	pr.macIn = binary.BigEndian.AppendUint64(pr.macIn, uint64(cell))
+	pr.macIn = binary.BigEndian.AppendUint64(pr.macIn, uint64(int64(idx)))
+	pr.mac.Reset()
+	pr.mac.Write(pr.macIn)
+	var sum [sha256.Size]byte
+	return binary.BigEndian.Uint64(pr.mac.Sum(sum[:0]))
 }
 
 // RecordCount is the number of records of the partner's release.
@@ -173,7 +213,8 @@ func (pr *PartnerRelease) RecordCount() int {
 }
 
 // Records returns the next records of the partner's release, at most max (>= 1), in
-// release order (by class, then category: never by arrival), or nil when all have been
+// release order (by class, then category: never by arrival; for a policy without cell,
+// by key, which tells neither), or nil when all have been
 // returned. They are valid until the next call, or the next Release. Safe to call for
 // different partners of one release from different goroutines.
 func (pr *PartnerRelease) Records(max int) []Record {
@@ -181,6 +222,27 @@ func (pr *PartnerRelease) Records(max int) []Record {
 	rb := &pr.arena
 	rb.buf, rb.offs = rb.buf[:0], rb.offs[:0]
 	n := 0
+	if pr.mac != nil {
+		for ; n < max && pr.cur.i < len(pr.opaque); pr.cur.i++ {
+			o := pr.opaque[pr.cur.i]
+			c := pr.order[o.class]
+			cl := &pr.Classes[c]
+			users, checkins, cat := 0, 0, ""
+			switch {
+			case p.Mode == config.ModeCounts && p.DP != nil:
+				users, checkins = cl.NoisyUsers, cl.NoisyCheckins
+			case p.Mode == config.ModeCounts:
+				users, checkins = cl.Users, cl.Checkins
+			default:
+				cat = labelText(pr.labels, pr.label[pr.members[pr.starts[c]+o.i]])
+			}
+			rb.opaqueRecord(p.Name, o.h, func(b []byte) []byte {
+				return appendRecord(b, p.fields, cl, pr.start, pr.end, cat, users, checkins)
+			})
+			n++
+		}
+		return rb.records(n, pr.window.End)
+	}
 	for n < max && pr.cur.class < len(pr.order) {
 		cl := &pr.Classes[pr.order[pr.cur.class]]
 		if p.Mode == config.ModeCounts {
@@ -208,13 +270,18 @@ func (pr *PartnerRelease) Records(max int) []Record {
 			pr.cur = cursor{class: pr.cur.class + 1}
 		}
 	}
+	return rb.records(n, pr.window.End)
+}
+
+// records returns the n records of the batch, with timestamp end; nil when n is 0.
+func (rb *recordBuf) records(n int, end int64) []Record {
 	if n == 0 {
 		return nil
 	}
 	rb.recs = rb.recs[:0]
 	for i := 0; i+2 < len(rb.offs); i += 3 {
 		k, v, e := rb.offs[i], rb.offs[i+1], rb.offs[i+2]
-		rb.recs = append(rb.recs, Record{Key: rb.buf[k:v:v], Value: rb.buf[v:e:e], Time: pr.window.End})
+		rb.recs = append(rb.recs, Record{Key: rb.buf[k:v:v], Value: rb.buf[v:e:e], Time: end})
 	}
 	return rb.recs
 }
@@ -226,31 +293,33 @@ func labelText(labels []string, l int32) string {
 	return labels[l]
 }
 
-// record appends one record's key and value. The key is "partner/window start in Unix
-// s/cell[/index]" (index: the record's place in its class, events mode); for a policy
-// that releases no cell, the key must not hold it either, nor the class: it is
-// "partner/window start/x" and 16 hex digits of an HMAC, under the record-key secret, of
-// the cell and index. Keys stay the same from run to run and from stream to evaluate
-// (G5), and tell nothing the record does not.
+// record appends one record's key and value: "partner/window start in Unix s/cell"
+// and, in events mode, "/index" (the record's place in its class).
 func (rb *recordBuf) record(pr *PartnerRelease, cl *Class, idx int, value func([]byte) []byte) {
 	k := len(rb.buf)
 	rb.buf = append(rb.buf, pr.keyPrefix...)
 	rb.buf = append(rb.buf, '/')
-	if pr.mac != nil {
-		pr.macIn = binary.BigEndian.AppendUint64(pr.macIn[:0], uint64(cl.Cell))
-		pr.macIn = binary.BigEndian.AppendUint64(pr.macIn, uint64(int64(idx)))
-		pr.mac.Reset()
-		pr.mac.Write(pr.macIn)
-		var sum [sha256.Size]byte
-		rb.buf = append(rb.buf, 'x')
-		rb.buf = hex.AppendEncode(rb.buf, pr.mac.Sum(sum[:0])[:8])
-	} else {
-		rb.buf, _ = cl.Cell.AppendText(rb.buf)
-		if idx >= 0 {
-			rb.buf = append(rb.buf, '/')
-			rb.buf = strconv.AppendInt(rb.buf, int64(idx), 10)
-		}
+	rb.buf, _ = cl.Cell.AppendText(rb.buf)
+	if idx >= 0 {
+		rb.buf = append(rb.buf, '/')
+		rb.buf = strconv.AppendInt(rb.buf, int64(idx), 10)
 	}
+	v := len(rb.buf)
+	rb.buf = value(rb.buf)
+	rb.offs = append(rb.offs, k, v, len(rb.buf))
+}
+
+// opaqueRecord appends one record of a policy that releases no cell: the key must not
+// hold it either, nor the class, nor the window. It is "partner/x" and 16 hex digits of
+// h, an HMAC under the record-key secret of the window, the cell and the record's place
+// (recordMAC). Keys stay the same from run to run and from stream to evaluate (G5), and
+// tell nothing the record does not.
+func (rb *recordBuf) opaqueRecord(partner string, h uint64, value func([]byte) []byte) {
+	k := len(rb.buf)
+	rb.buf = append(append(rb.buf, partner...), "/x"...)
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], h)
+	rb.buf = hex.AppendEncode(rb.buf, b[:])
 	v := len(rb.buf)
 	rb.buf = value(rb.buf)
 	rb.offs = append(rb.offs, k, v, len(rb.buf))

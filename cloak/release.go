@@ -161,6 +161,7 @@ type PartnerRelease struct {
 	start, end, keyPrefix  []byte
 	mac                    hash.Hash // keys the record keys of a policy without cell
 	macIn                  []byte
+	opaque                 []opaqueRec // a policy without cell: its records, in record order
 	cur                    cursor
 	arena                  recordBuf
 }
@@ -410,7 +411,11 @@ func (r *Releaser) sensitive(p *Policy, w *Window) []bool {
 				continue
 			}
 		}
-		if len(p.suppress) > 0 && p.suppress[config.NormalizeCategory(name)] {
+		// By the name as the input spells it, and by the listed name it was read as
+		// ("Psychiatric Hospitals", "PsychiatricHospital": "Psychiatric Hospital"), whose
+		// spelling the record would show.
+		if len(p.suppress) > 0 && (p.suppress[config.NormalizeCategory(name)] ||
+			wc.leaf >= 0 && p.suppress[config.NormalizeCategory(r.rel.labels[wc.leaf])]) {
 			out[c] = true
 		}
 	}

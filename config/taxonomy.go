@@ -167,13 +167,15 @@ func ParseTaxonomy(data []byte, source string) (*Taxonomy, error) {
 	for i := range t.Groups {
 		g := &t.Groups[i]
 		path := fmt.Sprintf("groups[%d]", i)
-		switch j, dup := ids[g.ID]; {
+		// Ids are compared as categories are (suppress_categories names groups by id,
+		// ignoring punctuation): two that differ only by - and _ would be one.
+		switch j, dup := ids[NormalizeCategory(g.ID)]; {
 		case !groupID.MatchString(g.ID):
 			v.add(path+".id", fmt.Sprintf("%q", g.ID), "must be 1 to 32 of a-z 0-9 _ -, starting with a letter")
 		case dup:
-			v.add(path+".id", fmt.Sprintf("%q", g.ID), "is already the id of groups[%d]", j)
+			v.add(path+".id", fmt.Sprintf("%q", g.ID), "is already the id of groups[%d] (%q), ignoring - and _", j, t.Groups[j].ID)
 		default:
-			ids[g.ID] = i
+			ids[NormalizeCategory(g.ID)] = i
 		}
 		n := NormalizeCategory(g.Name)
 		if err := checkLabel(g.Name); err != nil {
@@ -580,6 +582,9 @@ func fold(r rune) rune {
 	if l, ok := lookalike[r]; ok {
 		return l
 	}
+	if l, ok := lookalike[unicode.ToUpper(r)]; ok { // Cherokee small letters: their capital
+		return l
+	}
 	return r
 }
 
@@ -609,6 +614,14 @@ var lookalike = map[rune]rune{
 	'Ρ': 'p', 'Τ': 't', 'Υ': 'y', 'Χ': 'x', 'Ϲ': 'c', 'Ϳ': 'j',
 	// Latin letters without a dot or of IPA, and Armenian o.
 	'ı': 'i', 'ȷ': 'j', 'ɑ': 'a', 'ɡ': 'g', 'ɩ': 'i', 'ʟ': 'l', 'օ': 'o',
+	// Latin small capitals, and the click letter drawn like an l.
+	'ᴀ': 'a', 'ʙ': 'b', 'ᴄ': 'c', 'ᴅ': 'd', 'ᴇ': 'e', 'ꜰ': 'f', 'ɢ': 'g', 'ʜ': 'h', 'ɪ': 'i', 'ᴊ': 'j',
+	'ᴋ': 'k', 'ᴍ': 'm', 'ɴ': 'n', 'ᴏ': 'o', 'ᴘ': 'p', 'ꞯ': 'q', 'ʀ': 'r', 'ꜱ': 's', 'ᴛ': 't', 'ᴜ': 'u',
+	'ᴠ': 'v', 'ᴡ': 'w', 'ʏ': 'y', 'ᴢ': 'z', 'ǀ': 'l',
+	// Cherokee letters drawn like Latin capitals (their small letters fold to these).
+	'Ꭺ': 'a', 'Ᏼ': 'b', 'Ꮯ': 'c', 'Ꭰ': 'd', 'Ꭼ': 'e', 'Ꮐ': 'g', 'Ꮋ': 'h', 'Ꭻ': 'j', 'Ꮶ': 'k',
+	'Ꮮ': 'l', 'Ꮇ': 'm', 'Ꮻ': 'o', 'Ꮲ': 'p', 'Ꭱ': 'r', 'Ꮪ': 's', 'Ꭲ': 't', 'Ꮩ': 'v', 'Ꮃ': 'w',
+	'Ꮤ': 'w', 'Ꮓ': 'z',
 }
 
 // checkLabel refuses a label a partner should not receive: empty, too long, invalid

@@ -387,6 +387,9 @@ func TestTaxonomyInnocent(t *testing.T) {
 		"Mall Food Court": "justice", "Home Goods Store": "residence", "Home Improvement Store": "residence",
 		"Home Service": "residence", "Jewish Restaurant": "religion", "Bathhouse Café": "sexual",
 		"Amish Market": "religion", "Courthouse Square Café": "justice",
+		// Not innocent: a halal or kosher restaurant points at a religious practice, as
+		// a Jewish one does; caught knowingly.
+		"Halal Restaurant": "religion", "Kosher Restaurant": "religion",
 	}
 	names := []string{
 		// Foursquare categories this taxonomy does not list.
@@ -588,6 +591,11 @@ func TestNormalizeCategory(t *testing.T) {
 		"7-Eleven":         "7 eleven",
 		"100 Yen Shop":     "100 yen shop",
 		"H0spital":         "h0spital", // digits stay: Lookup reads them as letters too
+		"ʜᴏꜱᴘɪᴛᴀʟ":         "hospital", // Latin small capitals
+		"ᴄʜᴜʀᴄʜ":           "church",
+		"ᎻOSPITAL":         "hospital", // Cherokee capital
+		"Hꮻspital":         "hospital", // Cherokee small letter
+		"Hospitaǀ":         "hospital", // the click letter drawn like an l
 		"Doctor's Office":  "doctor s office",
 		"  Bar  &  Grill ": "bar grill",
 	} {
@@ -648,5 +656,17 @@ func TestTaxonomyMovedSensitive(t *testing.T) {
 		if strings.HasPrefix(w, "taxonomy:") {
 			t.Errorf("the shipped taxonomy as a file: %s", w)
 		}
+	}
+}
+
+// Group ids that differ only by - and _ are one id to suppress_categories: refused.
+func TestTaxonomyIDsCollide(t *testing.T) {
+	_, err := ParseTaxonomy([]byte(`groups:
+  - {id: hiv-care, name: HIV care, sensitive: true, categories: [HIV Clinic]}
+  - {id: hiv_care, name: HIV testing, sensitive: true, categories: [HIV Testing Center]}
+  - {id: food, name: Food, categories: [Bakery]}
+`), "collide.yaml")
+	if err == nil || !strings.Contains(err.Error(), `groups[1].id: "hiv_care" is already the id of groups[0] ("hiv-care"), ignoring - and _`) {
+		t.Errorf("colliding ids: %v", err)
 	}
 }

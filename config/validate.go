@@ -454,7 +454,8 @@ func (c *Config) sensitiveIDs() []string {
 // A partner with dp at one resolution (max_resolution = min_resolution) and epsilon at
 // most StrictDPEpsilon per window is exempt from sharing k and max_resolution: its
 // classes are the min_resolution cells that pass the library's noisy threshold, which
-// the dp guarantee covers (pre-threshold k included); it still shares the rest.
+// the dp guarantee covers (pre-threshold k included); it still shares the rest. The
+// epsilons of all such partners add up to at most StrictDPEpsilon.
 func (c *Config) validatePartnerSet(v *validator) {
 	if len(c.Partners) < 2 {
 		return
@@ -474,9 +475,24 @@ func (c *Config) validatePartnerSet(v *validator) {
 			func(p *Partner) any { return p.MaxCheckinsPerUserPerWindow }},
 		{"suppress_categories", func(a, b *Partner) bool { return sameSet(a.SuppressCategories, b.SuppressCategories) },
 			func(p *Partner) any { return fmt.Sprintf("%q", p.SuppressCategories) }},
-		{"release_sensitive_groups", func(a, b *Partner) bool { return sameSet(a.ReleaseSensitiveGroups, b.ReleaseSensitiveGroups) },
+		{"release_sensitive_groups", func(a, b *Partner) bool { return sameIDs(a.ReleaseSensitiveGroups, b.ReleaseSensitiveGroups) },
 			func(p *Partner) any { return fmt.Sprintf("%q", p.ReleaseSensitiveGroups) }},
 	})
+	// The exempt dp partners' noise covers what their classes add only together: a
+	// coalition averages their noisy counts, so their epsilons add up.
+	total, first := 0.0, -1
+	for i := range c.Partners {
+		if p := &c.Partners[i]; p.StrictDP() {
+			total += p.DP.Epsilon
+			if first < 0 {
+				first = i
+			} else if total > StrictDPEpsilon {
+				v.add(fmt.Sprintf("partners[%d].dp.epsilon", i), p.DP.Epsilon, "brings the dp partners at one resolution "+
+					"(partners[%d] and after) to epsilon %g per window in all: at most %g together, since colluding partners "+
+					"average their noise (or give them the k and max_resolution of the others)", first, total, StrictDPEpsilon)
+			}
+		}
+	}
 	c.mustShare(v, func(p *Partner) bool { return !p.StrictDP() }, why+"; only a dp partner at one resolution "+
 		"(max_resolution = min_resolution) with epsilon <= "+fmt.Sprint(StrictDPEpsilon)+" may differ in these", []shared{
 		{"k", func(a, b *Partner) bool { return a.ClassK() == b.ClassK() }, func(p *Partner) any {
@@ -494,7 +510,7 @@ func (c *Config) validatePartnerSet(v *validator) {
 func SameClasses(a, b *Partner) bool {
 	return a.Generalization == b.Generalization && a.ClassK() == b.ClassK() && a.MaxResolution == b.MaxResolution &&
 		a.MinResolution == b.MinResolution && a.MaxCheckinsPerUserPerWindow == b.MaxCheckinsPerUserPerWindow &&
-		sameSet(a.SuppressCategories, b.SuppressCategories) && sameSet(a.ReleaseSensitiveGroups, b.ReleaseSensitiveGroups)
+		sameSet(a.SuppressCategories, b.SuppressCategories) && sameIDs(a.ReleaseSensitiveGroups, b.ReleaseSensitiveGroups)
 }
 
 // StrictDPEpsilon is the largest epsilon per window of a dp partner at one resolution
@@ -534,6 +550,14 @@ func (c *Config) mustShare(v *validator, in func(p *Partner) bool, why string, k
 			}
 		}
 	}
+}
+
+// sameIDs compares group id lists exactly, as the engine matches them.
+func sameIDs(a, b []string) bool {
+	sa, sb := slices.Clone(a), slices.Clone(b)
+	slices.Sort(sa)
+	slices.Sort(sb)
+	return slices.Equal(slices.Compact(sa), slices.Compact(sb))
 }
 
 // sameSet compares category lists as the engine matches them.

@@ -145,8 +145,13 @@ func partnerRecords(t *testing.T, conn *Conn, topic string) map[string][]string 
 			}
 			start, _ := time.Parse(time.RFC3339, rec.Start)
 			end, _ := time.Parse(time.RFC3339, rec.End)
-			prefix := fmt.Sprintf("%s/%d/%s", strings.TrimPrefix(topic, "sanitized."), start.Unix(), rec.Cell)
-			if k := string(key); k != prefix && !strings.HasPrefix(k, prefix+"/") {
+			partner := strings.TrimPrefix(topic, "sanitized.")
+			prefix := fmt.Sprintf("%s/%d/%s", partner, start.Unix(), rec.Cell)
+			if rec.Cell == "" { // a policy without cell: partner/x and 16 hex digits
+				if k, ok := strings.CutPrefix(string(key), partner+"/x"); !ok || len(k) != 16 || strings.Trim(k, "0123456789abcdef") != "" {
+					return fmt.Errorf("G5: key %q of a record without cell is not opaque", key)
+				}
+			} else if k := string(key); k != prefix && !strings.HasPrefix(k, prefix+"/") {
 				return fmt.Errorf("G5: key %q does not derive from the record %s", key, value)
 			}
 			if !ts.Equal(end) {
