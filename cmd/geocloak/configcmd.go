@@ -24,7 +24,7 @@ func (e *env) configCheck(args []string) error {
 	}
 	cfg, err := config.Load(args[0])
 	if err != nil {
-		return err
+		return alternativesHint(err, args[0], "use `geocloak evaluate --alternatives`")
 	}
 	w := e.stdout
 	fmt.Fprintf(w, "config %s: valid\n\n", args[0])
@@ -131,4 +131,15 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
+}
+
+// alternativesHint adds to a config error what to do when the only problems are those of
+// the partner set: every policy is valid on its own, and evaluate --alternatives
+// compares them (how says what to write).
+func alternativesHint(err error, path, how string) error {
+	if _, alone := config.LoadAlternatives(path); alone != nil {
+		return err
+	}
+	return fmt.Errorf("%w\n(each policy is valid on its own, but not next to the others on one stream; to compare them as "+
+		"alternatives, %s)", err, how)
 }

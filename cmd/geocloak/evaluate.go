@@ -74,7 +74,7 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 	}
 	cfg, err := load(*cfgPath)
 	if err != nil {
-		return err
+		return alternativesHint(err, *cfgPath, "add --alternatives")
 	}
 	// The reviewer's layer is read before the evaluation, so that a bad file fails at once.
 	var userLayer *basemap.Layer

@@ -237,6 +237,10 @@ func TestCommandLineErrors(t *testing.T) {
 		{"evaluate bad config", []string{"evaluate", "--config", "../../config/testdata/names.bad.yaml", "--input", cityInput}, false, "6 problems"},
 		{"config check bad", []string{"config", "check", "../../config/testdata/window.bad.yaml"}, false, "window.size: 30s must be in [1m, 168h]"},
 		{"config without check", []string{"config"}, true, "usage: geocloak config check FILE"},
+		{"partner set refused", []string{"evaluate", "--config", "../../config/testdata/partner_set.bad.yaml", "--input", cityInput}, false,
+			"each policy is valid on its own, but not next to the others on one stream; to compare them as alternatives, add --alternatives"},
+		{"partner set refused by config check", []string{"config", "check", "../../config/testdata/partner_set.bad.yaml"}, false,
+			"use `geocloak evaluate --alternatives`"},
 		{"partitioner without partitions", []string{"evaluate", "--config", cityConfig, "--input", cityInput, "--partitioner", "murmur2"}, true,
 			"--partitioner applies with --partitions N"},
 	}
