@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 	"pgregory.net/rapid"
@@ -295,4 +296,87 @@ func TestSpellingsCombinedStaySensitive(t *testing.T) {
 			r.Fatalf("%v: %s", used, lost)
 		}
 	})
+}
+
+// typosOf lists keyword k mistyped in the ways Lookup reads: two neighbouring letters
+// after the first swapped, and each letter after the first typed twice.
+func typosOf(k string) []string {
+	rs := []rune(k)
+	var out []string
+	for i := 1; i+1 < len(rs); i++ {
+		if rs[i] != rs[i+1] {
+			v := slices.Clone(rs)
+			v[i], v[i+1] = v[i+1], v[i]
+			out = append(out, string(v))
+		}
+	}
+	for i := 1; i < len(rs); i++ {
+		out = append(out, string(slices.Insert(slices.Clone(rs), i, rs[i])))
+	}
+	return out
+}
+
+// Every typo of every one-word keyword of at least minTypo letters, in a name the
+// taxonomy does not list, keeps the keyword's group; shorter keywords are not read
+// through typos. A typo that spells another keyword ("avdentist" for "adventist") is of
+// that keyword's group, and still sensitive.
+func TestTyposStaySensitive(t *testing.T) {
+	tax := ShippedTaxonomy()
+	n := 0
+	for gi, g := range tax.Groups {
+		for _, kw := range g.Keywords {
+			kw = strings.TrimSuffix(kw, "*")
+			if strings.Contains(kw, " ") || utf8.RuneCountInString(kw) < minTypo {
+				continue
+			}
+			for _, v := range typosOf(kw) {
+				name := "Old " + titleCase(v) + " Place"
+				got := sensitiveOf(tax, name)
+				if !slices.Contains(got, gi) && (len(got) == 0 || len(tax.keywordGroups(v)) == 0) {
+					t.Errorf("typo %q of %q: sensitive groups %v, want %s among them", name, kw, got, g.ID)
+				}
+				n++
+			}
+		}
+	}
+	if n < 3000 {
+		t.Fatalf("%d typos tried: fewer than the shipped keywords make", n)
+	}
+	// Every typo of one word of a listed sensitive name keeps the name's groups, unless
+	// it makes another listed name.
+	listed, _ := sensitiveNames(tax)
+	n = 0
+	for _, name := range listed {
+		words := strings.Fields(NormalizeCategory(name))
+		for i, w := range words {
+			for _, v := range typosOf(w) {
+				variant := strings.Join(slices.Concat(words[:i], []string{v}, words[i+1:]), " ")
+				if _, ok := tax.byName[NormalizeCategory(variant)]; ok {
+					continue
+				}
+				if lost := keeps(tax, name, variant); lost != "" {
+					t.Errorf("typo: %s", lost)
+				}
+				n++
+			}
+		}
+	}
+	if n < 5000 {
+		t.Fatalf("%d typos of listed names tried: fewer than the shipped taxonomy makes", n)
+	}
+	for name, want := range map[string]string{
+		"Hosptial": "health", "Chruch": "religion", "Synagouge": "religion", "Clinnic": "health",
+		"Pharmacyy": "health", "Fnueral Parlour": "death", "Cemetary": "death", "Mosuqe": "religion",
+		"Gya Bar": "sexual", "Funeral Hoem": "death", // listed names mistyped
+		"Gya Lounge": "",                      // "gay" is too short to be read through a typo alone
+		"Metal Shop": "", "Player Lounge": "", // "mental", "prayer": one letter is not a typo read
+	} {
+		var got []string
+		for _, g := range sensitiveOf(tax, name) {
+			got = append(got, tax.Groups[g].ID)
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("Lookup(%q): sensitive groups %v, want %q", name, got, want)
+		}
+	}
 }

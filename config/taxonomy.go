@@ -39,6 +39,20 @@ type Taxonomy struct {
 	except map[string][]int    // normalized listed name → groups whose Except names it
 	// squashed: listed names with spaces removed → the normalized names, in file order.
 	squashed map[string][]string
+	// Keywords indexed: whole ones by their first word, those that may stand inside a
+	// word apart.
+	kwFirst  map[string][]groupKeyword
+	kwInside []groupKeyword
+	kwTypo   map[string][]int // one-word keywords of at least minTypo letters → groups
+	// longest is the most letters a word of a listed name or keyword has: a longer
+	// word, but for one letter typed twice, is no typo of either.
+	longest int
+}
+
+// groupKeyword is a keyword and the index of its group.
+type groupKeyword struct {
+	group int
+	kw    keyword
 }
 
 // Group is one group of the taxonomy.
@@ -203,6 +217,19 @@ func ParseTaxonomy(data []byte, source string) (*Taxonomy, error) {
 			g.keywords = append(g.keywords, keyword{words: words, inside: inside})
 		}
 	}
+	t.kwFirst, t.kwTypo = make(map[string][]groupKeyword), make(map[string][]int)
+	for i := range t.Groups {
+		for _, kw := range t.Groups[i].keywords {
+			if w := kw.words[0]; len(kw.words) == 1 && utf8.RuneCountInString(w) >= minTypo && !slices.Contains(t.kwTypo[w], i) {
+				t.kwTypo[w] = append(t.kwTypo[w], i)
+			}
+			if kw.inside {
+				t.kwInside = append(t.kwInside, groupKeyword{i, kw})
+			} else {
+				t.kwFirst[kw.words[0]] = append(t.kwFirst[kw.words[0]], groupKeyword{i, kw})
+			}
+		}
+	}
 	for i := range t.Groups {
 		g := &t.Groups[i]
 		for j, name := range g.Categories {
@@ -264,6 +291,12 @@ func ParseTaxonomy(data []byte, source string) (*Taxonomy, error) {
 	for n, c := range t.byName {
 		c.Also = t.also(c.Group, t.keywordGroups(n), t.except[n])
 		t.byName[n] = c
+		for _, w := range strings.Fields(n) {
+			t.longest = max(t.longest, utf8.RuneCountInString(w))
+		}
+	}
+	for w := range t.kwTypo {
+		t.longest = max(t.longest, utf8.RuneCountInString(w))
 	}
 	t.squashed = make(map[string][]string)
 	for _, g := range t.Groups {
@@ -283,12 +316,96 @@ func ParseTaxonomy(data []byte, source string) (*Taxonomy, error) {
 func (t *Taxonomy) keywordGroups(n string) []int {
 	words := strings.Fields(n)
 	var out []int
-	for i := range t.Groups {
-		for _, kw := range t.Groups[i].keywords {
-			if containsWords(words, kw) {
-				out = append(out, i)
-				break
+	add := func(g int) {
+		if !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	for i, x := range words {
+		// A keyword starting here has x, or the word x is a plural of, first.
+		for _, first := range append([]string{x}, singulars(x)...) {
+			for _, gk := range t.kwFirst[first] {
+				if i+len(gk.kw.words) <= len(words) && containsWords(words[i:i+len(gk.kw.words)], gk.kw) {
+					add(gk.group)
+				}
 			}
+		}
+	}
+	for _, gk := range t.kwInside {
+		if !slices.Contains(out, gk.group) && containsWords(words, gk.kw) {
+			add(gk.group)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// minTypo is the shortest keyword that Lookup also finds misspelled: shorter ones are
+// one letter away from too many innocent words.
+const minTypo = 6
+
+// typoGroups lists the sensitive groups a name that is not listed (its spellings) has
+// once one typo of one word is undone (see untypos): the groups of a sensitive listed
+// name it then is ("Synagouge", "Funeral Hoem"), and, in file order, those with a
+// one-word keyword of at least minTypo letters that a word (or its singular) then is
+// ("Hosptial", "Chruch", "Clinnic"), unless the word holds a keyword as spelled
+// ("adventist" is not "avdentist" mistyped).
+func (t *Taxonomy) typoGroups(spellings []string) []int {
+	var out, kwOut []int
+	for _, sp := range spellings {
+		words := strings.Fields(sp)
+		for wi, w := range words {
+			if utf8.RuneCountInString(w) > t.longest+1 {
+				continue
+			}
+			asSpelled := -1 // unknown until a keyword is found mistyped
+			for _, x := range append([]string{w}, singulars(w)...) {
+				for _, f := range untypos(x) {
+					if gs := t.kwTypo[f]; len(gs) > 0 {
+						if asSpelled < 0 {
+							asSpelled = min(len(t.keywordGroups(w)), 1)
+						}
+						for _, g := range gs {
+							if asSpelled == 0 && !slices.Contains(kwOut, g) {
+								kwOut = append(kwOut, g)
+							}
+						}
+					}
+					name := slices.Clone(words)
+					name[wi] = f
+					if c, ok := t.byName[strings.Join(name, " ")]; ok {
+						for _, g := range append([]int{c.Group}, c.Also...) {
+							if t.Groups[g].Sensitive && !slices.Contains(out, g) {
+								out = append(out, g)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(kwOut)
+	return append(out, slices.DeleteFunc(kwOut, func(g int) bool { return slices.Contains(out, g) })...)
+}
+
+// untypos lists what word w may be once one typo of the two kinds that rarely make
+// another word is undone: two neighbouring letters after the first swapped ("hosptial",
+// "chruch") or a letter typed twice ("clinnic", "hospitall"). Dropped, added or changed
+// letters are not undone: they turn keywords into common words too often ("metal" and
+// "mental", "player" and "prayer", "ballet" and "ballot").
+func untypos(w string) []string {
+	rs := []rune(w)
+	var out []string
+	for i := 1; i+1 < len(rs); i++ {
+		if rs[i] != rs[i+1] {
+			v := slices.Clone(rs)
+			v[i], v[i+1] = v[i+1], v[i]
+			out = append(out, string(v))
+		}
+	}
+	for i := 2; i < len(rs); i++ {
+		if rs[i] == rs[i-1] && (i == 2 || rs[i] != rs[i-2]) {
+			out = append(out, string(slices.Delete(slices.Clone(rs), i, i+1)))
 		}
 	}
 	return out
@@ -318,7 +435,9 @@ func (t *Taxonomy) also(group int, gs, except []int) []int {
 //   - one word in the singular ("Religious Schools", "Laboratories"): -s, -es, -ies;
 //   - a word that mixes letters and digits with the digits read as the letters they
 //     look like (0 o, 1 i or l, 3 e, 4 a, 5 s, 7 t: "H0spital", "Cl1nic", "Schoo1"), and
-//     split where letters and digits meet ("Gay24"), for keywords and listed names.
+//     split where letters and digits meet ("Gay24"), for keywords and listed names;
+//   - one typo undone, for sensitive groups only (see typoGroups: "Hosptial",
+//     "Synagouge").
 //
 // A listed name found so is what Lookup returns, with the sensitive groups of every
 // spelling's keywords added to Also (but those the listed name is excepted from).
@@ -354,6 +473,7 @@ func (t *Taxonomy) Lookup(name string) Category {
 		c.Also = t.also(c.Group, extra, nil)
 		return c
 	}
+	gs = append(gs, t.typoGroups(spellings)...)
 	if len(gs) == 0 {
 		return Category{Group: -1}
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -668,5 +669,23 @@ func TestTaxonomyIDsCollide(t *testing.T) {
 `), "collide.yaml")
 	if err == nil || !strings.Contains(err.Error(), `groups[1].id: "hiv_care" is already the id of groups[0] ("hiv-care"), ignoring - and _`) {
 		t.Errorf("colliding ids: %v", err)
+	}
+}
+
+// BenchmarkLookup: what one category name costs when the releaser's cache of names does
+// not hold it (a stream of more distinct names than it keeps): a listed name, an
+// unknown one (keywords and typos tried), and one of 128 bytes.
+func BenchmarkLookup(b *testing.B) {
+	tax := ShippedTaxonomy()
+	for _, c := range []struct{ name, value string }{
+		{"listed", "Drugstore / Pharmacy"},
+		{"unknown", "Some Unknown Venue Kind Number %d"},
+		{"long", strings.Repeat("ab", 60) + " unknown %d"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				tax.Lookup(strings.Replace(c.value, "%d", strconv.Itoa(i%1000), 1))
+			}
+		})
 	}
 }
