@@ -26,8 +26,17 @@ func (e *env) configCheck(args []string) error {
 	if err != nil {
 		return alternativesHint(err, args[0], "use `geocloak evaluate --alternatives`")
 	}
+	// The key is read as the job would read it, to report its state, never its value.
+	_, keyErr := cfg.Pseudonym.ReadKey()
+	if errors.Is(keyErr, config.ErrDevKey) {
+		keyErr = nil // reported below: evaluate and demo use the development key, run refuses it
+	}
 	w := e.stdout
-	fmt.Fprintf(w, "config %s: valid\n\n", args[0])
+	if keyErr != nil {
+		fmt.Fprintf(w, "config %s: valid, but its pseudonym key is unusable here (see the end)\n\n", args[0])
+	} else {
+		fmt.Fprintf(w, "config %s: valid\n\n", args[0])
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "window\t%s tumbling, event time; allowed lateness %s; idle partitions advance after %s\n",
 		cfg.Window.Size, cfg.Window.AllowedLateness, cfg.Window.IdleAdvance)
@@ -37,7 +46,6 @@ func (e *env) configCheck(args []string) error {
 		f.UserID, f.Lat, f.Lng, f.Time, orNone(f.Category), orNone(f.EventID))
 	fmt.Fprintf(tw, "input limits\ttime format %s; not before %s; at most %s in the future; records up to %d bytes\n",
 		cfg.Input.TimeFormat, cfg.Input.NotBefore.Format("2006-01-02T15:04:05Z07:00"), cfg.Input.MaxFuture, cfg.Input.MaxRecordBytes)
-	// The key is read as the job would read it, to report its state, never its value.
 	keySource := "$" + cfg.Pseudonym.KeyEnv
 	if cfg.Pseudonym.KeyFile != "" {
 		keySource = "file " + cfg.Pseudonym.KeyFile
@@ -122,6 +130,10 @@ func (e *env) configCheck(args []string) error {
 		for _, x := range ws {
 			fmt.Fprintf(w, "  - %s\n", x)
 		}
+	}
+	if keyErr != nil {
+		// A preflight must fail where run would: exit status 1.
+		return fmt.Errorf("%s is valid, but its pseudonym key is unusable here, and run and evaluate would refuse to start: %w", args[0], keyErr)
 	}
 	return nil
 }

@@ -185,11 +185,18 @@ func (e *env) demo(ctx context.Context, args []string) error {
 		slices.Sort(want)
 		slices.Sort(have)
 		same := slices.Equal(want, have) && pt.Released == int64(sum.Partners[i].Released)
-		allSame = allSame && same
 		verdict := fmt.Sprintf("yes (%s records)", report.Thousands(int64(len(have))))
-		if !same {
+		switch {
+		case p.DP != nil:
+			// Which classes pass the noisy threshold, and their counts, are drawn anew by
+			// each run, by design: the two runs cannot agree record for record.
+			same = true
+			verdict = fmt.Sprintf("not compared, dp noise (%s records; evaluate drew %s)",
+				report.Thousands(int64(len(have))), report.Thousands(int64(len(want))))
+		case !same:
 			verdict = fmt.Sprintf("NO: %s through Kafka, %s from evaluate", report.Thousands(int64(len(have))), report.Thousands(int64(len(want))))
 		}
+		allSame = allSame && same
 		fmt.Fprintf(e.stdout, "%-16s %10s %7.1f%% %10s %10s %10s  %s\n", p.Name, report.Thousands(pt.Released),
 			100*float64(pt.Released)/float64(len(lines)), report.Thousands(pt.Suppressed["below_k"]), report.Thousands(pt.Suppressed["contribution_cap"]),
 			report.Thousands(pt.Suppressed["sensitive_category"]), verdict)

@@ -73,6 +73,25 @@ func (e usageError) Error() string { return e.msg }
 // errReported means the command already told the user what went wrong.
 var errReported = errors.New("reported")
 
+// loggedError is an error the command wrote to its log as its last line: main does not
+// print it again (errors.Is(err, errReported)), so that a service's stderr stays one
+// JSON object per line to the end.
+type loggedError struct{ error }
+
+func (e loggedError) Is(target error) bool { return target == errReported }
+func (e loggedError) Unwrap() error        { return e.error }
+
+// logged writes err, unless it is nil, a usage error or already reported, as the log's
+// last line, and returns it as a loggedError.
+func (e *env) logged(err error) error {
+	var ue usageError
+	if err == nil || errors.As(err, &ue) || errors.Is(err, errReported) {
+		return err
+	}
+	e.log.Error().Str("error", err.Error()).Msg("geocloak stopped")
+	return loggedError{err}
+}
+
 type env struct {
 	stdout, stderr io.Writer
 	log            zerolog.Logger
@@ -141,13 +160,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "synth":
 		return e.synth(ctx, args[1:])
 	case "run":
-		return e.runJob(ctx, args[1:])
+		return e.logged(e.runJob(ctx, args[1:]))
 	case "demo":
 		return e.demo(ctx, args[1:])
 	case "bench":
 		return e.benchCmd(ctx, args[1:])
 	case "broker":
-		return e.brokerCmd(ctx, args[1:])
+		return e.logged(e.brokerCmd(ctx, args[1:]))
 	case "version":
 		fmt.Fprintln(stdout, readBuildInfo())
 		return nil

@@ -131,6 +131,23 @@ func TestLogCanary(t *testing.T) {
 
 // TestDemoCanary (G6) for the streaming path: the demo's logs, progress, sample records
 // and summary hold nothing a person could be found by.
+// The demo with a dp partner (config/example.yaml): its records are not compared with
+// evaluate's (noise is drawn anew), the exact partner's are, and the demo succeeds.
+func TestDemoDP(t *testing.T) {
+	stdout, stderr, err := geocloak(t, "demo", "--config", "../../config/example.yaml", "--input", cityInput, "--addr", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("demo: %v\n%s\n%s", err, stdout, stderr)
+	}
+	for _, want := range []string{"metro-insights", "not compared, dp noise", "acme-ads"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("no %q in the demo's output:\n%s", want, stdout)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^acme-ads .* yes \([0-9,]+ records\)$`).MatchString(stdout) {
+		t.Errorf("acme-ads not compared equal to evaluate:\n%s", stdout)
+	}
+}
+
 func TestDemoCanary(t *testing.T) {
 	dir := t.TempDir()
 	audit := filepath.Join(dir, "audit.jsonl")
@@ -284,9 +301,38 @@ func TestConfigCheck(t *testing.T) {
 	}
 }
 
+// A key that run would refuse (too short, or a key file that cannot be read) makes
+// config check fail as a preflight, after printing the policy; the development key (none
+// set) does not, since evaluate and demo use it.
+func TestConfigCheckUnusableKey(t *testing.T) {
+	t.Setenv("GEOCLOAK_PSEUDONYM_KEY", "short")
+	stdout, _, err := geocloak(t, "config", "check", cityConfig)
+	if err == nil || !strings.Contains(err.Error(), "pseudonym key is unusable here") || !strings.Contains(err.Error(), "want at least 16") {
+		t.Errorf("short key: error %v", err)
+	}
+	if !strings.HasPrefix(stdout, "config ../../testdata/city.yaml: valid, but its pseudonym key is unusable here") ||
+		!strings.Contains(stdout, "partner acme-ads") {
+		t.Errorf("short key: output\n%s", stdout)
+	}
+	data := string(must(os.ReadFile(cityConfig)))
+	cfg := filepath.Join(t.TempDir(), "keyfile.yaml")
+	data = strings.Replace(data, "partners:", "pseudonym: {key_file: /nonexistent/geocloak.key}\npartners:", 1)
+	if err := os.WriteFile(cfg, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := geocloak(t, "config", "check", cfg); err == nil || !strings.Contains(err.Error(), "/nonexistent/geocloak.key") {
+		t.Errorf("missing key file: error %v", err)
+	}
+	t.Setenv("GEOCLOAK_PSEUDONYM_KEY", "")
+	if stdout, _, err := geocloak(t, "config", "check", cityConfig); err != nil || !strings.Contains(stdout, "NOT SET") {
+		t.Errorf("no key: error %v, output\n%s", err, stdout)
+	}
+}
+
 // config check prints the dp threshold, the class target and the daily budget of a dp
 // partner.
 func TestConfigCheckDP(t *testing.T) {
+	t.Setenv("GEOCLOAK_PSEUDONYM_KEY", "")
 	stdout, _, err := geocloak(t, "config", "check", "../../config/example.yaml")
 	if err != nil {
 		t.Fatal(err)

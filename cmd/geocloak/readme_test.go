@@ -63,6 +63,10 @@ func readmeBlocks(t *testing.T) ([]readmeBlock, []readmeCommand) {
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		l := sc.Text()
+		if cur == nil || strings.TrimSpace(l) == "```" {
+			// Fences may be indented, inside a list item.
+			l = strings.TrimLeft(l, " ")
+		}
 		switch {
 		case cur == nil && (l == "```sh" || l == "```bash"):
 			cur = &readmeBlock{line: n}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -15,11 +18,27 @@ import (
 )
 
 // run refuses the public development key unless --dev is given.
+// The refusal is the log's last line, JSON like every other (main does not print it
+// again), so that stderr parses as JSON lines to the end.
 func TestRunRefusesDevKey(t *testing.T) {
 	t.Setenv("GEOCLOAK_PSEUDONYM_KEY", "")
-	_, _, err := geocloak(t, "run", "--config", cityConfig)
+	_, stderr, err := geocloak(t, "run", "--config", cityConfig, "--log-format", "json")
 	if err == nil || !strings.Contains(err.Error(), "refusing to run with the public development pseudonym key") {
 		t.Fatalf("error = %v", err)
+	}
+	if !errors.Is(err, errReported) {
+		t.Errorf("error %v would be printed again by main, as plain text", err)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	var last map[string]any
+	for _, l := range lines {
+		last = nil
+		if err := json.Unmarshal([]byte(l), &last); err != nil {
+			t.Fatalf("stderr line %q is not JSON: %v", l, err)
+		}
+	}
+	if last["level"] != "error" || !strings.Contains(fmt.Sprint(last["error"]), "refusing to run") {
+		t.Errorf("last log line %v, want the refusal at level error", last)
 	}
 }
 
