@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -259,7 +260,7 @@ type Partner struct {
 	MaxCheckinsPerUserPerWindow int `yaml:"max_checkins_per_user_per_window"`
 	// PIDRotation is refused when present: the partner pseudonym was removed (it let a
 	// partner link a person's records). Kept only to say so clearly.
-	PIDRotation *Duration `yaml:"pid_rotation"`
+	PIDRotation *Duration `yaml:"pid_rotation" geocloak:"removed"`
 	// Generalization is maximal (release every check-in whose min_resolution cell has k
 	// users, as fine as possible) or greedy (the finest-to-coarsest walk; a single partner
 	// only).
@@ -362,7 +363,9 @@ func (p *Partner) UnmarshalYAML(n *yaml.Node) error {
 func Parse(data []byte) (*Config, error) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
+	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+		return nil, errors.New("parse yaml: the file is empty (see config/example.yaml for every key)")
+	} else if err != nil {
 		return nil, fmt.Errorf("parse yaml: %w", err)
 	}
 	var extra yaml.Node

@@ -24,10 +24,13 @@ func TestBadConfigs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var wants []string
+			var wants, nots []string
 			for _, line := range strings.Split(string(data), "\n") {
 				if w, ok := strings.CutPrefix(line, "# want: "); ok {
 					wants = append(wants, w)
+				}
+				if w, ok := strings.CutPrefix(line, "# not: "); ok {
+					nots = append(nots, w)
 				}
 			}
 			if len(wants) == 0 {
@@ -43,6 +46,11 @@ func TestBadConfigs(t *testing.T) {
 			for _, w := range wants {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error does not contain %q; got:\n%v", w, err)
+				}
+			}
+			for _, w := range nots {
+				if strings.Contains(err.Error(), w) {
+					t.Errorf("error contains %q; got:\n%v", w, err)
 				}
 			}
 		})

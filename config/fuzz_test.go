@@ -13,8 +13,8 @@ import (
 // schemaPaths lists every key path of t, as Validate names them, with list indices
 // written "[]": kafka, kafka.brokers, kafka.brokers[], partners[].dp.epsilon, ...
 func schemaPaths(t reflect.Type, path string, out map[string]bool) {
-	keys, fields := yamlKeys(t)
-	for _, k := range keys {
+	_, fields := yamlKeys(t)
+	for k := range fields { // removed keys too: decoded, then refused by their path
 		p := join(path, k)
 		out[p] = true
 		ft := fields[k]

@@ -34,7 +34,9 @@ func yamlKeys(t reflect.Type) ([]string, map[string]reflect.Type) {
 		if name == "" || name == "-" {
 			continue
 		}
-		keys = append(keys, name)
+		if f.Tag.Get("geocloak") != "removed" { // decoded, to be refused with a reason; never offered
+			keys = append(keys, name)
+		}
 		fields[name] = f.Type
 	}
 	return keys, fields

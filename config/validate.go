@@ -340,7 +340,8 @@ func (c *Config) validatePolicy(v *validator, p *Partner, path string) {
 		v.add(path+".max_resolution", p.MaxResolution,
 			"must be <= cell_resolution = %d (released cells are ancestors of the check-in's cell at cell_resolution)", c.CellResolution)
 	}
-	if len(p.Fields) == 0 {
+	if len(p.Fields) == 0 && (p.Mode == ModeEvents || p.Mode == ModeCounts) {
+		// (An unknown mode has no default fields: its own error says enough.)
 		v.add(path+".fields", "[]", "must list at least one field")
 	}
 	seen := make(map[string]bool)

@@ -28,14 +28,14 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 	audit := fs.String("audit", "", "write one audit line per input event per partner to `FILE`")
 	outDir := fs.String("out", "", "write `DIR`/<partner>.jsonl, exactly the records each partner topic would get")
 	workers := fs.Int("workers", 0, "decoding goroutines (0: one per CPU); the result does not depend on it")
-	quiet := fs.Bool("quiet", false, "no progress line")
+	quiet := fs.Bool("quiet", false, "no progress and no info log lines (the sweep's and the report's); warnings and the summary stay")
 	reportPath := fs.String("report", "", "write the privacy reviewer's report to `FILE.html` (self-contained: maps, threshold sweep, attack figures)")
 	geojsonPath := fs.String("geojson", "", "write the released cells, per partner, with their check-ins as GeoJSON to `FILE`")
 	basemapPath := fs.String("basemap", "", "with --report: draw the reviewer's own layer (roads, districts) from `FILE.geojson` as lines on every area map")
 	sweep := fs.Bool("sweep", false, "after the summary, print the threshold sweep table (k, resolutions, window) without HTML")
 	partitions := fs.Int("partitions", 0, "judge lateness as the stream does on a raw topic of `N` partitions keyed by user id (0: on the file as a whole)")
 	alternatives := fs.Bool("alternatives", false, "the partners are alternative policies to compare, not partners of one stream: do not refuse sets of partners whose releases could be subtracted (config check and run still do)")
-	partitioner := fs.String("partitioner", "crc32", "with --partitions: the producer's partitioner: crc32 (kcat, librdkafka), murmur2 (Java clients), fnv1a (kafka-go Hash, Sarama)")
+	partitioner := fs.String("partitioner", "crc32", "only with --partitions: the producer's partitioner: crc32 (kcat, librdkafka), murmur2 (Java clients), fnv1a (kafka-go Hash, Sarama)")
 	fs.Usage = func() {
 		fmt.Fprintln(e.stderr, "usage: geocloak evaluate --config FILE --input FILE [--audit FILE] [--out DIR] [--report FILE.html [--basemap FILE.geojson]] [--geojson FILE] [--sweep]")
 		fmt.Fprintln(e.stderr, "                         [--partitions N --partitioner crc32|murmur2|fnv1a] [--alternatives] [--workers N] [--quiet]")
@@ -50,8 +50,7 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 		return err
 	}
 	if *cfgPath == "" || *input == "" {
-		fs.Usage()
-		return usageError{"evaluate needs --config and --input"}
+		return usageError{"evaluate needs --config FILE and --input FILE (geocloak evaluate -h lists every flag)"}
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
@@ -193,6 +192,10 @@ func (e *env) evaluate(ctx context.Context, args []string) error {
 	}
 	closers = nil
 	printSummary(e.stdout, cfg, sum)
+	if sum.Lines > 0 && sum.Invalid == sum.Lines {
+		fmt.Fprintf(e.stdout, "\nnote: every record of %s was invalid (most: %s): is it a check-in file, one JSON object per\n"+
+			"line with the fields input.fields names? (README: Input, records and audit lines)\n", *input, sum.InvalidByCount()[0])
+	}
 	if sum.Late > 0 && *partitions == 0 {
 		fmt.Fprintf(e.stdout, "\nnote: %s check-ins were late in the file's order. The stream judges lateness per raw partition, on\n"+
 			"each partition's own order; to reproduce a replay through Kafka exactly, add --partitions N (the raw\n"+

@@ -248,7 +248,7 @@ func TestCommandLineErrors(t *testing.T) {
 	}{
 		{"no command", nil, true, "no command"},
 		{"unknown command", []string{"frobnicate"}, true, `unknown command "frobnicate"`},
-		{"evaluate without flags", []string{"evaluate"}, true, "evaluate needs --config and --input"},
+		{"evaluate without flags", []string{"evaluate"}, true, "evaluate needs --config FILE and --input FILE (geocloak evaluate -h lists every flag)"},
 		{"evaluate bad flag", []string{"evaluate", "--bogus"}, true, "flag provided but not defined"},
 		{"evaluate missing input", []string{"evaluate", "--config", cityConfig, "--input", "nope.jsonl"}, false, "open input"},
 		{"evaluate bad config", []string{"evaluate", "--config", "../../config/testdata/names.bad.yaml", "--input", cityInput}, false, "6 problems"},
@@ -360,5 +360,21 @@ func TestConfigCheckDP(t *testing.T) {
 	}
 	if want := "noisy user count >= 47 (noise sd 2.8); classes are built for 53 users (threshold + 2 noise sd)"; !strings.Contains(stdout, want) {
 		t.Errorf("config check output lacks %q:\n%s", want, stdout)
+	}
+}
+
+// A file of which no record is valid (the wrong file) is said to be so, not only
+// counted.
+func TestEvaluateAllInvalid(t *testing.T) {
+	stdout, _, err := geocloak(t, "evaluate", "--config", cityConfig, "--input", cityConfig, "--quiet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "note: every record of " + cityConfig + " was invalid (most: not a JSON object)"; !strings.Contains(stdout, want) {
+		t.Errorf("no %q in:\n%s", want, stdout)
+	}
+	stdout, _, err = geocloak(t, "evaluate", "--config", cityConfig, "--input", cityInput, "--quiet")
+	if err != nil || strings.Contains(stdout, "every record of") {
+		t.Errorf("valid input: %v\n%s", err, stdout)
 	}
 }
