@@ -248,7 +248,7 @@ func (r *Report) partnerView(pr *PartnerReport, sc *mapScales, g *geography) (*p
 	pv.Maps = maps
 	pv.Time = buildTimeView(&pr.Time)
 	if r.Sweep != nil {
-		pv.Sweep = buildSweepView(r.Sweep, pr.Index)
+		pv.Sweep = buildSweepView(r.Sweep, r.Config, pr.Index)
 		if pv.Sweep != nil {
 			pv.Sweep.DP = p.DP != nil
 		}
