@@ -244,7 +244,8 @@ type mapView struct {
 	Labels   []labelView // suppressed check-ins of the largest suppressed cells
 	Scale    scaleBar
 	NorthX   string
-	Cells    int // released cells drawn
+	Cells    int  // released cells drawn
+	Big      bool // the largest area's map, drawn large; the others are small
 }
 
 // dotView is a partition cell on the overview map.
@@ -444,6 +445,7 @@ func buildMaps(pr *PartnerReport, partitionRes int, sc *mapScales, g *geography)
 		if err != nil {
 			return nil, err
 		}
+		mv.Big = a == 0
 		pm.Maps = append(pm.Maps, mv)
 		if a > 0 {
 			continue
