@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/geocloak/geocloak/config"
 )
 
 // Series colours per resolution pair (Okabe-Ito: distinguishable with colour-blindness)
@@ -58,9 +60,11 @@ type sweepView struct {
 	WindowLegend    []legendLine
 	Rows            []sweepRow
 	ConfiguredInRun bool
-	// Advice is "what to change": one or two settings in plain words.
-	Advice []string
-	DP     bool // the partner's noise is random: each grid point is one draw
+	// Advice is "what to change": one or two settings in plain words; NoAdvice says why
+	// there is none.
+	Advice   []string
+	NoAdvice string
+	DP       bool // the partner's noise is random: each grid point is one draw
 }
 
 type sweepRow struct {
@@ -77,15 +81,13 @@ const (
 	rateTicks                  = 4
 )
 
-func buildSweepView(s *Sweep, partner int) *sweepView {
+func buildSweepView(s *Sweep, cfg *config.Config, partner int) *sweepView {
 	pts := s.partnerPoints(partner)
 	if len(pts) == 0 {
 		return nil
 	}
 	sv := &sweepView{}
-	for _, sg := range Suggest(pts) {
-		sv.Advice = append(sv.Advice, suggestionText(sg))
-	}
+	sv.Advice, sv.NoAdvice = advice(pts, cfg, partner)
 	var ks []int
 	for _, p := range pts {
 		ks = append(ks, p.K)
@@ -260,30 +262,80 @@ func percentTick(f float64) string {
 	return strconv.FormatFloat(math.Round(1000*f)/10, 'f', -1, 64) + "%"
 }
 
-// suggestionText says a suggestion in plain words, for example "window 1h → 4h: release
-// 62.0% → 81.0%, mean area 12 → 15 km²".
-func suggestionText(sg Suggestion) string {
+// advice is "what to change" for partner: the suggestions among the settings that can
+// be configured, in plain words, or why there is none.
+func advice(pts []SweepPoint, cfg *config.Config, partner int) ([]string, string) {
+	ch := NewChanges(cfg, partner)
+	var mates []string
+	for _, j := range ch.Mates {
+		mates = append(mates, cfg.Partners[j].Name)
+	}
+	sgs, refused := Suggest(pts, ch.Accepts)
+	var out []string
+	for _, sg := range sgs {
+		out = append(out, suggestionText(sg, mates))
+	}
+	switch {
+	case len(out) > 0:
+		return out, ""
+	case refused == 0:
+		return nil, "No setting of the sweep releases at least 1 point more than the configured policy."
+	}
+	why := "each would change a setting that partners of one stream must share"
+	if cfg.Partners[partner].StrictDP() {
+		why = "each would end this partner's strict dp (one resolution) or change a setting that partners of one stream must share"
+	}
+	more := fmt.Sprintf("%d settings release more", refused)
+	if refused == 1 {
+		more = "1 setting releases more"
+	}
+	return nil, "No setting of the sweep that config check accepts for this set of partners releases at least 1 point " +
+		"more than the configured policy: " + more + ", but " + why + "."
+}
+
+// suggestionText says a suggestion in plain words, for example "At the same k: window
+// 1h → 4h (for every partner: the job has one window): release 62.0% → 81.0%, mean area
+// 12 → 15 km²". mates are the other partners that must build the same classes: a change
+// of k or resolutions is theirs too.
+func suggestionText(sg Suggestion, mates []string) string {
 	f, t := &sg.From, &sg.To
 	var change []string
 	if t.Window != f.Window {
-		change = append(change, "window "+durationText(f.Window)+" → "+durationText(t.Window))
+		change = append(change, "window "+durationText(f.Window)+" → "+durationText(t.Window)+" (for every partner: the job has one window)")
 	}
+	var class []string
 	if t.MaxRes != f.MaxRes || t.MinRes != f.MinRes {
-		change = append(change, fmt.Sprintf("resolutions %d..%d → %d..%d", f.MaxRes, f.MinRes, t.MaxRes, t.MinRes))
+		class = append(class, fmt.Sprintf("resolutions %d..%d → %d..%d", f.MaxRes, f.MinRes, t.MaxRes, t.MinRes))
 	}
 	if t.K != f.K {
-		change = append(change, fmt.Sprintf("k %d → %d", f.K, t.K))
+		class = append(class, fmt.Sprintf("k %d → %d", f.K, t.K))
 	}
+	if len(class) > 0 && len(mates) > 0 {
+		class[len(class)-1] += " (for " + nameList(mates) + " too: partners of one stream build the same classes)"
+	}
+	change = append(change, class...)
 	s := strings.Join(change, ", ") + ": release " + Percent(f.Released, f.In) + " → " + Percent(t.Released, t.In) +
 		", mean area " + AreaText(f.MeanAreaKm2()) + " → " + AreaText(t.MeanAreaKm2()) + " km²"
 	if t.Window != f.Window {
 		s += "; each record's time known to " + durationText(t.Window) + " instead of " + durationText(f.Window)
 	}
-	if sg.LowerK {
+	switch {
+	case sg.LowerK:
 		s += fmt.Sprintf("; the chance of picking out a known person's record may reach 1/%d instead of 1/%d", t.K, f.K)
 		return "Lowering k: " + s + "."
+	case t.K > f.K:
+		// Stricter: Changes keeps a strict dp partner strict dp, so no guarantee is weaker.
+		return "At a higher k (stricter): " + s + "."
 	}
-	return "At the same k or stricter: " + s + "."
+	return "At the same k: " + s + "."
+}
+
+// nameList joins names as "a", "a and b" or "a, b and c".
+func nameList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 func pointTitle(p *SweepPoint) string {

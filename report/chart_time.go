@@ -12,15 +12,18 @@ import (
 // reason) by the local hour of the day and the day of the week, each bar the whole of
 // its hour, with the hour's volume under it.
 
-// timeSegments are the outcomes a bar is split into, bottom up, and their colours.
+// timeSegments are the outcomes a bar is split into, bottom up, their legend labels and
+// their colours. The labels are the audit lines' reason names, except released: its
+// reason name is empty (an audit line of a release carries no reason).
 var timeSegments = []struct {
 	reason cloak.Reason
+	label  string
 	color  string
 }{
-	{cloak.Released, "#225ea8"},
-	{cloak.BelowK, "#e6550d"},
-	{cloak.ContributionCap, "#a3a3a3"},
-	{cloak.SensitiveCategory, "#8c6bb1"},
+	{cloak.Released, "released", "#225ea8"},
+	{cloak.BelowK, cloak.BelowK.String(), "#e6550d"},
+	{cloak.ContributionCap, cloak.ContributionCap.String(), "#a3a3a3"},
+	{cloak.SensitiveCategory, cloak.SensitiveCategory.String(), "#8c6bb1"},
 }
 
 // otherColor is every other reason (none reaches a window today).
@@ -75,7 +78,7 @@ func buildTimeView(tp *TimeProfile) *timeView {
 	})
 	tv.Days = timePanel("By day of the week", days, 300, func(i int) string { return weekdays[i] }, func(i int) string { return weekdays[i] })
 	for _, s := range timeSegments {
-		tv.Legend = append(tv.Legend, legendLine{Color: s.color, Label: s.reason.String()})
+		tv.Legend = append(tv.Legend, legendLine{Color: s.color, Label: s.label})
 	}
 	// The hour where the release rate is lowest, among hours with check-ins.
 	worst, worstRate := -1, 2.0
@@ -136,7 +139,7 @@ func timePanel(title string, bins []Outcomes, w float64, name, tick func(int) st
 				seen[s.reason] = true
 				add(o.ByReason[s.reason], s.color)
 				if n := o.ByReason[s.reason]; n > 0 && s.reason != cloak.Released {
-					parts = append(parts, s.reason.String()+" "+Percent(n, o.In))
+					parts = append(parts, s.label+" "+Percent(n, o.In))
 				}
 			}
 			for r := cloak.Reason(0); r < cloak.NumReasons; r++ {

@@ -60,7 +60,7 @@ type page struct {
 type kv struct{ K, V string }
 
 type diffRow struct {
-	Pair, Compared, Groups, Note string
+	A, B, Compared, Groups, Note string // A and B: the pair's partner names
 	Bad                          bool
 }
 
@@ -248,7 +248,7 @@ func (r *Report) partnerView(pr *PartnerReport, sc *mapScales, g *geography) (*p
 	pv.Maps = maps
 	pv.Time = buildTimeView(&pr.Time)
 	if r.Sweep != nil {
-		pv.Sweep = buildSweepView(r.Sweep, pr.Index)
+		pv.Sweep = buildSweepView(r.Sweep, r.Config, pr.Index)
 		if pv.Sweep != nil {
 			pv.Sweep.DP = p.DP != nil
 		}
@@ -278,7 +278,7 @@ func diffRows(r *Report) ([]diffRow, string) {
 	var rows []diffRow
 	for _, d := range r.Differencing {
 		a, b := r.Config.Partners[d.A], r.Config.Partners[d.B]
-		row := diffRow{Pair: a.Name + " and " + b.Name, Compared: Thousands(int64(d.Cells)), Groups: Thousands(int64(d.Groups)),
+		row := diffRow{A: a.Name, B: b.Name, Compared: Thousands(int64(d.Cells)), Groups: Thousands(int64(d.Groups)),
 			Bad: d.Groups > 0}
 		what := "totals per place"
 		if d.Categories {

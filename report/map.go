@@ -212,6 +212,51 @@ func (pr *projection) points(ring []geo.Point) string {
 	return string(b)
 }
 
+func (a rect) overlaps(b rect) bool { return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1 }
+
+func (pr *projection) rect(b bbox) rect {
+	x0, y0 := pr.xy(geo.Point{Lat: b.maxLat, Lng: b.minLng})
+	x1, y1 := pr.xy(geo.Point{Lat: b.minLat, Lng: b.maxLng})
+	return rect{x0, y0, x1, y1}
+}
+
+// labelWidth is about how wide a suppressed label is drawn (12 px bold).
+func labelWidth(text string) float64 { return 7.2 * float64(len([]rune(text))) }
+
+// labelRect is the box of a label centred at x on the baseline y.
+func labelRect(x, y, w float64) rect { return rect{x - w/2, y - 11, x + w/2, y + 4} }
+
+// labelSpot places a suppressed cell's label: at the first of the cell's centre and
+// points halfway, then three quarters, from it to each corner where the label is inside
+// the map (clear of the scale bar and the north arrow) and covers no released cell and
+// no label already placed; the densest released cells often sit right at the centre, and
+// a label over them hides what the map is for. When no spot is clear, the centre, over
+// the cells (the label's white halo keeps it readable); ok is false when not even the
+// centre is on the map. Every spot is a point of the partition cell, chosen from where
+// released cells are: the label tells nothing finer than the volume it counts.
+func labelSpot(pr *projection, it *mapItem, w float64, cells, taken []rect) (x, y float64, ok bool) {
+	b := it.box
+	cx, cy := pr.xy(geo.Point{Lat: (b.minLat + b.maxLat) / 2, Lng: (b.minLng + b.maxLng) / 2})
+	onMap := func(x, y float64) bool { return x-w/2 >= 4 && x+w/2 <= pr.W-28 && y >= 16 && y <= pr.H-34 }
+	clear := func(x, y float64) bool {
+		r := labelRect(x, y, w)
+		return !slices.ContainsFunc(cells, r.overlaps) && !slices.ContainsFunc(taken, r.overlaps)
+	}
+	spots := [][2]float64{{cx, cy}}
+	for _, f := range []float64{0.5, 0.75} {
+		for _, p := range it.ring {
+			px, py := pr.xy(p)
+			spots = append(spots, [2]float64{cx + f*(px-cx), cy + f*(py-cy)})
+		}
+	}
+	for _, s := range spots {
+		if onMap(s[0], s[1]) && clear(s[0], s[1]) {
+			return s[0], s[1], true
+		}
+	}
+	return cx, cy, onMap(cx, cy)
+}
+
 // shapeView is one polygon of a map.
 type shapeView struct {
 	Points string
@@ -244,7 +289,8 @@ type mapView struct {
 	Labels   []labelView // suppressed check-ins of the largest suppressed cells
 	Scale    scaleBar
 	NorthX   string
-	Cells    int // released cells drawn
+	Cells    int  // released cells drawn
+	Big      bool // the largest area's map, drawn large; the others are small
 }
 
 // dotView is a partition cell on the overview map.
@@ -414,19 +460,24 @@ func buildMaps(pr *PartnerReport, partitionRes int, sc *mapScales, g *geography)
 			})
 		}
 		mv.Cells = len(mv.Released)
-		// The largest suppressed volumes, written at their cell's centre when it is on
-		// the map: hatching alone does not say how much.
+		// The largest suppressed volumes, written in their cell: hatching alone does not
+		// say how much.
 		slices.SortStableFunc(sup, func(x, y int) int { return cmp.Compare(items[y].cc.Checkins, items[x].cc.Checkins) })
+		var cells, taken []rect
+		for _, i := range rel {
+			cells = append(cells, proj.rect(items[i].box))
+		}
 		for _, i := range sup {
 			if len(mv.Labels) == maxSuppressedLabels {
 				break
 			}
-			b := items[i].box
-			x, y := proj.xy(geo.Point{Lat: (b.minLat + b.maxLat) / 2, Lng: (b.minLng + b.maxLng) / 2})
-			if x < 40 || x > proj.W-40 || y < 16 || y > proj.H-34 {
+			text := Thousands(int64(items[i].cc.Checkins)) + " suppressed"
+			x, y, ok := labelSpot(&proj, &items[i], labelWidth(text), cells, taken)
+			if !ok {
 				continue
 			}
-			mv.Labels = append(mv.Labels, labelView{X: fixed(x, 1), Y: fixed(y, 1), Text: Thousands(int64(items[i].cc.Checkins)) + " suppressed"})
+			taken = append(taken, labelRect(x, y, labelWidth(text)))
+			mv.Labels = append(mv.Labels, labelView{X: fixed(x, 1), Y: fixed(y, 1), Text: text})
 		}
 		return mv, nil
 	}
@@ -444,6 +495,7 @@ func buildMaps(pr *PartnerReport, partitionRes int, sc *mapScales, g *geography)
 		if err != nil {
 			return nil, err
 		}
+		mv.Big = a == 0
 		pm.Maps = append(pm.Maps, mv)
 		if a > 0 {
 			continue

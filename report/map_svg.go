@@ -12,7 +12,7 @@ import (
 // xy is a point in SVG pixels.
 type xy struct{ x, y float64 }
 
-// rect is the clip window in pixels.
+// rect is a box in pixels: the clip window, a label, a released cell's extent.
 type rect struct{ x0, y0, x1, y1 float64 }
 
 // pathBuilder writes SVG path data in tenths of a pixel: each ring starts at an

@@ -1,12 +1,14 @@
 package report
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/geocloak/geocloak/geo"
 	"github.com/geocloak/geocloak/report/basemap"
 )
 
@@ -250,4 +252,82 @@ func TestPathBuilder(t *testing.T) {
 	if len(rings) != 2 || math.Abs(rings[0][3].x-5) > 1e-9 || math.Abs(rings[0][3].y-25.1) > 1e-9 {
 		t.Errorf("read back %v", rings)
 	}
+}
+
+// A suppressed volume's label is written in its partition cell where it covers no
+// released cell: the busiest released cells are often at the partition cell's centre.
+func TestSuppressedLabelClearOfCells(t *testing.T) {
+	lyon, err := geo.NewPoint(45.76, 4.84)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fine, err := geo.CellOf(lyon, 15)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part := fine.Parent(4)
+	centre, err := part.Center()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Released cells at resolution 6 around the partition cell's centre, and one far off
+	// so that the map is wider than the partition cell.
+	pr := &PartnerReport{Suppressed: []CellCount{{Cell: part, Checkins: 6719}}}
+	for _, d := range [][2]float64{{0, 0}, {0.08, 0}, {-0.08, 0}, {0, 0.1}, {0, -0.1}, {0.6, 0.9}} {
+		p, err := geo.NewPoint(centre.Lat+d[0], centre.Lng+d[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := geo.CellOf(p, 6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(pr.Cells, func(cc CellCount) bool { return cc.Cell == c }) {
+			pr.Cells = append(pr.Cells, CellCount{Cell: c, Checkins: 500, Classes: 1, Windows: 1})
+		}
+	}
+	slices.SortFunc(pr.Cells, func(a, b CellCount) int { return cmp.Compare(a.Cell, b.Cell) })
+	sc, err := newMapScales([]*PartnerReport{pr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	world, err := basemap.World()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := buildMaps(pr, 4, sc, &geography{land: world[0], lakes: world[1], borders: world[2]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := pm.Maps[0]
+	if len(m.Labels) != 1 || m.Labels[0].Text != "6,719 suppressed" {
+		t.Fatalf("labels %+v, want one for 6,719 suppressed", m.Labels)
+	}
+	l := m.Labels[0]
+	x, y := mustFloat(t, l.X), mustFloat(t, l.Y)
+	label := labelRect(x, y, labelWidth(l.Text))
+	for _, cell := range m.Released {
+		if r := pointsRect(t, cell.Points); r.overlaps(label) {
+			t.Errorf("label %+v at %.0f,%.0f covers the released cell %s", label, x, y, cell.Points)
+		}
+	}
+	w, h := mustFloat(t, m.W), mustFloat(t, m.H)
+	if label.x0 < 0 || label.x1 > w || label.y0 < 0 || label.y1 > h {
+		t.Errorf("label %+v outside the %gx%g map", label, w, h)
+	}
+	if in := pointsRect(t, m.Outline[0].Points); x < in.x0 || x > in.x1 || y < in.y0 || y > in.y1 {
+		t.Errorf("label at %.0f,%.0f outside its partition cell %+v", x, y, in)
+	}
+}
+
+// pointsRect is the box of an SVG polygon's points.
+func pointsRect(t *testing.T, points string) rect {
+	t.Helper()
+	r := rect{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
+	for _, p := range strings.Fields(points) {
+		x, y, _ := strings.Cut(p, ",")
+		px, py := mustFloat(t, x), mustFloat(t, y)
+		r = rect{min(r.x0, px), min(r.y0, py), max(r.x1, px), max(r.y1, py)}
+	}
+	return r
 }

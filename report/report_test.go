@@ -695,6 +695,14 @@ func TestHTML(t *testing.T) {
 	if strings.Contains(html, "000000") {
 		t.Error("a number with float noise is on the page")
 	}
+	// The definitions say what the code does: each check-in's cell is at cell_resolution
+	// (not derived from the partners), and the sweep's runs are one per window size.
+	if want := fmt.Sprintf("its cell at cell_resolution (resolution %d,", cfg.CellResolution); !strings.Contains(html, want) {
+		t.Errorf("the definitions do not say %q", want)
+	}
+	if want := fmt.Sprintf("Policies sharing a window size are decided in one engine run (%d runs)", len(grid.Windows)); sw.Runs != len(grid.Windows) || !strings.Contains(html, want) {
+		t.Errorf("%d sweep runs; the definitions do not say %q", sw.Runs, want)
+	}
 }
 
 // A dp partner's classes that do not pass the noisy threshold are not released: the

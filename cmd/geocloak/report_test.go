@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -234,7 +235,7 @@ const probeScript = `<script>
   var out = {maps: 0, cells: 0, cellsShown: 0, cellsInside: 0, fill: "", fitW: 0, fitH: 0,
     suppressed: 0, charts: 0, points: 0, configured: 0, attackRows: 0, attackText: "", scrollWidth: 0,
     allMaps: 0, withLand: 0, landPainted: 0, withScale: 0, withNorth: 0, timeCharts: 0, timeBars: 0, timeBarsShown: 0, timeBarsOut: 0,
-    overflow: [], cut: []};
+    overflow: [], cut: [], names: 0, brokenNames: [], emptyLegend: 0, timeLegend: []};
   var maps = document.querySelectorAll("svg.map:not(.overview)");
   out.maps = maps.length;
   for (var i = 0; i < maps.length; i++) {
@@ -308,6 +309,14 @@ const probeScript = `<script>
     var r = texts[i].getBoundingClientRect();
     if (r.width > 0 && r.right > window.innerWidth + 1) out.cut.push(texts[i].tagName + ": " + texts[i].innerText.slice(0, 40));
   }
+  // Partner names stay whole (no line break at a hyphen); every legend entry is named.
+  var names = document.querySelectorAll("td.name a, span.name");
+  for (var i = 0; i < names.length; i++) if (names[i].getClientRects().length !== 1) out.brokenNames.push(names[i].textContent);
+  out.names = names.length;
+  var entries = document.querySelectorAll(".legend span");
+  for (var i = 0; i < entries.length; i++) if (entries[i].textContent.trim() === "") out.emptyLegend++;
+  var times = document.querySelectorAll(".time-row + .legend span");
+  for (var i = 0; i < times.length; i++) out.timeLegend.push(times[i].textContent.trim());
   var pre = document.createElement("pre");
   pre.id = "probe";
   pre.textContent = JSON.stringify(out);
@@ -326,6 +335,8 @@ type probe struct {
 	WithScale, WithNorth                             int
 	TimeCharts, TimeBars, TimeBarsShown, TimeBarsOut int
 	Overflow, Cut                                    []string
+	Names, EmptyLegend                               int
+	BrokenNames, TimeLegend                          []string
 }
 
 // TestReportInBrowser renders the report in headless Chromium at 1400 and 800 px and
@@ -416,6 +427,14 @@ func TestReportInBrowser(t *testing.T) {
 			!strings.Contains(got.AttackText, "Home inference") || !strings.Contains(got.AttackText, "baseline") {
 			t.Errorf("%d px: attack tables: %d rows shown; first table reads:\n%s", width, got.AttackRows, got.AttackText)
 		}
+		// Names in the glance table (3) and in the colluding partners' pairs (3 × 2).
+		if got.Names != 3+6 || len(got.BrokenNames) > 0 {
+			t.Errorf("%d px: of %d partner names, broken over lines: %q", width, got.Names, got.BrokenNames)
+		}
+		if want := []string{"released", "below_k", "contribution_cap", "sensitive_category", "check-ins (volume)"}; got.EmptyLegend > 0 ||
+			len(got.TimeLegend) != 3*len(want) || !slices.Equal(got.TimeLegend[:len(want)], want) {
+			t.Errorf("%d px: %d legend entries without a label; time legends read %q, want %q for each partner", width, got.EmptyLegend, got.TimeLegend, want)
+		}
 		if got.ScrollWidth > width || len(got.Overflow) > 0 || len(got.Cut) > 0 {
 			t.Errorf("%d px: the page is %d px wide; wider than their card: %q; cut at the edge: %q", width, got.ScrollWidth, got.Overflow, got.Cut)
 		}
@@ -490,6 +509,30 @@ func TestReportInBrowser(t *testing.T) {
 		}
 		if n != 3 {
 			t.Errorf("printed: chart %q on %d pages, want 3", title, n)
+		}
+	}
+	// No heading ends a page: each is on the page of what it introduces.
+	for heading, follows := range map[string][]string{
+		"Where data is released and where it is suppressed":  {"Area 1, around"},
+		"When k is not met: release and suppression by time": {"By hour of the day", "By day of the week", "sensitive_category"},
+		"Threshold sweep: what each setting costs":           {"What to change"},
+		"What an attacker could still do":                    {"how to read it"},
+	} {
+		n := 0
+		for _, pg := range pages {
+			i := strings.Index(pg, heading)
+			if i < 0 {
+				continue
+			}
+			n++
+			for _, f := range follows {
+				if !strings.Contains(pg[i:], f) {
+					t.Errorf("printed: %q ends a page without %q", heading, f)
+				}
+			}
+		}
+		if n != 3 {
+			t.Errorf("printed: heading %q on %d pages, want 3", heading, n)
 		}
 	}
 }
