@@ -298,28 +298,34 @@ func TestSpellingsCombinedStaySensitive(t *testing.T) {
 	})
 }
 
-// typosOf lists keyword k mistyped in the ways Lookup reads: two neighbouring letters
-// after the first swapped, and each letter after the first typed twice.
-func typosOf(k string) []string {
+// typosOf lists keyword k mistyped in the ways Lookup reads, each with the first letter
+// of k the typo moves: two neighbouring letters after the first swapped, and each letter
+// after the first typed twice.
+func typosOf(k string) []typoOf {
 	rs := []rune(k)
-	var out []string
+	var out []typoOf
 	for i := 1; i+1 < len(rs); i++ {
 		if rs[i] != rs[i+1] {
 			v := slices.Clone(rs)
 			v[i], v[i+1] = v[i+1], v[i]
-			out = append(out, string(v))
+			out = append(out, typoOf{string(v), i})
 		}
 	}
 	for i := 1; i < len(rs); i++ {
-		out = append(out, string(slices.Insert(slices.Clone(rs), i, rs[i])))
+		out = append(out, typoOf{string(slices.Insert(slices.Clone(rs), i, rs[i])), i})
 	}
 	return out
 }
 
+type typoOf struct {
+	v  string
+	at int // the first letter of the word the typo moves
+}
+
 // Every typo of every one-word keyword of at least minTypo letters, in a name the
 // taxonomy does not list, keeps the keyword's group; shorter keywords are not read
-// through typos. A typo that spells another keyword ("avdentist" for "adventist") is of
-// that keyword's group, and still sensitive.
+// through typos. A typo that spells another keyword ("avdentist" for "adventist") is
+// read as spelled, of that keyword's group, and still sensitive.
 func TestTyposStaySensitive(t *testing.T) {
 	tax := ShippedTaxonomy()
 	n := 0
@@ -329,7 +335,8 @@ func TestTyposStaySensitive(t *testing.T) {
 			if strings.Contains(kw, " ") || utf8.RuneCountInString(kw) < minTypo {
 				continue
 			}
-			for _, v := range typosOf(kw) {
+			for _, ty := range typosOf(kw) {
+				v := ty.v
 				name := "Old " + titleCase(v) + " Place"
 				got := sensitiveOf(tax, name)
 				if !slices.Contains(got, gi) && (len(got) == 0 || len(tax.keywordGroups(v)) == 0) {
@@ -349,8 +356,8 @@ func TestTyposStaySensitive(t *testing.T) {
 	for _, name := range listed {
 		words := strings.Fields(NormalizeCategory(name))
 		for i, w := range words {
-			for _, v := range typosOf(w) {
-				variant := strings.Join(slices.Concat(words[:i], []string{v}, words[i+1:]), " ")
+			for _, ty := range typosOf(w) {
+				variant := strings.Join(slices.Concat(words[:i], []string{ty.v}, words[i+1:]), " ")
 				if _, ok := tax.byName[NormalizeCategory(variant)]; ok {
 					continue
 				}
@@ -364,12 +371,40 @@ func TestTyposStaySensitive(t *testing.T) {
 	if n < 5000 {
 		t.Fatalf("%d typos of listed names tried: fewer than the shipped taxonomy makes", n)
 	}
+	// A word of a listed sensitive name, mistyped in a name that is not listed, keeps the
+	// groups its keywords of at least minTypo letters give it ("Pharmcay Store",
+	// "Oncolgoy"), plural too.
+	n = 0
+	for _, name := range listed {
+		for _, w := range strings.Fields(NormalizeCategory(name)) {
+			for _, ty := range typosOf(w) {
+				v, want := ty.v, longKeywordGroups(tax, w, ty.at)
+				if len(want) == 0 || len(tax.keywordGroups(v)) > 0 {
+					continue // no keyword to keep; or read as spelled (see above)
+				}
+				for _, form := range []string{"Old %s Place", "Old %ss Place"} {
+					got := sensitiveOf(tax, fmt.Sprintf(form, v))
+					for _, g := range want {
+						if !slices.Contains(got, g) {
+							t.Errorf("typo %q of %q: sensitive groups %v, want %s among them", fmt.Sprintf(form, v), w, got, tax.Groups[g].ID)
+						}
+					}
+					n++
+				}
+			}
+		}
+	}
+	if n < 4000 {
+		t.Fatalf("%d typos of words of listed names tried: fewer than the shipped taxonomy makes", n)
+	}
 	for name, want := range map[string]string{
 		"Hosptial": "health", "Chruch": "religion", "Synagouge": "religion", "Clinnic": "health",
 		"Pharmacyy": "health", "Fnueral Parlour": "death", "Cemetary": "death", "Mosuqe": "religion",
 		"Gya Bar": "sexual", "Funeral Hoem": "death", // listed names mistyped
 		"Gya Lounge": "",                      // "gay" is too short to be read through a typo alone
 		"Metal Shop": "", "Player Lounge": "", // "mental", "prayer": one letter is not a typo read
+		"Pharmcay Store": "health", "Oncolgoy": "health", "Old Morturay Place": "death",
+		"Gastroenterollogists": "health", "Adventure Park": "", "Seventh-day Adventist": "religion",
 	} {
 		var got []string
 		for _, g := range sensitiveOf(tax, name) {
@@ -379,4 +414,30 @@ func TestTyposStaySensitive(t *testing.T) {
 			t.Errorf("Lookup(%q): sensitive groups %v, want %q", name, got, want)
 		}
 	}
+}
+
+// longKeywordGroups lists the sensitive groups of the one-word keywords of at least
+// minTypo letters that word w is, or, for those that may stand inside a word, holds over
+// its letter at (a rune index): what a typo there keeps.
+func longKeywordGroups(tax *Taxonomy, w string, at int) []int {
+	rs := []rune(w)
+	var out []int
+	for i, g := range tax.Groups {
+		for _, kw := range g.Keywords {
+			stem, inside := strings.CutSuffix(kw, "*")
+			st := []rune(NormalizeCategory(stem))
+			if strings.Contains(string(st), " ") || len(st) < minTypo {
+				continue
+			}
+			covers := false
+			for j := 0; inside && j+len(st) <= len(rs); j++ {
+				covers = covers || j <= at && at < j+len(st) && slices.Equal(rs[j:j+len(st)], st)
+			}
+			if w == string(st) || covers {
+				out = append(out, i)
+				break
+			}
+		}
+	}
+	return out
 }

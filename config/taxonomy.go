@@ -43,10 +43,22 @@ type Taxonomy struct {
 	// word apart.
 	kwFirst  map[string][]groupKeyword
 	kwInside []groupKeyword
-	kwTypo   map[string][]int // one-word keywords of at least minTypo letters → groups
-	// longest is the most letters a word of a listed name or keyword has: a longer
-	// word, but for one letter typed twice, is no typo of either.
-	longest int
+	kwTypo   map[string][]int // whole one-word keywords of at least minTypo letters → groups
+	// kwTypoInside: keywords of at least minTypo letters that may stand inside a word,
+	// by first letter; maxStem is the longest.
+	kwTypoInside map[rune][]typoStem
+	kwTypoASCII  [128][]typoStem // the same, for ASCII first letters: no map lookup
+	maxStem      int
+	// longest is the most letters a word of a listed name or whole keyword has: a longer
+	// word, but for one letter typed twice, is no typo of either; maxWords is the most
+	// words a listed name has.
+	longest, maxWords int
+}
+
+// typoStem is a keyword that may stand inside a word, and its group.
+type typoStem struct {
+	group int
+	stem  []rune
 }
 
 // groupKeyword is a keyword and the index of its group.
@@ -217,11 +229,20 @@ func ParseTaxonomy(data []byte, source string) (*Taxonomy, error) {
 			g.keywords = append(g.keywords, keyword{words: words, inside: inside})
 		}
 	}
-	t.kwFirst, t.kwTypo = make(map[string][]groupKeyword), make(map[string][]int)
+	t.kwFirst, t.kwTypo, t.kwTypoInside = make(map[string][]groupKeyword), make(map[string][]int), make(map[rune][]typoStem)
 	for i := range t.Groups {
 		for _, kw := range t.Groups[i].keywords {
-			if w := kw.words[0]; len(kw.words) == 1 && utf8.RuneCountInString(w) >= minTypo && !slices.Contains(t.kwTypo[w], i) {
-				t.kwTypo[w] = append(t.kwTypo[w], i)
+			switch w := []rune(kw.words[0]); {
+			case len(kw.words) > 1 || len(w) < minTypo:
+			case kw.inside:
+				if w[0] < 128 {
+					t.kwTypoASCII[w[0]] = append(t.kwTypoASCII[w[0]], typoStem{i, w})
+				} else {
+					t.kwTypoInside[w[0]] = append(t.kwTypoInside[w[0]], typoStem{i, w})
+				}
+				t.maxStem = max(t.maxStem, len(w))
+			case !slices.Contains(t.kwTypo[kw.words[0]], i):
+				t.kwTypo[kw.words[0]] = append(t.kwTypo[kw.words[0]], i)
 			}
 			if kw.inside {
 				t.kwInside = append(t.kwInside, groupKeyword{i, kw})
@@ -291,9 +312,11 @@ func ParseTaxonomy(data []byte, source string) (*Taxonomy, error) {
 	for n, c := range t.byName {
 		c.Also = t.also(c.Group, t.keywordGroups(n), t.except[n])
 		t.byName[n] = c
-		for _, w := range strings.Fields(n) {
+		words := strings.Fields(n)
+		for _, w := range words {
 			t.longest = max(t.longest, utf8.RuneCountInString(w))
 		}
+		t.maxWords = max(t.maxWords, len(words))
 	}
 	for w := range t.kwTypo {
 		t.longest = max(t.longest, utf8.RuneCountInString(w))
@@ -344,43 +367,66 @@ func (t *Taxonomy) keywordGroups(n string) []int {
 // one letter away from too many innocent words.
 const minTypo = 6
 
+// maxTypoWord is the longest word in which Lookup looks for a mistyped keyword that may
+// stand inside a word.
+const maxTypoWord = 40
+
 // typoGroups lists the sensitive groups a name that is not listed (its spellings) has
-// once one typo of one word is undone (see untypos): the groups of a sensitive listed
-// name it then is ("Synagouge", "Funeral Hoem"), and, in file order, those with a
-// one-word keyword of at least minTypo letters that a word (or its singular) then is
-// ("Hosptial", "Chruch", "Clinnic"), unless the word holds a keyword as spelled
-// ("adventist" is not "avdentist" mistyped).
+// once one typo of one word is undone (see eachUntypo): the groups of a sensitive listed
+// name it then is ("Synagouge", "Funeral Hoem"), and, in file order, those of a keyword
+// of at least minTypo letters that the word (or its singular) then is, or, for a keyword
+// that may stand inside a word, then holds over the first letter the typo moved ("Hosptial",
+// "Chruch", "Clinnic", "Pharmcay Store", "Oncolgoy"), unless the word holds a keyword as
+// spelled: "adventist" is not read as "avdentist" mistyped (which holds "dentist"), so
+// "Avdentist" is read as spelled too (health), not also as "adventist".
 func (t *Taxonomy) typoGroups(spellings []string) []int {
 	var out, kwOut []int
+	add := func(list *[]int, g int) {
+		if !slices.Contains(*list, g) {
+			*list = append(*list, g)
+		}
+	}
 	for _, sp := range spellings {
 		words := strings.Fields(sp)
 		for wi, w := range words {
-			if utf8.RuneCountInString(w) > t.longest+1 {
-				continue
+			var before, after string // the name around the word, when it may be listed
+			if len(words) <= t.maxWords {
+				before, after = strings.Join(words[:wi], " ")+" ", " "+strings.Join(words[wi+1:], " ")
 			}
-			asSpelled := -1 // unknown until a keyword is found mistyped
+			asSpelled := len(t.keywordGroups(w)) > 0
 			for _, x := range append([]string{w}, singulars(w)...) {
-				for _, f := range untypos(x) {
-					if gs := t.kwTypo[f]; len(gs) > 0 {
-						if asSpelled < 0 {
-							asSpelled = min(len(t.keywordGroups(w)), 1)
-						}
-						for _, g := range gs {
-							if asSpelled == 0 && !slices.Contains(kwOut, g) {
-								kwOut = append(kwOut, g)
-							}
-						}
-					}
-					name := slices.Clone(words)
-					name[wi] = f
-					if c, ok := t.byName[strings.Join(name, " ")]; ok {
-						for _, g := range append([]int{c.Group}, c.Also...) {
-							if t.Groups[g].Sensitive && !slices.Contains(out, g) {
-								out = append(out, g)
-							}
-						}
-					}
+				// Only a word of about the length of a listed word can be one mistyped; a
+				// keyword inside a word is looked for in words of up to maxTypoWord letters
+				// (compounds such as "Kinderkrankenhaus"; longer ones cost more than they find).
+				n := utf8.RuneCountInString(x)
+				short := n <= t.longest+1
+				if !short && n > maxTypoWord {
+					continue
 				}
+				eachUntypo(x, func(f []rune, lo int) {
+					if !asSpelled {
+						t.insideTypo(f, lo, func(g int) { add(&kwOut, g) })
+					}
+					if !short {
+						return
+					}
+					fs := string(f)
+					for _, k := range append([]string{fs}, singulars(fs)...) { // "swingesr"
+						for _, g := range t.kwTypo[k] {
+							add(&kwOut, g)
+						}
+					}
+					if len(words) > t.maxWords {
+						return
+					}
+					if c, ok := t.byName[strings.TrimSpace(before+fs+after)]; ok {
+						for _, g := range append([]int{c.Group}, c.Also...) {
+							if t.Groups[g].Sensitive {
+								add(&out, g)
+							}
+						}
+					}
+				})
 			}
 		}
 	}
@@ -388,27 +434,49 @@ func (t *Taxonomy) typoGroups(spellings []string) []int {
 	return append(out, slices.DeleteFunc(kwOut, func(g int) bool { return slices.Contains(out, g) })...)
 }
 
-// untypos lists what word w may be once one typo of the two kinds that rarely make
-// another word is undone: two neighbouring letters after the first swapped ("hosptial",
-// "chruch") or a letter typed twice ("clinnic", "hospitall"). Dropped, added or changed
-// letters are not undone: they turn keywords into common words too often ("metal" and
-// "mental", "player" and "prayer", "ballet" and "ballot").
-func untypos(w string) []string {
+// insideTypo calls found with the group of every keyword that may stand inside a word
+// and that f holds over the first letter a typo moved (lo): "pharmacy" for "pharmayc"
+// holds "pharmac" over the c, but "avdenture" for "adventure" does not hold "dentur"
+// over the v.
+func (t *Taxonomy) insideTypo(f []rune, lo int, found func(group int)) {
+	for j := max(0, lo-t.maxStem+1); j <= lo; j++ {
+		var stems []typoStem
+		if f[j] < 128 {
+			stems = t.kwTypoASCII[f[j]]
+		} else {
+			stems = t.kwTypoInside[f[j]]
+		}
+		for _, ts := range stems {
+			if n := len(ts.stem); j+n <= len(f) && j+n > lo && slices.Equal(f[j:j+n], ts.stem) {
+				found(ts.group)
+			}
+		}
+	}
+}
+
+// eachUntypo calls fn with what word w may be once one typo of the two kinds that rarely
+// make another word is undone, and the first letter of it the typo moved (lo): two
+// neighbouring letters after the first swapped ("hosptial", "chruch") or a letter typed
+// twice ("clinnic", "hospitall"). Dropped, added or changed letters are not undone: they
+// turn keywords into common words too often ("metal" and "mental", "player" and
+// "prayer", "ballet" and "ballot"). fn must not keep f.
+func eachUntypo(w string, fn func(f []rune, lo int)) {
 	rs := []rune(w)
-	var out []string
+	buf := make([]rune, len(rs))
 	for i := 1; i+1 < len(rs); i++ {
 		if rs[i] != rs[i+1] {
-			v := slices.Clone(rs)
-			v[i], v[i+1] = v[i+1], v[i]
-			out = append(out, string(v))
+			copy(buf, rs)
+			buf[i], buf[i+1] = buf[i+1], buf[i]
+			fn(buf, i)
 		}
 	}
 	for i := 2; i < len(rs); i++ {
 		if rs[i] == rs[i-1] && (i == 2 || rs[i] != rs[i-2]) {
-			out = append(out, string(slices.Delete(slices.Clone(rs), i, i+1)))
+			n := copy(buf, rs[:i])
+			n += copy(buf[n:], rs[i+1:])
+			fn(buf[:n], i-1)
 		}
 	}
-	return out
 }
 
 // also returns the groups of gs that are sensitive, not group and not in except, nil if
@@ -518,7 +586,7 @@ func (t *Taxonomy) listedSpelling(spellings []string) ([]string, bool) {
 // singulars lists the words w may be the plural of: -s, -es, -ies (y).
 func singulars(w string) []string {
 	var out []string
-	if len(w) > 3 && strings.HasSuffix(w, "ies") {
+	if len(w) >= 3 && strings.HasSuffix(w, "ies") {
 		out = append(out, w[:len(w)-3]+"y")
 	}
 	if len(w) > 2 && strings.HasSuffix(w, "es") {

@@ -82,7 +82,12 @@ func (c *Config) validate() validator {
 		v.add("partition_resolution", c.PartitionResolution, "must be <= cell_resolution = %d", c.CellResolution)
 	}
 	if c.TaxonomyFile != "" {
-		t, err := LoadTaxonomy(c.TaxonomyFile)
+		// Read once: a copy of a validated config (the report's what-to-change checks
+		// hundreds) keeps the file as it was read.
+		t, err := c.taxonomy, error(nil)
+		if t == nil {
+			t, err = LoadTaxonomy(c.TaxonomyFile)
+		}
 		switch {
 		case err != nil:
 			v.errs = append(v.errs, fmt.Errorf("taxonomy: %w", err))

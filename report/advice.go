@@ -33,8 +33,8 @@ const minCost = 0.25
 //     per rise of the prosecutor risk bound (1/k' − 1/k).
 //
 // Ties go to the smaller cost, then to the larger gain, then to the sweep's order.
-// refused counts the settings that gain minGain but accept refuses, so that the page can
-// say why there is no suggestion.
+// refused counts the settings of those two kinds that gain minGain but accept refuses, so
+// that the page can say why there is no suggestion.
 func Suggest(points []SweepPoint, accept func(SweepPoint) bool) (out []Suggestion, refused int) {
 	i := slices.IndexFunc(points, func(p SweepPoint) bool { return p.Configured })
 	if i < 0 {
@@ -54,14 +54,16 @@ func Suggest(points []SweepPoint, accept func(SweepPoint) bool) (out []Suggestio
 	var precision, lowerK *scored
 	for _, p := range points {
 		gain := p.ReleaseRate() - r0
-		if p.Configured || p.FromSummary || gain < minGain {
-			continue
+		lower := p.K < conf.K
+		if p.Configured || p.FromSummary || gain < minGain ||
+			lower && (p.Window != conf.Window || p.MaxRes != conf.MaxRes || p.MinRes != conf.MinRes) {
+			continue // not one of the two kinds of suggestion
 		}
 		if accept != nil && !accept(p) {
 			refused++
 			continue
 		}
-		if p.K >= conf.K {
+		if !lower {
 			cost := math.Log2(float64(p.Window) / float64(conf.Window))
 			if a := p.MeanAreaKm2(); !math.IsNaN(a0) && a0 > 0 && !math.IsNaN(a) {
 				cost += math.Log2(a / a0)
@@ -72,12 +74,10 @@ func Suggest(points []SweepPoint, accept func(SweepPoint) bool) (out []Suggestio
 			}
 			continue
 		}
-		if p.Window == conf.Window && p.MaxRes == conf.MaxRes && p.MinRes == conf.MinRes {
-			cost := 1/float64(p.K) - 1/float64(conf.K)
-			s := &scored{p: p, cost: cost, score: gain / cost}
-			if lowerK == nil || better(s, lowerK) {
-				lowerK = s
-			}
+		cost := 1/float64(p.K) - 1/float64(conf.K)
+		s := &scored{p: p, cost: cost, score: gain / cost}
+		if lowerK == nil || better(s, lowerK) {
+			lowerK = s
 		}
 	}
 	if precision != nil {
@@ -132,16 +132,23 @@ func (c *Changes) Accepts(p SweepPoint) bool {
 	return run.ValidateAlternatives() == nil
 }
 
-// apply returns a copy of the configuration with p's window for the job and p's k and
-// resolutions for the partner and its mates. A mate with dp over several resolutions
-// builds for a target above its k: the same k for both is refused, as config check
-// would.
+// apply returns a copy of the configuration with p's window for the job and, where p
+// changes them, p's k and resolutions for the partner and its mates (what p keeps as
+// configured is not copied: a mate with dp over several resolutions has a k of its own
+// for the same classes). A change of k next to such a mate is refused, as config check
+// would: it builds for a target above its k.
 func (c *Changes) apply(p SweepPoint) *config.Config {
 	run := cloneConfig(c.cfg)
 	run.Window.Size = config.Duration(p.Window)
+	own := &c.cfg.Partners[c.partner]
 	for _, i := range append([]int{c.partner}, c.Mates...) {
 		q := &run.Partners[i]
-		q.K, q.MaxResolution, q.MinResolution = p.K, p.MaxRes, p.MinRes
+		if p.K != own.K {
+			q.K = p.K
+		}
+		if p.MaxRes != own.MaxResolution || p.MinRes != own.MinResolution {
+			q.MaxResolution, q.MinResolution = p.MaxRes, p.MinRes
+		}
 	}
 	return run
 }

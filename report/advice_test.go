@@ -60,6 +60,12 @@ func TestSuggest(t *testing.T) {
 	if p := got[0].To; refused != 1 || p.Window != 4*time.Hour || p.MaxRes != 9 {
 		t.Errorf("precision trade: %+v, %d refused; want window 4h, 1 refused", got[0], refused)
 	}
+	// Refusing everything: counted are the points that could have been suggested, not
+	// the lower k with another window (grid has 9 points; the configured one, the
+	// summary's, that one and k 20, which gains nothing, are not).
+	if got, refused := Suggest(grid, func(SweepPoint) bool { return false }); len(got) != 0 || refused != 5 {
+		t.Errorf("all refused: %+v, %d refused; want none, 5", got, refused)
+	}
 	// Nothing gains a point: nothing to suggest.
 	if got, _ := Suggest([]SweepPoint{conf, pt(20, 9, 5, time.Hour, 605, 20)}, nil); len(got) != 0 {
 		t.Errorf("suggestions %+v, want none", got)
@@ -109,6 +115,19 @@ func TestChanges(t *testing.T) {
 	if alternatives.Validate() == nil || alternatives.ValidateAlternatives() != nil {
 		t.Fatal("the alternatives config should be refused as a set and valid as policies")
 	}
+	// metro-insights with dp over several resolutions (classes built for 29 users) next
+	// to partners of k 29: the same classes, each with a k of its own.
+	dpMate := *city
+	dpMate.Partners = slices.Clone(city.Partners)
+	dpMate.Partners[1].DP = &config.DP{Epsilon: 1, Delta: 1e-3}
+	for i := range dpMate.Partners {
+		if i != 1 {
+			dpMate.Partners[i].K = dpMate.Partners[1].ClassK()
+		}
+	}
+	if err := dpMate.Validate(); err != nil || dpMate.Partners[1].ClassK() == dpMate.Partners[1].K {
+		t.Fatalf("the dp-mate config should be valid, with a class target above k: %v", err)
+	}
 	point := func(partner, k, maxRes, minRes int, window time.Duration) SweepPoint {
 		return SweepPoint{Partner: partner, K: k, MaxRes: maxRes, MinRes: minRes, Window: window}
 	}
@@ -133,6 +152,12 @@ func TestChanges(t *testing.T) {
 		{"one layout, all change", city, point(0, 10, 9, 4, time.Hour), []int{1, 2}, true},
 		{"one layout, lower k", city, point(2, 5, 9, 5, time.Hour), []int{0, 1}, true},
 		{"alternatives", &alternatives, point(0, 10, 9, 4, time.Hour), nil, true},
+		// Next to a dp partner over several resolutions: what the point keeps is not
+		// copied onto the mates, so a window or resolutions change passes; a k change not.
+		{"dp mate, window", &dpMate, point(0, 29, 9, 5, 4*time.Hour), []int{1, 2}, true},
+		{"dp mate, resolutions", &dpMate, point(2, 29, 9, 4, time.Hour), []int{0, 1}, true},
+		{"dp mate, k", &dpMate, point(0, 40, 9, 5, time.Hour), []int{1, 2}, false},
+		{"the dp mate, window", &dpMate, point(1, 10, 9, 5, 4*time.Hour), []int{0, 2}, true},
 	} {
 		ch := NewChanges(tc.cfg, tc.p.Partner)
 		if got := ch.Accepts(tc.p); got != tc.want || !slices.Equal(ch.Mates, tc.mates) {

@@ -279,7 +279,8 @@ func advice(pts []SweepPoint, cfg *config.Config, partner int) ([]string, string
 	case len(out) > 0:
 		return out, ""
 	case refused == 0:
-		return nil, "No setting of the sweep releases at least 1 point more than the configured policy."
+		return nil, "No setting of the sweep that could be suggested (the same or a higher k; or a lower k at the " +
+			"configured resolutions and window) releases at least 1 point more than the configured policy."
 	}
 	why := "each would change a setting that partners of one stream must share"
 	if cfg.Partners[partner].StrictDP() {

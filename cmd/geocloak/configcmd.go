@@ -33,7 +33,7 @@ func (e *env) configCheck(args []string) error {
 	}
 	w := e.stdout
 	if keyErr != nil {
-		fmt.Fprintf(w, "config %s: valid, but its pseudonym key is unusable here (see the end)\n\n", args[0])
+		fmt.Fprintf(w, "config %s: valid, but its pseudonym key is unusable here: %v\n\n", args[0], keyErr)
 	} else {
 		fmt.Fprintf(w, "config %s: valid\n\n", args[0])
 	}

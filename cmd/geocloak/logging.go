@@ -37,10 +37,16 @@ func newLogger(w io.Writer, format, level string) (zerolog.Logger, error) {
 		return zerolog.Nop(), usageError{fmt.Sprintf("--log-level %q: %v", level, err)}
 	}
 	out := w
-	if format == "console" || format == "auto" && isTerminal(w) {
+	if !jsonLogs(w, format) {
 		out = zerolog.ConsoleWriter{Out: w, NoColor: !isTerminal(w), TimeFormat: logTimeLayout}
 	}
 	return zerolog.New(&timedWriter{w: out, now: time.Now}).Level(lvl), nil
+}
+
+// jsonLogs reports whether a logger of format writes JSON lines to w: json, or auto
+// when w is not a terminal.
+func jsonLogs(w io.Writer, format string) bool {
+	return format == "json" || format == "auto" && !isTerminal(w)
 }
 
 // timedWriter puts the time first in every JSON log line. It stands in for zerolog's

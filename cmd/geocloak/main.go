@@ -73,19 +73,20 @@ func (e usageError) Error() string { return e.msg }
 // errReported means the command already told the user what went wrong.
 var errReported = errors.New("reported")
 
-// loggedError is an error the command wrote to its log as its last line: main does not
-// print it again (errors.Is(err, errReported)), so that a service's stderr stays one
+// loggedError is an error the command wrote to its JSON log as its last line: main does
+// not print it again (errors.Is(err, errReported)), so that a service's stderr stays one
 // JSON object per line to the end.
 type loggedError struct{ error }
 
 func (e loggedError) Is(target error) bool { return target == errReported }
 func (e loggedError) Unwrap() error        { return e.error }
 
-// logged writes err, unless it is nil, a usage error or already reported, as the log's
-// last line, and returns it as a loggedError.
+// logged writes err, unless it is nil, a usage error or already reported, as the JSON
+// log's last line, and returns it as a loggedError. On a console log main prints it as
+// text, its lines as they are.
 func (e *env) logged(err error) error {
 	var ue usageError
-	if err == nil || errors.As(err, &ue) || errors.Is(err, errReported) {
+	if err == nil || !e.jsonLogs || errors.As(err, &ue) || errors.Is(err, errReported) {
 		return err
 	}
 	e.log.Error().Str("error", err.Error()).Msg("geocloak stopped")
@@ -95,6 +96,7 @@ func (e *env) logged(err error) error {
 type env struct {
 	stdout, stderr io.Writer
 	log            zerolog.Logger
+	jsonLogs       bool // the log writes JSON lines
 }
 
 const usage = `geocloak: publish check-ins to ad partners only as crowded H3 cells.
@@ -193,7 +195,7 @@ func (e *env) parseFlags(fs *flag.FlagSet, args []string) (help bool, err error)
 	if err != nil {
 		return false, err
 	}
-	e.log = log
+	e.log, e.jsonLogs = log, jsonLogs(e.stderr, *lf.format)
 	return false, nil
 }
 

@@ -40,6 +40,11 @@ func TestRunRefusesDevKey(t *testing.T) {
 	if last["level"] != "error" || !strings.Contains(fmt.Sprint(last["error"]), "refusing to run") {
 		t.Errorf("last log line %v, want the refusal at level error", last)
 	}
+	// On a console log main prints the error as text, its lines as they are.
+	_, stderr, err = geocloak(t, "run", "--config", cityConfig, "--log-format", "console")
+	if err == nil || errors.Is(err, errReported) || strings.Contains(stderr, "geocloak stopped") {
+		t.Errorf("console log: error %v (reported: %v), stderr\n%s", err, errors.Is(err, errReported), stderr)
+	}
 }
 
 func TestRunBadStage(t *testing.T) {
