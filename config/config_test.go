@@ -188,3 +188,32 @@ func TestPartnerSetAccepted(t *testing.T) {
 		t.Errorf("partner a: StrictDP %v, ClassK %d", a.StrictDP(), a.ClassK())
 	}
 }
+
+// A per-user cap other than 1 is warned about, with what it costs: one user may hold
+// more than 1/k of a class's records (counts partners show no records to pick).
+func TestCapWarnings(t *testing.T) {
+	for _, tc := range []struct {
+		cap  int
+		mode Mode
+		want string
+	}{
+		{0, ModeEvents, "0 lets one user fill many records of a class"},
+		{3, ModeEvents, "3 lets one user hold up to 3 records of a class of k users: a record picked from it is that person's with a chance up to 3/12, not 1/k"},
+		{3, ModeCounts, ""},
+		{1, ModeEvents, ""},
+	} {
+		cfg := Default()
+		cfg.Partners = []Partner{DefaultPartner()}
+		p := &cfg.Partners[0]
+		p.MaxCheckinsPerUserPerWindow, p.Mode = tc.cap, tc.mode
+		var got string
+		for _, w := range cfg.Warnings() {
+			if strings.HasPrefix(w, "partners[0].max_checkins_per_user_per_window") {
+				got = w
+			}
+		}
+		if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+			t.Errorf("cap %d, %s: warning %q, want %q", tc.cap, tc.mode, got, tc.want)
+		}
+	}
+}

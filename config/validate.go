@@ -136,8 +136,13 @@ func (c *Config) Warnings() []string {
 			out = append(out, fmt.Sprintf("partners[%d].release_sensitive_groups: %s receives check-ins at %s places (group %s), "+
 				"a special category of personal data; make sure the partner may have them", i, p.Name, strings.ToLower(name), id))
 		}
-		if p.MaxCheckinsPerUserPerWindow == 0 {
-			out = append(out, fmt.Sprintf("partners[%d].max_checkins_per_user_per_window: 0 lets one user fill many records of a class", i))
+		switch n := p.MaxCheckinsPerUserPerWindow; {
+		case n == 0:
+			out = append(out, fmt.Sprintf("partners[%d].max_checkins_per_user_per_window: 0 lets one user fill many records of a class: "+
+				"a record picked from a class may be one person's with a chance well above 1/k", i))
+		case n > 1 && p.Mode == ModeEvents:
+			out = append(out, fmt.Sprintf("partners[%d].max_checkins_per_user_per_window: %d lets one user hold up to %d records of a class of "+
+				"k users: a record picked from it is that person's with a chance up to %d/%d, not 1/k (1 keeps it 1/k)", i, n, n, n, n+p.K-1))
 		}
 	}
 	if c.Kafka.TLS.InsecureSkipVerify {
