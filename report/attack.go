@@ -515,6 +515,69 @@ func (c *Collector) tuples(p, k int, events bool) Tuples {
 	return out
 }
 
+// Groups are the released classes whose users are exactly those of a class of the window
+// before: people who move together. Each window is anonymized on its own, so a partner
+// who knows one visit of one of them finds their class in the next window too, and
+// follows the group (k-anonymity holds in each window, not across windows).
+type Groups struct {
+	Classes int // classes with the users of a class of the window before
+	Users   int // distinct users in them
+	Longest int // most consecutive windows one set of users was a class (0: none repeats)
+}
+
+// groups finds partner p's classes whose users are exactly those of a class of the
+// window before (window: the window size, ms).
+func (c *Collector) groups(p int, window int64) Groups {
+	cls := c.classes[p]
+	users := make([][]int32, len(cls))
+	for i := range c.events {
+		if cl, reason := c.outcome(i, p); reason == cloak.Released {
+			users[cl] = append(users[cl], c.events[i].user)
+		}
+	}
+	order := make([]int, len(cls))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(cls[a].start, cls[b].start) })
+	var out Groups
+	seen := make(map[int32]bool)
+	// runs: a set of users (as bytes) → consecutive windows it was a class, for the
+	// window before (prev) and this one (cur).
+	prev, cur := map[string]int{}, map[string]int{}
+	start := int64(math.MinInt64)
+	var key []byte
+	for _, ci := range order {
+		if cls[ci].start != start {
+			if cls[ci].start == start+window {
+				prev = cur
+			} else {
+				prev = map[string]int{}
+			}
+			cur, start = map[string]int{}, cls[ci].start
+		}
+		u := users[ci]
+		slices.Sort(u)
+		u = slices.Compact(u)
+		key = key[:0]
+		for _, x := range u {
+			key = append(key, byte(x), byte(x>>8), byte(x>>16), byte(x>>24))
+		}
+		n := 1
+		if m, ok := prev[string(key)]; ok {
+			n = m + 1
+			out.Classes++
+			for _, x := range u {
+				seen[x] = true
+			}
+			out.Longest = max(out.Longest, n)
+		}
+		cur[string(key)] = max(cur[string(key)], n)
+	}
+	out.Users = len(seen)
+	return out
+}
+
 func floorDiv(a, b int64) int64 {
 	q := a / b
 	if a%b != 0 && (a < 0) != (b < 0) {

@@ -402,3 +402,36 @@ func TestTimeProfile(t *testing.T) {
 		t.Errorf("%d check-ins over the hours, want 4", total)
 	}
 }
+
+// A group of users who move together is found window after window; a class whose users
+// differ by one, or whose window does not follow, is not.
+func TestGroups(t *testing.T) {
+	c := NewCollector(1, nil)
+	cells := []geo.Cell{cellAt(t, 44.35, 3.40, 9), cellAt(t, 44.39, 3.43, 9), cellAt(t, 44.43, 3.46, 9), cellAt(t, 44.47, 3.49, 9)}
+	// Users 0..2 together in hours 1, 2 and 3 (in another cell each hour), and in hour
+	// 5 (a gap: a run of its own); users 3..5 in hour 1, then 3, 4 and 6 in hour 2.
+	for h, cell := range []geo.Cell{cells[0], cells[1], cells[2], cells[3]} {
+		start := day0 + int64([]int{1, 2, 3, 5}[h])*hour
+		cl := c.addClass(0, cell, start, 3, 3)
+		for u := range int32(3) {
+			c.addEvent(u, cell, start+60_000, cl)
+		}
+	}
+	other := cellAt(t, 45.76, 4.84, 9)
+	a := c.addClass(0, other, day0+hour, 3, 3)
+	b := c.addClass(0, other, day0+2*hour, 3, 3)
+	for _, u := range []int32{3, 4, 5} {
+		c.addEvent(u, other, day0+hour+60_000, a)
+	}
+	for _, u := range []int32{3, 4, 6} {
+		c.addEvent(u, other, day0+2*hour+60_000, b)
+	}
+	c.addEvent(7, other, day0+2*hour, -int32(cloak.BelowK))
+	got := c.groups(0, hour)
+	if want := (Groups{Classes: 2, Users: 3, Longest: 3}); got != want {
+		t.Errorf("groups %+v, want %+v", got, want)
+	}
+	if got := c.groups(0, hour/2); got.Classes != 0 {
+		t.Errorf("with half-hour windows no class follows another: %+v", got)
+	}
+}

@@ -88,6 +88,14 @@ func attackRows(pr *PartnerReport, r *Report) []attackRow {
 		add("", "baseline: knowing the place and hour only", fixed(tu.PickOutClass, 3),
 			"1 / records of the class: what showing the category adds is the difference", false)
 	}
+	if g := &pr.Groups; sz.Classes > 0 {
+		note := "people who move together would be followed from window to window by one known visit of one of them; none here"
+		if g.Classes > 0 {
+			note = fmt.Sprintf("%s users; the longest run %d windows: people who move together, followed from window to window "+
+				"by one known visit of one of them (k-anonymity holds in each window, not across windows)", Thousands(int64(g.Users)), g.Longest)
+		}
+		add("Following a group", "classes with exactly the users of a class of the window before", Thousands(int64(g.Classes)), note, g.Classes > 0)
+	}
 	period := durationText(LinkPeriod)
 	if !pr.Linkable {
 		add("Unicity", "p = 1, 2, 4 known points", "does not apply",

@@ -70,6 +70,8 @@ type PartnerReport struct {
 	// Tuples: k over what the partner can tell apart, and picking out a record from one
 	// known visit.
 	Tuples Tuples
+	// Groups: classes of people who move together, followable from window to window.
+	Groups Groups
 }
 
 // CellCount is the volume of one cell.
@@ -126,6 +128,7 @@ func Build(c *Collector, opt Options) (*Report, error) {
 		}
 		pr.Cat = c.categories(p, &pr.Stats, !counts && pol.Has("category"))
 		pr.Tuples = c.tuples(p, pol.K, !counts)
+		pr.Groups = c.groups(p, size)
 		pr.Time = c.timeProfile(p, clk)
 		r.Partners = append(r.Partners, pr)
 	}
