@@ -377,6 +377,10 @@ func Parse(data []byte) (*Config, error) {
 		return nil, errors.New("parse yaml: empty document")
 	}
 	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		// "---" alone, or "~": a document with nothing in it.
+		return nil, errors.New("parse yaml: the file is empty (see config/example.yaml for every key)")
+	}
 	if errs := checkNode(root, typeOf(&cfg), ""); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
