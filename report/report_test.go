@@ -791,3 +791,30 @@ func TestSweepConfiguredFromSummary(t *testing.T) {
 		t.Errorf("%d points with the configured settings, want %d", same, 2*len(cfg.Partners))
 	}
 }
+
+// A partner whose own resolutions are not a pair of the grid gets them too: a change of
+// k or window alone is on its grid (the only changes a dp partner at one resolution can
+// take).
+func TestSweepOwnResolutions(t *testing.T) {
+	cfg := loadConfig(t)
+	cfg.Partners = cfg.Partners[:2]
+	cfg.Partners[1].MaxResolution, cfg.Partners[1].MinResolution = 5, 5
+	input := smallCity(t)
+	grid := Grid{K: []int{5, 10}, Resolutions: [][2]int{{9, 5}, {10, 6}}, Windows: []time.Duration{15 * time.Minute, time.Hour}}
+	sw, err := RunSweep(context.Background(), input, SweepOptions{Config: cfg, Key: testKey, Now: testNow, Grid: grid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := make([]int, 2)
+	own := 0
+	for _, pt := range sw.Points {
+		per[pt.Partner]++
+		if pt.Partner == 1 && !pt.Configured && pt.MaxRes == 5 && pt.MinRes == 5 {
+			own++
+		}
+	}
+	// Partner 0 (9..5, on the grid): 1 + 2 k × 2 pairs × 2 windows; partner 1: one pair more.
+	if per[0] != 9 || per[1] != 13 || own != 4 {
+		t.Errorf("points per partner %v, %d at the own pair 5..5; want [9 13], 4", per, own)
+	}
+}

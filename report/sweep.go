@@ -126,8 +126,15 @@ func RunSweep(ctx context.Context, input []byte, opt SweepOptions) (*Sweep, erro
 	for i, p := range cfg.Partners {
 		add(SweepPoint{Partner: i, K: p.K, MaxRes: p.MaxResolution, MinRes: p.MinResolution,
 			Window: cfg.Window.Size.D(), Configured: true})
+		// The partner's own resolutions too, so that a change of k or window alone is
+		// on the grid (for a dp partner at one resolution, the only changes that keep
+		// its guarantee).
+		pairs := opt.Grid.Resolutions
+		if own := [2]int{p.MaxResolution, p.MinResolution}; !slices.Contains(pairs, own) {
+			pairs = append(slices.Clone(pairs), own)
+		}
 		for _, w := range opt.Grid.Windows {
-			for _, r := range opt.Grid.Resolutions {
+			for _, r := range pairs {
 				if r[1] < cfg.PartitionResolution || r[1] > r[0] {
 					continue
 				}
