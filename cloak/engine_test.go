@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -213,13 +212,8 @@ func evaluateLines(t fataler, cfg *config.Config, evs []testEvent, workers int) 
 		in.WriteByte('\n')
 	}
 	pols := NewPolicies(cfg)
-	bufs := make([]bytes.Buffer, len(pols))
-	ws := make([]io.Writer, len(pols))
-	for i := range bufs {
-		ws[i] = &bufs[i]
-	}
 	var audit bytes.Buffer
-	out := NewWriterOutput(pols, ws, &audit)
+	out, bufs := NewBufferOutput(pols, &audit)
 	sum, err := Evaluate(context.Background(), &in, EvalOptions{
 		Config: cfg, Key: []byte("0123456789abcdef-test"), Now: time.UnixMilli(testNow), Workers: workers, KeepIDs: true,
 	}, out)

@@ -2,6 +2,7 @@ package cloak
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"strconv"
 	"time"
@@ -20,6 +21,18 @@ type WriterOutput struct {
 	audit    *bufio.Writer
 	names    []string
 	buf      []byte
+}
+
+// NewBufferOutput writes each policy's records into a buffer of its own, bufs[i] for
+// policies[i], and audit lines to audit (nil: none): for comparing evaluate's records
+// with what came through Kafka. Flush the output before reading the buffers.
+func NewBufferOutput(policies []*Policy, audit io.Writer) (out *WriterOutput, bufs []bytes.Buffer) {
+	bufs = make([]bytes.Buffer, len(policies))
+	ws := make([]io.Writer, len(policies))
+	for i := range bufs {
+		ws[i] = &bufs[i]
+	}
+	return NewWriterOutput(policies, ws, audit), bufs
 }
 
 // NewWriterOutput writes partner i's records to partners[i] (nil: not written) and audit

@@ -408,13 +408,9 @@ type hostileResult struct {
 func evaluateHostile(t testing.TB, cfg *config.Config, in io.Reader, key []byte, workers int) hostileResult {
 	t.Helper()
 	pols := cloak.NewPolicies(cfg)
-	bufs := make([]bytes.Buffer, len(pols))
-	ws := make([]io.Writer, len(pols))
-	for i := range bufs {
-		ws[i] = &bufs[i]
-	}
 	var audit bytes.Buffer
-	out := &hostileDetailOutput{WriterOutput: cloak.NewWriterOutput(pols, ws, &audit), details: make(map[string]string)}
+	wo, bufs := cloak.NewBufferOutput(pols, &audit)
+	out := &hostileDetailOutput{WriterOutput: wo, details: make(map[string]string)}
 	sum, err := cloak.Evaluate(context.Background(), in, cloak.EvalOptions{Config: cfg, Key: key, Now: hostileNow, Workers: workers, KeepIDs: true}, out)
 	if err != nil {
 		t.Fatalf("Evaluate returned an error on bad records: %v", err)

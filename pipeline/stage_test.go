@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -68,12 +67,7 @@ func cityLines(t *testing.T, users, days int) [][]byte {
 func evaluateRecords(t *testing.T, cfg *config.Config, lines [][]byte) map[string][]string {
 	t.Helper()
 	pols := cloak.NewPolicies(cfg)
-	bufs := make([]bytes.Buffer, len(pols))
-	ws := make([]io.Writer, len(pols))
-	for i := range bufs {
-		ws[i] = &bufs[i]
-	}
-	out := cloak.NewWriterOutput(pols, ws, nil)
+	out, bufs := cloak.NewBufferOutput(pols, nil)
 	_, err := cloak.Evaluate(context.Background(), bytes.NewReader(append(bytes.Join(lines, []byte("\n")), '\n')),
 		cloak.EvalOptions{Config: cfg, Key: testStageKey}, out)
 	if err != nil {
@@ -680,12 +674,7 @@ func TestStreamMatchesPartitionedEvaluate(t *testing.T) {
 	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
 	evaluateWith := func(opt cloak.EvalOptions) map[string][]string {
 		pols := cloak.NewPolicies(cfg)
-		bufs := make([]bytes.Buffer, len(pols))
-		ws := make([]io.Writer, len(pols))
-		for i := range bufs {
-			ws[i] = &bufs[i]
-		}
-		out := cloak.NewWriterOutput(pols, ws, nil)
+		out, bufs := cloak.NewBufferOutput(pols, nil)
 		opt.Config, opt.Key = cfg, testStageKey
 		if _, err := cloak.Evaluate(context.Background(), bytes.NewReader(buf.Bytes()), opt, out); err != nil {
 			t.Fatal(err)

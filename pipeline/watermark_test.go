@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -65,12 +64,7 @@ func TestPoisonedRecordEvaluate(t *testing.T) {
 func evaluateRaw(t *testing.T, cfg *config.Config, lines [][]byte, opt cloak.EvalOptions) (map[string][]string, *cloak.Summary) {
 	t.Helper()
 	pols := cloak.NewPolicies(cfg)
-	bufs := make([]bytes.Buffer, len(pols))
-	ws := make([]io.Writer, len(pols))
-	for i := range bufs {
-		ws[i] = &bufs[i]
-	}
-	out := cloak.NewWriterOutput(pols, ws, nil)
+	out, bufs := cloak.NewBufferOutput(pols, nil)
 	opt.Config, opt.Key = cfg, testStageKey
 	sum, err := cloak.Evaluate(context.Background(), bytes.NewReader(append(bytes.Join(lines, []byte("\n")), '\n')), opt, out)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
@@ -153,12 +152,7 @@ func (e *env) demo(ctx context.Context, args []string) error {
 	// The same file through evaluate, for comparison, judging lateness per raw partition
 	// as the stream does (replay hashes user ids with kafka-go's Hash, FNV-1a).
 	pols := cloak.NewPolicies(cfg)
-	bufs := make([]bytes.Buffer, len(pols))
-	ws := make([]io.Writer, len(pols))
-	for i := range bufs {
-		ws[i] = &bufs[i]
-	}
-	out := cloak.NewWriterOutput(pols, ws, nil)
+	out, bufs := cloak.NewBufferOutput(pols, nil)
 	// The demo's producer is kafka-go's Hash: lateness judged per raw partition, as the stream does.
 	part, err := pipeline.Partitioner("fnv1a", cfg.Kafka.Partitions.Input)
 	if err != nil {

@@ -330,17 +330,11 @@ func readPartners(t *testing.T, conn *pipeline.Conn, cfg *config.Config) map[str
 }
 
 // evaluateAll returns every partner's records for lines, sorted, judging lateness as
-// the stream does on cfg's raw topic written by replay() (kafka-go's Hash). All partners
-// run together: the finest resolution, hence every cell, depends on the whole config.
+// the stream does on cfg's raw topic written by replay() (kafka-go's Hash).
 func evaluateAll(t *testing.T, cfg *config.Config, lines [][]byte) [][]string {
 	t.Helper()
 	pols := cloak.NewPolicies(cfg)
-	bufs := make([]bytes.Buffer, len(pols))
-	ws := make([]io.Writer, len(pols))
-	for i := range bufs {
-		ws[i] = &bufs[i]
-	}
-	out := cloak.NewWriterOutput(pols, ws, nil)
+	out, bufs := cloak.NewBufferOutput(pols, nil)
 	if _, err := cloak.Evaluate(context.Background(), bytes.NewReader(bytes.Join(lines, []byte("\n"))),
 		cloak.EvalOptions{Config: cfg, Key: []byte(testKey), Partitions: cfg.Kafka.Partitions.Input, Partition: must(pipeline.Partitioner("fnv1a", cfg.Kafka.Partitions.Input))}, out); err != nil {
 		t.Fatal(err)
