@@ -250,6 +250,12 @@ func TestSuppressCategories(t *testing.T) {
 		{[]string{"nightlife"}, 6},
 		{[]string{"Nightlife Spot"}, 6},
 		{[]string{"PUB", "Park"}, 6},
+		// An entry in a spelling the taxonomy reads as a listed name or group names it.
+		{[]string{"Coffee Shops"}, 3},
+		{[]string{"CoffeeShop"}, 3},
+		{[]string{"Nightlife Spots"}, 6},
+		// A name of a group only by a keyword names no group: "Old Bar" is not nightlife.
+		{[]string{"Old Bar Place"}, 0},
 	} {
 		cfg := categoryPartner(t, 3, 0)
 		cfg.Partners[0].SuppressCategories = tt.suppress

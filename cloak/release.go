@@ -37,8 +37,12 @@ type Policy struct {
 	partitionRes int
 	fields       fieldSet
 	tax          *config.Taxonomy
-	// suppress holds the normalized names and group ids of suppress_categories.
-	suppress map[string]bool
+	// suppress_categories, resolved once (config.Taxonomy.SuppressEntry): the groups
+	// and listed names it names, and every entry normalized, for the names the taxonomy
+	// does not list.
+	suppressGroup map[int]bool
+	suppressLeaf  map[string]bool // listed spelling
+	suppress      map[string]bool
 	// release holds the indices of the sensitive groups opted in.
 	release map[int]bool
 	// kGen is the number of distinct users classes are built for: k, or for a dp partner
@@ -51,13 +55,19 @@ func NewPolicies(cfg *config.Config) []*Policy {
 	tax := cfg.Taxonomy()
 	out := make([]*Policy, len(cfg.Partners))
 	for i, p := range cfg.Partners {
-		pol := &Policy{Partner: p, partitionRes: cfg.PartitionResolution, tax: tax,
-			suppress: make(map[string]bool), release: make(map[int]bool), kGen: p.ClassK()}
+		pol := &Policy{Partner: p, partitionRes: cfg.PartitionResolution, tax: tax, suppressGroup: make(map[int]bool),
+			suppressLeaf: make(map[string]bool), suppress: make(map[string]bool), release: make(map[int]bool), kGen: p.ClassK()}
 		for _, f := range p.Fields {
 			pol.fields |= fieldBit[f]
 		}
 		for _, c := range p.SuppressCategories {
 			pol.suppress[config.NormalizeCategory(c)] = true
+			switch leaf, g := tax.SuppressEntry(c); {
+			case g >= 0:
+				pol.suppressGroup[g] = true
+			case leaf != "":
+				pol.suppressLeaf[leaf] = true
+			}
 		}
 		for _, id := range p.ReleaseSensitiveGroups {
 			for g := range tax.Groups {
@@ -391,33 +401,18 @@ func (r *Releaser) sensitive(p *Policy, w *Window) []bool {
 	for c, name := range w.cats {
 		wc := r.rel.cats[c]
 		if wc.group >= 0 {
-			g := &p.tax.Groups[wc.group]
-			if g.Sensitive && !p.release[wc.group] {
-				out[c] = true
-				continue
-			}
-			if p.suppress[config.NormalizeCategory(g.ID)] || p.suppress[config.NormalizeCategory(g.Name)] {
-				out[c] = true
-				continue
-			}
+			out[c] = p.tax.Groups[wc.group].Sensitive && !p.release[wc.group] || p.suppressGroup[wc.group]
 			for _, a := range wc.also {
-				// A name that points at several sensitive groups needs them all, and
-				// suppress_categories naming one of them suppresses it.
-				ga := &p.tax.Groups[a]
-				out[c] = out[c] || !p.release[a] ||
-					p.suppress[config.NormalizeCategory(ga.ID)] || p.suppress[config.NormalizeCategory(ga.Name)]
-			}
-			if out[c] {
-				continue
+				// A name that points at several sensitive groups needs them all opted in,
+				// and suppress_categories naming one of them suppresses it.
+				out[c] = out[c] || !p.release[a] || p.suppressGroup[a]
 			}
 		}
-		// By the name as the input spells it, and by the listed name it was read as
-		// ("Psychiatric Hospitals", "PsychiatricHospital": "Psychiatric Hospital"), whose
-		// spelling the record would show.
-		if len(p.suppress) > 0 && (p.suppress[config.NormalizeCategory(name)] ||
-			wc.leaf >= 0 && p.suppress[config.NormalizeCategory(r.rel.labels[wc.leaf])]) {
-			out[c] = true
-		}
+		// By the listed name it is read as ("Psychiatric Hospitals", "PsychiatricHospital":
+		// "Psychiatric Hospital"), whose spelling the record would show; and, for names
+		// the taxonomy does not list, as the input spells it.
+		out[c] = out[c] || wc.leaf >= 0 && p.suppressLeaf[r.rel.labels[wc.leaf]] ||
+			len(p.suppress) > 0 && p.suppress[config.NormalizeCategory(name)]
 	}
 	return out
 }

@@ -650,20 +650,32 @@ func spellings(n string) []string {
 	return out
 }
 
+// SuppressEntry tells what one suppress_categories entry names, read as Lookup reads a
+// category: a group (by id or name, in any spelling Lookup reads: its index), or a listed
+// category (its listed spelling, which every spelling of it is shown as), or neither
+// ("", -1): then only a category spelled so (ignoring case and punctuation) matches it.
+// A name that is only of a group by a keyword or a typo names neither.
+func (t *Taxonomy) SuppressEntry(s string) (leaf string, group int) {
+	n := NormalizeCategory(s)
+	for i := range t.Groups {
+		if NormalizeCategory(t.Groups[i].ID) == n {
+			return "", i
+		}
+	}
+	switch c := t.Lookup(s); {
+	case !c.Known() || c.ByKeyword:
+		return "", -1
+	case c.Leaf == "":
+		return "", c.Group // the group's own name
+	default:
+		return c.Leaf, -1
+	}
+}
+
 // Group returns the group with id, or nil.
 func (t *Taxonomy) Group(id string) *Group {
 	for i := range t.Groups {
 		if t.Groups[i].ID == id {
-			return &t.Groups[i]
-		}
-	}
-	return nil
-}
-
-// groupByID returns the group whose id, normalized as categories are, is id.
-func (t *Taxonomy) groupByID(id string) *Group {
-	for i := range t.Groups {
-		if NormalizeCategory(t.Groups[i].ID) == id {
 			return &t.Groups[i]
 		}
 	}

@@ -689,3 +689,34 @@ func BenchmarkLookup(b *testing.B) {
 		})
 	}
 }
+
+// What a suppress_categories entry names: a group by id or name, a listed name in any
+// spelling Lookup reads as it, or nothing (a name that only holds a keyword, a typo).
+func TestSuppressEntry(t *testing.T) {
+	tax := ShippedTaxonomy()
+	group := func(id string) int {
+		for i, g := range tax.Groups {
+			if g.ID == id {
+				return i
+			}
+		}
+		t.Fatalf("no group %q", id)
+		return -1
+	}
+	for _, tc := range []struct {
+		entry, leaf string
+		group       int
+	}{
+		{"nightlife", "", group("nightlife")},
+		{"Nightlife Spot", "", group("nightlife")},
+		{"Coffee Shops", "Coffee Shop", -1},
+		{"coffeeshop", "Coffee Shop", -1},
+		{"Old Clinic Place", "", -1},
+		{"Hosptial", "", -1},
+		{"secret sauce", "", -1},
+	} {
+		if leaf, g := tax.SuppressEntry(tc.entry); leaf != tc.leaf || g != tc.group {
+			t.Errorf("SuppressEntry(%q) = %q, %d; want %q, %d", tc.entry, leaf, g, tc.leaf, tc.group)
+		}
+	}
+}

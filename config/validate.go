@@ -120,8 +120,7 @@ func (c *Config) Warnings() []string {
 			if c.TaxonomyFile != "" && c.taxonomy == nil {
 				break
 			}
-			tax := c.Taxonomy()
-			if !tax.Lookup(s).Known() && tax.groupByID(NormalizeCategory(s)) == nil {
+			if leaf, g := c.Taxonomy().SuppressEntry(s); leaf == "" && g < 0 {
 				out = append(out, fmt.Sprintf("partners[%d].suppress_categories[%d]: %q is no category or group of the taxonomy: "+
 					"it suppresses only check-ins whose category is spelled so", i, j, s))
 			}
