@@ -163,26 +163,35 @@ func (r *Releaser) encode(pr *PartnerRelease, w *Window) {
 	pr.end = time.UnixMilli(w.End).UTC().AppendFormat(pr.end[:0], time.RFC3339)
 	pr.keyPrefix = strconv.AppendInt(append(append(pr.keyPrefix[:0], p.Name...), '/'), w.Start/1000, 10)
 	pr.cur = cursor{}
-	pr.opaque = pr.opaque[:0]
-	if pr.mac != nil {
-		// Without cell, neither key nor order may tell the class: each record gets an
-		// HMAC of partner, window, cell and place in the class, which is its key, and
-		// the records leave sorted by it, a shuffle that is the same at every release.
-		for ci, c := range kept {
-			n := int(starts[c+1] - starts[c])
-			if p.Mode == config.ModeCounts {
-				n = 1
-			}
-			for i := range n {
-				idx := i
-				if p.Mode == config.ModeCounts {
-					idx = -1
-				}
-				pr.opaque = append(pr.opaque, opaqueRec{h: pr.recordMAC(pr.Classes[c].Cell, idx), class: int32(ci), i: int32(i)})
-			}
+	pr.opaque, pr.shuffled = pr.opaque[:0], false
+}
+
+// shuffle puts the records of a policy without cell in key order, at the first Records
+// call (an output that reads no records, as the report's sweep, never pays for it):
+// neither key nor order may tell the class, so each record gets an HMAC of partner,
+// window, cell and place in the class, which is its key, and the records leave sorted by
+// it, a shuffle that is the same at every release.
+func (pr *PartnerRelease) shuffle() {
+	counts := pr.Policy.Mode == config.ModeCounts
+	for ci, c := range pr.order {
+		if counts {
+			pr.opaque = append(pr.opaque, opaqueRec{h: pr.recordMAC(pr.Classes[c].Cell, -1), class: int32(ci)})
+			continue
 		}
-		slices.SortFunc(pr.opaque, func(a, b opaqueRec) int { return cmp.Compare(a.h, b.h) })
+		for i := range pr.starts[c+1] - pr.starts[c] {
+			pr.opaque = append(pr.opaque, opaqueRec{h: pr.recordMAC(pr.Classes[c].Cell, int(i)), class: int32(ci), i: i})
+		}
 	}
+	slices.SortFunc(pr.opaque, func(a, b opaqueRec) int { return cmp.Compare(a.h, b.h) })
+	pr.shuffled = true
+}
+
+// counts are the users and check-ins a counts record of cl shows: noisy for a dp policy.
+func (pr *PartnerRelease) counts(cl *Class) (users, checkins int) {
+	if pr.Policy.DP != nil {
+		return cl.NoisyUsers, cl.NoisyCheckins
+	}
+	return cl.Users, cl.Checkins
 }
 
 // opaqueRec is one record of a policy without cell: its key's HMAC, its class (an index
@@ -223,17 +232,17 @@ func (pr *PartnerRelease) Records(max int) []Record {
 	rb.buf, rb.offs = rb.buf[:0], rb.offs[:0]
 	n := 0
 	if pr.mac != nil {
+		if !pr.shuffled {
+			pr.shuffle()
+		}
 		for ; n < max && pr.cur.i < len(pr.opaque); pr.cur.i++ {
 			o := pr.opaque[pr.cur.i]
 			c := pr.order[o.class]
 			cl := &pr.Classes[c]
 			users, checkins, cat := 0, 0, ""
-			switch {
-			case p.Mode == config.ModeCounts && p.DP != nil:
-				users, checkins = cl.NoisyUsers, cl.NoisyCheckins
-			case p.Mode == config.ModeCounts:
-				users, checkins = cl.Users, cl.Checkins
-			default:
+			if p.Mode == config.ModeCounts {
+				users, checkins = pr.counts(cl)
+			} else {
 				cat = labelText(pr.labels, pr.label[pr.members[pr.starts[c]+o.i]])
 			}
 			rb.opaqueRecord(p.Name, o.h, func(b []byte) []byte {
@@ -246,10 +255,7 @@ func (pr *PartnerRelease) Records(max int) []Record {
 	for n < max && pr.cur.class < len(pr.order) {
 		cl := &pr.Classes[pr.order[pr.cur.class]]
 		if p.Mode == config.ModeCounts {
-			users, checkins := cl.Users, cl.Checkins
-			if p.DP != nil {
-				users, checkins = cl.NoisyUsers, cl.NoisyCheckins
-			}
+			users, checkins := pr.counts(cl)
 			rb.record(pr, cl, -1, func(b []byte) []byte {
 				return appendRecord(b, p.fields, cl, pr.start, pr.end, "", users, checkins)
 			})

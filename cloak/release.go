@@ -172,6 +172,7 @@ type PartnerRelease struct {
 	mac                    hash.Hash // keys the record keys of a policy without cell
 	macIn                  []byte
 	opaque                 []opaqueRec // a policy without cell: its records, in record order
+	shuffled               bool        // opaque is built (at the first Records call)
 	cur                    cursor
 	arena                  recordBuf
 }
