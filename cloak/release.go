@@ -45,8 +45,9 @@ type Policy struct {
 	suppress      map[string]bool
 	// release holds the indices of the sensitive groups opted in.
 	release map[int]bool
-	// kGen is the number of distinct users classes are built for: k, or for a dp partner
-	// the noisy-count threshold plus a margin, so that classes pass the threshold.
+	// kGen is the number of distinct users classes are built for (config.Partner.ClassK):
+	// k, or for a dp partner over several resolutions the noisy-count threshold plus a
+	// margin, so that classes pass the threshold.
 	kGen int
 }
 

@@ -363,8 +363,9 @@ func (p *Partner) UnmarshalYAML(n *yaml.Node) error {
 func Parse(data []byte) (*Config, error) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
+	errEmpty := errors.New("parse yaml: the file is empty (see config/example.yaml for every key)")
 	if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
-		return nil, errors.New("parse yaml: the file is empty (see config/example.yaml for every key)")
+		return nil, errEmpty
 	} else if err != nil {
 		return nil, fmt.Errorf("parse yaml: %w", err)
 	}
@@ -373,14 +374,10 @@ func Parse(data []byte) (*Config, error) {
 		return nil, errors.New("parse yaml: more than one document; a config is one document")
 	}
 	cfg := Default()
-	if len(doc.Content) == 0 {
-		return nil, errors.New("parse yaml: empty document")
+	if len(doc.Content) == 0 || doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null" {
+		return nil, errEmpty // nothing, or "---" or "~" alone
 	}
 	root := doc.Content[0]
-	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
-		// "---" alone, or "~": a document with nothing in it.
-		return nil, errors.New("parse yaml: the file is empty (see config/example.yaml for every key)")
-	}
 	if errs := checkNode(root, typeOf(&cfg), ""); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

@@ -47,7 +47,6 @@ type Taxonomy struct {
 	// kwTypoInside: keywords of at least minTypo letters that may stand inside a word,
 	// by first letter; maxStem is the longest.
 	kwTypoInside map[rune][]typoStem
-	kwTypoASCII  [128][]typoStem // the same, for ASCII first letters: no map lookup
 	maxStem      int
 	// longest is the most letters a word of a listed name or whole keyword has: a longer
 	// word, but for one letter typed twice, is no typo of either; maxWords is the most
@@ -235,11 +234,7 @@ func ParseTaxonomy(data []byte, source string) (*Taxonomy, error) {
 			switch w := []rune(kw.words[0]); {
 			case len(kw.words) > 1 || len(w) < minTypo:
 			case kw.inside:
-				if w[0] < 128 {
-					t.kwTypoASCII[w[0]] = append(t.kwTypoASCII[w[0]], typoStem{i, w})
-				} else {
-					t.kwTypoInside[w[0]] = append(t.kwTypoInside[w[0]], typoStem{i, w})
-				}
+				t.kwTypoInside[w[0]] = append(t.kwTypoInside[w[0]], typoStem{i, w})
 				t.maxStem = max(t.maxStem, len(w))
 			case !slices.Contains(t.kwTypo[kw.words[0]], i):
 				t.kwTypo[kw.words[0]] = append(t.kwTypo[kw.words[0]], i)
@@ -440,13 +435,7 @@ func (t *Taxonomy) typoGroups(spellings []string) []int {
 // over the v.
 func (t *Taxonomy) insideTypo(f []rune, lo int, found func(group int)) {
 	for j := max(0, lo-t.maxStem+1); j <= lo; j++ {
-		var stems []typoStem
-		if f[j] < 128 {
-			stems = t.kwTypoASCII[f[j]]
-		} else {
-			stems = t.kwTypoInside[f[j]]
-		}
-		for _, ts := range stems {
+		for _, ts := range t.kwTypoInside[f[j]] {
 			if n := len(ts.stem); j+n <= len(f) && j+n > lo && slices.Equal(f[j:j+n], ts.stem) {
 				found(ts.group)
 			}

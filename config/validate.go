@@ -479,15 +479,7 @@ func (c *Config) validatePartnerSet(v *validator) {
 	}
 	const why = "partners of one stream must build the same classes, or colluding partners could combine " +
 		"their releases to isolate fewer than k check-ins (they may differ in mode, fields and l_diversity)"
-	c.mustShare(v, func(p *Partner) bool { return true }, why, []shared{
-		{"min_resolution", func(a, b *Partner) bool { return a.MinResolution == b.MinResolution }, func(p *Partner) any { return p.MinResolution }},
-		{"max_checkins_per_user_per_window", func(a, b *Partner) bool { return a.MaxCheckinsPerUserPerWindow == b.MaxCheckinsPerUserPerWindow },
-			func(p *Partner) any { return p.MaxCheckinsPerUserPerWindow }},
-		{"suppress_categories", func(a, b *Partner) bool { return sameSet(a.SuppressCategories, b.SuppressCategories) },
-			func(p *Partner) any { return fmt.Sprintf("%q", p.SuppressCategories) }},
-		{"release_sensitive_groups", func(a, b *Partner) bool { return sameIDs(a.ReleaseSensitiveGroups, b.ReleaseSensitiveGroups) },
-			func(p *Partner) any { return fmt.Sprintf("%q", p.ReleaseSensitiveGroups) }},
-	})
+	c.mustShare(v, func(p *Partner) bool { return true }, why, sharedByAll)
 	// The exempt dp partners' noise covers what their classes add only together: a
 	// coalition averages their noisy counts, so their epsilons add up.
 	total, first := 0.0, -1
@@ -504,7 +496,22 @@ func (c *Config) validatePartnerSet(v *validator) {
 		}
 	}
 	c.mustShare(v, func(p *Partner) bool { return !p.StrictDP() }, why+"; only a dp partner at one resolution "+
-		"(max_resolution = min_resolution) with epsilon <= "+fmt.Sprint(StrictDPEpsilon)+" may differ in these", []shared{
+		"(max_resolution = min_resolution) with epsilon <= "+fmt.Sprint(StrictDPEpsilon)+" may differ in these", sharedButStrictDP)
+}
+
+// The keys that decide a partner's class layout, besides the generalization: those every
+// partner of one stream shares, and those a strict dp partner may have of its own.
+var (
+	sharedByAll = []shared{
+		{"min_resolution", func(a, b *Partner) bool { return a.MinResolution == b.MinResolution }, func(p *Partner) any { return p.MinResolution }},
+		{"max_checkins_per_user_per_window", func(a, b *Partner) bool { return a.MaxCheckinsPerUserPerWindow == b.MaxCheckinsPerUserPerWindow },
+			func(p *Partner) any { return p.MaxCheckinsPerUserPerWindow }},
+		{"suppress_categories", func(a, b *Partner) bool { return sameSet(a.SuppressCategories, b.SuppressCategories) },
+			func(p *Partner) any { return fmt.Sprintf("%q", p.SuppressCategories) }},
+		{"release_sensitive_groups", func(a, b *Partner) bool { return sameIDs(a.ReleaseSensitiveGroups, b.ReleaseSensitiveGroups) },
+			func(p *Partner) any { return fmt.Sprintf("%q", p.ReleaseSensitiveGroups) }},
+	}
+	sharedButStrictDP = []shared{
 		{"k", func(a, b *Partner) bool { return a.ClassK() == b.ClassK() }, func(p *Partner) any {
 			if p.ClassK() != p.K {
 				return fmt.Sprintf("%d (dp over several resolutions: classes built for %d users)", p.K, p.ClassK())
@@ -512,15 +519,21 @@ func (c *Config) validatePartnerSet(v *validator) {
 			return p.K
 		}},
 		{"max_resolution", func(a, b *Partner) bool { return a.MaxResolution == b.MaxResolution }, func(p *Partner) any { return p.MaxResolution }},
-	})
-}
+	}
+)
 
 // SameClasses reports whether two partners build the same classes of the same check-ins:
 // they agree on everything validatePartnerSet makes partners of one stream share.
 func SameClasses(a, b *Partner) bool {
-	return a.Generalization == b.Generalization && a.ClassK() == b.ClassK() && a.MaxResolution == b.MaxResolution &&
-		a.MinResolution == b.MinResolution && a.MaxCheckinsPerUserPerWindow == b.MaxCheckinsPerUserPerWindow &&
-		sameSet(a.SuppressCategories, b.SuppressCategories) && sameIDs(a.ReleaseSensitiveGroups, b.ReleaseSensitiveGroups)
+	if a.Generalization != b.Generalization {
+		return false
+	}
+	for _, k := range slices.Concat(sharedByAll, sharedButStrictDP) {
+		if !k.same(a, b) {
+			return false
+		}
+	}
+	return true
 }
 
 // StrictDPEpsilon is the largest epsilon per window of a dp partner at one resolution
