@@ -18,7 +18,7 @@ type GroupTiming struct {
 }
 
 // DefaultGroupTiming suits a production cluster: a crashed instance's partitions move
-// after the session timeout (10 s), plus one rebalance (members are given 10 s to
+// after the session timeout (10 s), plus one rebalance (members are given 5 s to
 // rejoin; ours take about a second).
 var DefaultGroupTiming = GroupTiming{Session: 10 * time.Second, Heartbeat: time.Second, Rebalance: 5 * time.Second, JoinBackoff: time.Second}
 

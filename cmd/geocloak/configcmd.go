@@ -28,8 +28,13 @@ func (e *env) configCheck(args []string) error {
 	}
 	// The key is read as the job would read it, to report its state, never its value.
 	_, keyErr := cfg.Pseudonym.ReadKey()
-	if errors.Is(keyErr, config.ErrDevKey) {
-		keyErr = nil // reported below: evaluate and demo use the development key, run refuses it
+	keyState := "set"
+	switch {
+	case errors.Is(keyErr, config.ErrDevKey):
+		keyState = "NOT SET: the public development key would be used"
+		keyErr = nil // not an error here: evaluate and demo use the development key, run refuses it
+	case keyErr != nil:
+		keyState = "UNUSABLE: " + keyErr.Error()
 	}
 	w := e.stdout
 	if keyErr != nil {
@@ -49,12 +54,6 @@ func (e *env) configCheck(args []string) error {
 	keySource := "$" + cfg.Pseudonym.KeyEnv
 	if cfg.Pseudonym.KeyFile != "" {
 		keySource = "file " + cfg.Pseudonym.KeyFile
-	}
-	keyState := "set"
-	if _, err := cfg.Pseudonym.ReadKey(); errors.Is(err, config.ErrDevKey) {
-		keyState = "NOT SET: the public development key would be used"
-	} else if err != nil {
-		keyState = "UNUSABLE: " + err.Error()
 	}
 	fmt.Fprintf(tw, "pseudonym key\tfrom %s (%s)\n", keySource, keyState)
 	brokers := "embedded broker on 127.0.0.1:9092"

@@ -153,7 +153,6 @@ func (e *env) demo(ctx context.Context, args []string) error {
 	// as the stream does (replay hashes user ids with kafka-go's Hash, FNV-1a).
 	pols := cloak.NewPolicies(cfg)
 	out, bufs := cloak.NewBufferOutput(pols, nil)
-	// The demo's producer is kafka-go's Hash: lateness judged per raw partition, as the stream does.
 	part, err := pipeline.Partitioner("fnv1a", cfg.Kafka.Partitions.Input)
 	if err != nil {
 		return err
